@@ -13,14 +13,15 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU library; no GPU probing noise
 
 import tensorflow as _tensorflow  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 tf = _tensorflow.compat.v1
+tf.logging.set_verbosity(tf.logging.ERROR)
 if _tensorflow.executing_eagerly():
     tf.disable_v2_behavior()
-tf.logging.set_verbosity(tf.logging.ERROR)
 
 __all__ = ["tf", "keras", "check_keras_model", "float_dtype"]
 

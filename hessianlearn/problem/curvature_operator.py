@@ -1,0 +1,160 @@
+"""Numpy-facing curvature operators over a problem's graph and a session.
+
+A curvature operator ``A`` (the Hessian, later the Gauss-Newton matrix or a
+per-layer block) acts on numpy arrays for one data batch:
+
+* ``A(x, feed_dict)`` with ``x`` of shape ``(n,)`` or ``(n, k)`` returns ``A x``
+  with the same shape, ``n = A.dimension``;
+* ``A.quadratics(x, feed_dict)`` returns ``x^T A x`` (a float, or ``(k,)`` for a
+  matrix, column by column);
+* ``A.as_linear_operator(feed_dict)`` is a symmetric
+  ``scipy.sparse.linalg.LinearOperator`` for ``eigsh``, ``cg``, ``minres``.
+
+Subclasses only say which graph tensors give ``A v`` and ``A V``.
+"""
+import numbers
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from ..utilities.reduction import evaluate
+
+__all__ = ["CurvatureOperator", "OperatorWrapper"]
+
+DEFAULT_BLOCK_SIZE = 20
+
+
+class CurvatureOperator:
+    """Base class; subclasses implement :meth:`_vector_product` and :meth:`_block_product`.
+
+    Parameters
+    ----------
+    problem : Problem
+    sess : tf.compat.v1.Session
+        A session in which the problem's variables are initialized.
+    regularization : L2Regularization, optional
+        Its Hessian ``gamma I`` is added to every action.
+    block_size : int, optional
+        Columns evaluated per session run for matrices; defaults to the problem's
+        ``hessian_block_size`` or 20. Remainders are zero-padded.
+    comm : communicator, optional
+        Data-parallel reduction (see :func:`hessianlearn.utilities.reduction.evaluate`).
+    """
+
+    def __init__(self, problem, sess, regularization=None, block_size=None, comm=None):
+        self.problem = problem
+        self.sess = sess
+        self.regularization = regularization
+        self.comm = comm
+        if block_size is None:
+            block_size = problem.hessian_block_size or DEFAULT_BLOCK_SIZE
+        if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1:
+            raise ValueError(f"block_size must be a positive int, got {block_size!r}.")
+        self.block_size = int(block_size)
+        self.dimension = problem.dimension
+        self.dtype = np.dtype(problem.dtype.as_numpy_dtype)
+
+    @property
+    def shape(self):
+        return (self.dimension, self.dimension)
+
+    # -- what subclasses provide: (placeholder, tensor) pairs
+    def _vector_product(self):
+        raise NotImplementedError
+
+    def _block_product(self, k):
+        raise NotImplementedError
+
+    # -- numpy side
+    def _check_input(self, x):
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") and not hasattr(x, "shape"):
+            raise TypeError(f"x must be a numpy vector or matrix, got {type(x).__name__}.")
+        arr = np.asarray(x, dtype=self.dtype)
+        if arr.ndim not in (1, 2):
+            raise ValueError(
+                f"x must be a vector (n,) or a matrix (n, k) with n = {self.dimension}, "
+                f"got an array with {arr.ndim} dimensions, shape {arr.shape}."
+            )
+        if arr.shape[0] != self.dimension:
+            raise ValueError(
+                f"x has {arr.shape[0]} rows but the operator's dimension is {self.dimension} "
+                "(the number of trainable weights)."
+            )
+        return arr
+
+    def _run(self, placeholder, tensor, value, feed_dict):
+        feed = dict(feed_dict)
+        feed[placeholder] = value
+        return evaluate(self.sess, tensor, feed, self.comm)
+
+    def _apply(self, arr, feed_dict):
+        if arr.ndim == 1:
+            out = self._run(*self._vector_product(), arr, feed_dict)
+        else:
+            out = self._apply_matrix(arr, feed_dict)
+        if self.regularization is not None and self.regularization.is_active:
+            out = out + self.regularization.hessian_action(arr)
+        return out
+
+    def _apply_matrix(self, X, feed_dict):
+        n, ncols = X.shape
+        k = self.block_size
+        if ncols == 1:
+            return self._run(*self._vector_product(), X[:, 0], feed_dict)[:, None]
+        out = np.empty((n, ncols), dtype=self.dtype)
+        placeholder, tensor = self._block_product(k)
+        for start in range(0, ncols, k):
+            stop = min(start + k, ncols)
+            block = X[:, start:stop]
+            if stop - start < k:
+                block = np.concatenate([block, np.zeros((n, k - (stop - start)), self.dtype)], axis=1)
+            out[:, start:stop] = self._run(placeholder, tensor, block, feed_dict)[:, : stop - start]
+        return out
+
+    def __call__(self, x, feed_dict):
+        """``A x`` for ``x`` of shape ``(n,)`` or ``(n, k)``; ``feed_dict`` is not modified."""
+        return self._apply(self._check_input(x), feed_dict)
+
+    def quadratics(self, x, feed_dict):
+        """``x^T A x``: a float for a vector, the ``(k,)`` column-wise values for a matrix."""
+        arr = self._check_input(x)
+        ax = self._apply(arr, feed_dict)
+        if arr.ndim == 1:
+            return float(arr @ ax)
+        return np.einsum("ij,ij->j", arr, ax)
+
+    def as_linear_operator(self, feed_dict):
+        """A symmetric ``scipy.sparse.linalg.LinearOperator`` on a frozen copy of ``feed_dict``."""
+        feed = dict(feed_dict)
+        return LinearOperator(
+            shape=self.shape,
+            dtype=self.dtype,
+            matvec=lambda v: self(np.ravel(v), feed),
+            rmatvec=lambda v: self(np.ravel(v), feed),
+            matmat=lambda V: self(V, feed),
+            rmatmat=lambda V: self(V, feed),
+        )
+
+
+class OperatorWrapper:
+    """A curvature operator bound to one data dict: ``wrapper(x) = A(x, feed_dict)``.
+
+    Exposes ``dimension``, ``shape`` and ``__call__`` so solvers and eigensolvers
+    can use it like any operator.
+    """
+
+    def __init__(self, operator, feed_dict):
+        self.operator = operator
+        self.feed_dict = dict(feed_dict)
+        self.dimension = operator.dimension
+        self.shape = operator.shape
+        self.dtype = operator.dtype
+
+    def __call__(self, x):
+        return self.operator(x, self.feed_dict)
+
+    def quadratics(self, x):
+        return self.operator.quadratics(x, self.feed_dict)
+
+    def as_linear_operator(self):
+        return self.operator.as_linear_operator(self.feed_dict)

@@ -1,0 +1,43 @@
+"""Tikhonov (L2) regularization ``R(w) = gamma/2 ||w||^2`` as graph tensors."""
+import numbers
+
+from .._tf import tf
+from ..utilities.parameter_list import ParameterList
+
+__all__ = ["L2Regularization", "ParametersL2Regularization"]
+
+
+def ParametersL2Regularization(gamma=0.0):
+    """Parameters of :class:`L2Regularization`."""
+    return ParameterList({"gamma": [gamma, "Tikhonov weight gamma in gamma/2 ||w||^2"]})
+
+
+class L2Regularization:
+    """``R(w) = gamma/2 ||w||^2``, ``grad R = gamma w``, ``H_R dw = gamma dw``.
+
+    Tensors ``cost``, ``gradient`` (``(dimension,)``), ``Hdw`` (fed by
+    ``problem.dw``). ``gamma`` of 0 or None means no regularization (the tensors
+    are then zeros and :attr:`is_active` is False).
+    """
+
+    def __init__(self, problem, gamma=0.0):
+        if gamma is None:
+            gamma = 0.0
+        if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or gamma < 0:
+            raise ValueError(f"gamma must be a real number >= 0 (or None), got {gamma!r}.")
+        self.problem = problem
+        self.parameters = ParametersL2Regularization(float(gamma))
+        self.gamma = float(gamma)
+        with problem._graph.as_default():
+            g = tf.constant(self.gamma, dtype=problem.dtype)
+            self.cost = 0.5 * g * tf.reduce_sum(tf.square(problem.w))
+            self.gradient = g * problem.w
+            self.Hdw = g * problem.dw
+
+    @property
+    def is_active(self):
+        return self.gamma > 0.0
+
+    def hessian_action(self, V):
+        """``H_R V = gamma V`` for a numpy vector or matrix (the operator adds this)."""
+        return self.gamma * V
