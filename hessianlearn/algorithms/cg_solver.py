@@ -23,7 +23,7 @@ from ..utilities.parameter_list import ParameterList
 from .operators import (
     _check_positive_float,
     _check_vector,
-    as_operator,
+    _operator_and_vector,
 )
 
 __all__ = [
@@ -319,9 +319,8 @@ class CGSolver:
             If shapes do not match, a parameter is invalid, or ``x0`` lies
             outside the trust region.
         """
-        b = _check_vector(b, None, "b")
+        op, b = _operator_and_vector(A, b)
         n = b.shape[0]
-        op = as_operator(A, "A", n=n)
         params = self.parameters
         max_iterations = params["max_iterations"]
         if (isinstance(max_iterations, bool)

@@ -10,7 +10,12 @@ from scipy.sparse.linalg import gmres
 
 from ..utilities.parameter_list import ParameterList
 from .cg_solver import SolverInfo
-from .operators import _check_int, _check_positive_float, _check_vector, as_operator
+from .operators import (
+    _check_int,
+    _check_positive_float,
+    _check_vector,
+    _operator_and_vector,
+)
 
 __all__ = ["ParametersGMRESSolver", "GMRESSolver"]
 
@@ -92,9 +97,8 @@ class GMRESSolver:
             ``reason`` is ``'tolerance'``, ``'max_iterations'`` or
             ``'breakdown'``.
         """
-        b = _check_vector(b, None, "b")
+        op, b = _operator_and_vector(A, b)
         n = b.shape[0]
-        op = as_operator(A, "A", n=n)
         if x0 is not None:
             x0 = _check_vector(x0, n, "x0").copy()
         params = self.parameters

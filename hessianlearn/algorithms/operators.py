@@ -277,3 +277,18 @@ def _operator_and_dimension(A, n, argument="A", n_argument="n"):
     """Shared front of the eigen/trace routines: check ``n``, convert ``A``."""
     n = _check_int(n, n_argument)
     return as_operator(A, argument, n=n), n
+
+
+def _operator_and_vector(A, b, argument="A", vector_argument="b"):
+    """Convert ``A`` and check that ``b`` is a vector of its dimension.
+
+    A plain callable (no ``dimension``) takes its dimension from ``b``.
+    """
+    b = _check_vector(b, None, vector_argument)
+    plain_callable = (callable(A) and not hasattr(A, "dimension")
+                      and not isinstance(A, (LinearOperator, np.ndarray))
+                      and not scipy.sparse.issparse(A))
+    if plain_callable:
+        return as_operator(A, argument, n=b.shape[0]), b
+    op = as_operator(A, argument)
+    return op, _check_vector(b, op.shape[0], vector_argument)
