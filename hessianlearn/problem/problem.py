@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from .._tf import check_keras_model, float_dtype, tf
+from ..utilities.reduction import register_derived
 
 __all__ = ["Problem"]
 
@@ -168,6 +169,7 @@ class Problem:
         self._gradient_parts = grads
         self.gradient = _flatten(grads)
         self.norm_g = tf.sqrt(tf.reduce_sum(tf.square(self.gradient)))
+        register_derived(self.norm_g, [self.gradient], np.linalg.norm)  # ||mean g||, not mean ||g||
         self.dw = tf.placeholder(self.dtype, [self.dimension], name="dw")
         self.Hdw = self._hessian_vector_product(self.dw)
         self.H_quadratic = tf.reduce_sum(self.dw * self.Hdw)
