@@ -210,6 +210,21 @@ class Problem:
                 self._blocks[k] = (dW, self._hessian_block_product(dW))
         return self._blocks[k]
 
+    # ------------------------------------------------------------------ Gauss-Newton
+    @property
+    def GNdw(self):
+        """``G dw = J^T H_L J dw`` fed by ``dw``; built on first access (see :mod:`.gauss_newton`)."""
+        from .gauss_newton import gauss_newton_graph
+        return gauss_newton_graph(self).GNdw
+
+    @property
+    def GNdW(self):
+        """``G dW`` fed by ``dW`` (``hessian_block_size`` columns); built on first access."""
+        if self.hessian_block_size is None:
+            raise AttributeError("GNdW needs a block size: call _initialize_hessian_blocking(k) first.")
+        from .gauss_newton import gauss_newton_block
+        return gauss_newton_block(self, self.hessian_block_size)[1]
+
     def _build_update_ops(self):
         weights = self._weights
         self._update_placeholder = tf.placeholder(self.dtype, [self.dimension], name="w_update")
