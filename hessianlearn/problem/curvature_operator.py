@@ -10,6 +10,12 @@ per-layer block) acts on numpy arrays for one data batch:
 * ``A.as_linear_operator(feed_dict)`` is a symmetric
   ``scipy.sparse.linalg.LinearOperator`` for ``eigsh``, ``cg``, ``minres``.
 
+With ``layer_name`` the operator is restricted to one layer's weights, the
+diagonal block ``A[s, s]`` for the slice ``s`` of ``w`` that layer occupies
+(:func:`layer_slice`): ``n = s.stop - s.start`` and
+``A_s x = (A P_s^T x)[s]`` with ``P_s^T`` the zero extension from ``s`` to all
+weights. Spectra and traces per layer then come from the same functions.
+
 Subclasses only say which graph tensors give ``A v`` and ``A V``.
 """
 import numbers
@@ -19,9 +25,55 @@ from scipy.sparse.linalg import LinearOperator
 
 from ..utilities.reduction import evaluate
 
-__all__ = ["CurvatureOperator", "OperatorWrapper"]
+__all__ = ["CurvatureOperator", "OperatorWrapper", "layer_slice"]
 
 DEFAULT_BLOCK_SIZE = 20
+
+
+def layer_slice(problem, layer_name):
+    """The slice of the flat weights ``w`` held by ``layer_name``.
+
+    Parameters
+    ----------
+    problem : Problem
+    layer_name : str
+        Either a key of ``problem.layer_descriptors`` (one weight tensor, e.g.
+        ``'dense/kernel:0'``, the ``':0'`` may be omitted) or a layer name (e.g.
+        ``'dense'``): then all weights named ``'dense/...'``, which must be
+        contiguous in ``w`` (kernel and bias of one layer are).
+
+    Returns
+    -------
+    slice
+        ``slice(start, stop)`` into ``w``.
+
+    Raises
+    ------
+    TypeError
+        If ``layer_name`` is not a string.
+    ValueError
+        If no weight matches; the message lists the valid names.
+    """
+    if not isinstance(layer_name, str):
+        raise TypeError(f"layer_name must be a string, got {type(layer_name).__name__}.")
+    descriptors = problem.layer_descriptors
+    for key in (layer_name, layer_name + ":0"):
+        if key in descriptors:
+            return descriptors[key]["slice"]
+    members = sorted((d["slice"] for key, d in descriptors.items() if key.startswith(layer_name + "/")),
+                     key=lambda s: s.start)
+    if members:
+        if any(a.stop != b.start for a, b in zip(members, members[1:])):
+            raise ValueError(
+                f"The weights of layer {layer_name!r} are not contiguous in w; restrict to one "
+                "weight tensor instead (a key of problem.layer_descriptors)."
+            )
+        return slice(members[0].start, members[-1].stop)
+    layers = sorted({key.rsplit("/", 1)[0] for key in descriptors if "/" in key})
+    raise ValueError(
+        f"Unknown layer_name {layer_name!r}. Valid layer names: {layers}; valid weight names "
+        f"(keys of problem.layer_descriptors): {list(descriptors)}."
+    )
 
 
 class CurvatureOperator:
@@ -39,9 +91,14 @@ class CurvatureOperator:
         ``hessian_block_size`` or 20. Remainders are zero-padded.
     comm : communicator, optional
         Data-parallel reduction (see :func:`hessianlearn.utilities.reduction.evaluate`).
+    layer_name : str, optional
+        Restrict the operator to the diagonal block of one layer's (or one weight
+        tensor's) weights, see :func:`layer_slice`; ``dimension`` becomes that
+        block's size. ``None`` (default) acts on all weights.
     """
 
-    def __init__(self, problem, sess, regularization=None, block_size=None, comm=None):
+    def __init__(self, problem, sess, regularization=None, block_size=None, comm=None,
+                 layer_name=None):
         self.problem = problem
         self.sess = sess
         self.regularization = regularization
@@ -51,7 +108,12 @@ class CurvatureOperator:
         if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1:
             raise ValueError(f"block_size must be a positive int, got {block_size!r}.")
         self.block_size = int(block_size)
-        self.dimension = problem.dimension
+        self.layer_name = layer_name
+        self.layer_slice = None if layer_name is None else layer_slice(problem, layer_name)
+        if self.layer_slice is None:
+            self.dimension = problem.dimension
+        else:
+            self.dimension = self.layer_slice.stop - self.layer_slice.start
         self.dtype = np.dtype(problem.dtype.as_numpy_dtype)
 
     @property
@@ -78,7 +140,7 @@ class CurvatureOperator:
         if arr.shape[0] != self.dimension:
             raise ValueError(
                 f"x has {arr.shape[0]} rows but the operator's dimension is {self.dimension} "
-                "(the number of trainable weights)."
+                "(the number of trainable weights, or of the layer's weights with layer_name)."
             )
         return arr
 
@@ -88,10 +150,16 @@ class CurvatureOperator:
         return evaluate(self.sess, tensor, feed, self.comm)
 
     def _apply(self, arr, feed_dict):
-        if arr.ndim == 1:
-            out = self._run(*self._vector_product(), arr, feed_dict)
+        full = arr
+        if self.layer_slice is not None:  # zero extension to all weights
+            full = np.zeros((self.problem.dimension,) + arr.shape[1:], dtype=self.dtype)
+            full[self.layer_slice] = arr
+        if full.ndim == 1:
+            out = self._run(*self._vector_product(), full, feed_dict)
         else:
-            out = self._apply_matrix(arr, feed_dict)
+            out = self._apply_matrix(full, feed_dict)
+        if self.layer_slice is not None:
+            out = out[self.layer_slice]
         if self.regularization is not None and self.regularization.is_active:
             out = out + self.regularization.hessian_action(arr)
         return out

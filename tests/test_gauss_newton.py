@@ -1,0 +1,285 @@
+"""Generalized Gauss-Newton products against explicit J^T H_L J (float64, tiny networks)."""
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+from hessianlearn import keras, tf
+from hessianlearn.problem import ClassificationProblem, Hessian, Problem, RegressionProblem, AutoencoderProblem
+from hessianlearn.problem.gauss_newton import gauss_newton_graph
+from hessianlearn.problem.gauss_newton_operator import GaussNewton, GaussNewtonWrapper
+
+TOL = 1e-10
+
+
+# ---------------------------------------------------------------- tiny cases
+def dense_net(n_in=3, n_out=2, hidden=4, activation="tanh", out_activation=None, seed=0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((n_in,), dtype="float64")
+    h = keras.layers.Dense(hidden, activation=activation, name="hidden")(x)
+    z = keras.layers.Dense(n_out, activation=out_activation, name="out")(h)
+    return keras.Model(x, z)
+
+
+def conv_net(n_out=3, seed=0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((5, 5, 1), dtype="float64")
+    h = keras.layers.Conv2D(2, 3, activation="tanh", name="conv")(x)
+    h = keras.layers.Flatten()(h)
+    z = keras.layers.Dense(n_out, name="out")(h)
+    return keras.Model(x, z)
+
+
+def affine_net(kind, seed=0):
+    """A network affine in its weights (one Dense, or one Conv2D + Flatten): no residual term."""
+    keras.utils.set_random_seed(seed)
+    if kind == "dense":
+        x = keras.Input((3,), dtype="float64")
+        z = keras.layers.Dense(2, name="only")(x)
+    else:
+        x = keras.Input((4, 4, 1), dtype="float64")
+        z = keras.layers.Flatten()(keras.layers.Conv2D(1, 3, name="only")(x))
+    return keras.Model(x, z)
+
+
+def session_for(problem):
+    sess = tf.Session(graph=problem._graph)
+    with problem._graph.as_default():
+        sess.run(tf.global_variables_initializer())
+    return sess
+
+
+def regression_feed(problem, batch=4, seed=1):
+    rng = np.random.default_rng(seed)
+    shape = [batch] + problem.x.shape.as_list()[1:]
+    out = [batch] + problem.y_prediction.shape.as_list()[1:]
+    return {problem.x: rng.standard_normal(shape), problem.y_true: rng.standard_normal(out)}
+
+
+def classification_feed(problem, batch=4, seed=1):
+    rng = np.random.default_rng(seed)
+    shape = [batch] + problem.x.shape.as_list()[1:]
+    classes = problem.y_prediction.shape.as_list()[-1]
+    labels = np.eye(classes)[rng.integers(0, classes, batch)]
+    return {problem.x: rng.standard_normal(shape), problem.y_true: labels}
+
+
+def explicit_jacobian(problem, sess, feed):
+    """``J`` (``(batch * outputs, dimension)``), one tf.gradients per output entry."""
+    z = problem.y_prediction
+    batch = next(iter(feed.values())).shape[0]
+    zf = tf.reshape(z, [batch, -1])
+    m = problem.output_dimension
+    rows = []
+    with problem._graph.as_default():
+        for i in range(batch):
+            for j in range(m):
+                grads = problem._gradients(zf[i, j], list(range(len(problem._weights))))
+                rows.append(tf.concat([tf.reshape(g, [-1]) for g in grads], 0))
+        J = tf.stack(rows)
+    return sess.run(J, feed)
+
+
+def explicit_loss_hessian(problem, sess, feed):
+    """``H_L = d^2 loss / dz^2`` (``(batch * outputs, batch * outputs)``)."""
+    z = problem.y_prediction
+    batch = next(iter(feed.values())).shape[0]
+    with problem._graph.as_default():
+        gz = tf.reshape(tf.gradients(problem.loss, z)[0], [-1])
+        rows = [tf.reshape(tf.gradients(gz[a], z)[0], [-1]) for a in range(batch * problem.output_dimension)]
+        HL = tf.stack(rows)
+    return sess.run(HL, feed)
+
+
+def explicit_hessian(problem, sess, feed):
+    """``H`` (``(dimension, dimension)``), one tf.gradients per gradient entry."""
+    with problem._graph.as_default():
+        ids = list(range(len(problem._weights)))
+        rows = []
+        for a in range(problem.dimension):
+            grads = problem._gradients(problem.gradient[a], ids)
+            rows.append(tf.concat([tf.reshape(g, [-1]) for g in grads], 0))
+        H = tf.stack(rows)
+    return sess.run(H, feed)
+
+
+def explicit_ggn(problem, sess, feed):
+    J = explicit_jacobian(problem, sess, feed)
+    HL = explicit_loss_hessian(problem, sess, feed)
+    return J.T @ HL @ J
+
+
+CASES = {
+    "dense_mse": lambda: (RegressionProblem(dense_net()), regression_feed),
+    "dense_tanh_output_mse": lambda: (RegressionProblem(dense_net(out_activation="tanh")), regression_feed),
+    "dense_softmax_ce": lambda: (ClassificationProblem(dense_net(n_out=3)), classification_feed),
+    "dense_mixed": lambda: (ClassificationProblem(dense_net(n_out=3), loss_type="mixed"), classification_feed),
+    "conv_softmax_ce": lambda: (ClassificationProblem(conv_net()), classification_feed),
+    "conv_mse": lambda: (RegressionProblem(conv_net(n_out=2)), regression_feed),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request, float64):
+    problem, make_feed = CASES[request.param]()
+    sess = session_for(problem)
+    yield problem, sess, make_feed(problem)
+    sess.close()
+
+
+# ---------------------------------------------------------------- properties
+def test_gndw_equals_explicit_jt_hl_j(case):
+    problem, sess, feed = case
+    G = explicit_ggn(problem, sess, feed)
+    rng = np.random.default_rng(2)
+    for _ in range(2):
+        v = rng.standard_normal(problem.dimension)
+        got = sess.run(problem.GNdw, {**feed, problem.dw: v})
+        np.testing.assert_allclose(got, G @ v, rtol=0, atol=TOL * max(1.0, np.abs(G).max()))
+
+
+def test_gndW_block_equals_explicit(case):
+    problem, sess, feed = case
+    problem._initialize_hessian_blocking(3)
+    G = explicit_ggn(problem, sess, feed)
+    V = np.random.default_rng(3).standard_normal((problem.dimension, 3))
+    got = sess.run(problem.GNdW, {**feed, problem.dW: V})
+    assert got.shape == (problem.dimension, 3)
+    np.testing.assert_allclose(got, G @ V, rtol=0, atol=TOL * max(1.0, np.abs(G).max()))
+    # the same placeholder feeds the Hessian block
+    assert problem.dW is problem._hessian_block(3)[0]
+
+
+def test_ggn_symmetric_positive_semidefinite_for_convex_losses(case):
+    problem, sess, feed = case
+    op = GaussNewton(problem, sess, block_size=5)
+    G = op(np.eye(problem.dimension), feed)
+    scale = max(1.0, np.abs(G).max())
+    np.testing.assert_allclose(G, G.T, rtol=0, atol=TOL * scale)
+    eigenvalues = np.linalg.eigvalsh(0.5 * (G + G.T))
+    assert eigenvalues.min() >= -TOL * scale
+    # the GGN has rank at most batch * outputs
+    batch = next(iter(feed.values())).shape[0]
+    assert np.sum(eigenvalues > 1e-8 * scale) <= batch * problem.output_dimension
+
+
+def test_operator_matches_graph_tensor_and_quadratics(case):
+    problem, sess, feed = case
+    op = GaussNewton(problem, sess, block_size=4)
+    rng = np.random.default_rng(4)
+    V = rng.standard_normal((problem.dimension, 6))  # one full block, one padded
+    G = explicit_ggn(problem, sess, feed)
+    scale = max(1.0, np.abs(G).max())
+    np.testing.assert_allclose(op(V, feed), G @ V, rtol=0, atol=TOL * scale)
+    np.testing.assert_allclose(op(V[:, 0], feed), G @ V[:, 0], rtol=0, atol=TOL * scale)
+    np.testing.assert_allclose(op.quadratics(V, feed), np.einsum("ij,ij->j", V, G @ V),
+                               rtol=0, atol=TOL * scale * problem.dimension)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_hessian_equals_ggn_on_linear_network_with_mse(float64, kind):
+    """z is linear in w, so the residual term sum_a dL/dz_a d^2 z_a/dw^2 vanishes: H = G."""
+    problem = RegressionProblem(affine_net(kind))
+    sess = session_for(problem)
+    feed = regression_feed(problem, batch=5)
+    H = explicit_hessian(problem, sess, feed)
+    G = GaussNewton(problem, sess)(np.eye(problem.dimension), feed)
+    H_op = Hessian(problem, sess)(np.eye(problem.dimension), feed)
+    np.testing.assert_allclose(G, H, rtol=0, atol=TOL)
+    np.testing.assert_allclose(H_op, H, rtol=0, atol=TOL)
+    np.testing.assert_allclose(G, explicit_ggn(problem, sess, feed), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("activation", ["tanh", None])
+def test_hessian_differs_from_ggn_by_the_residual_term(float64, activation):
+    """With two layers (even linear ones, z is bilinear in w) the residual term is nonzero."""
+    problem = RegressionProblem(dense_net(activation=activation))
+    sess = session_for(problem)
+    feed = regression_feed(problem)
+    H = explicit_hessian(problem, sess, feed)
+    G = explicit_ggn(problem, sess, feed)
+    assert np.abs(H - G).max() > 1e-4
+
+
+def test_autoencoder_ggn(float64):
+    keras.utils.set_random_seed(0)
+    x = keras.Input((3,), dtype="float64")
+    z = keras.layers.Dense(3, name="dec")(keras.layers.Dense(2, activation="tanh", name="enc")(x))
+    problem = AutoencoderProblem(keras.Model(x, z))
+    sess = session_for(problem)
+    feed = {problem.x: np.random.default_rng(0).standard_normal((4, 3))}
+    G = explicit_ggn(problem, sess, feed)
+    v = np.random.default_rng(1).standard_normal(problem.dimension)
+    np.testing.assert_allclose(sess.run(problem.GNdw, {**feed, problem.dw: v}), G @ v, rtol=0, atol=TOL)
+
+
+def test_regularization_is_added(float64):
+    from hessianlearn.problem import L2Regularization
+    problem = RegressionProblem(dense_net())
+    sess = session_for(problem)
+    feed = regression_feed(problem)
+    reg = L2Regularization(problem, gamma=0.3)
+    v = np.random.default_rng(5).standard_normal(problem.dimension)
+    plain = GaussNewton(problem, sess)(v, feed)
+    np.testing.assert_allclose(GaussNewton(problem, sess, regularization=reg)(v, feed), plain + 0.3 * v,
+                               rtol=0, atol=TOL)
+
+
+def test_as_linear_operator_with_eigsh(float64):
+    problem = ClassificationProblem(dense_net(n_out=3))
+    sess = session_for(problem)
+    feed = classification_feed(problem, batch=6)
+    op = GaussNewton(problem, sess)
+    A = op.as_linear_operator(feed)
+    assert A.shape == (problem.dimension, problem.dimension)
+    G = explicit_ggn(problem, sess, feed)
+    exact = np.sort(np.linalg.eigvalsh(G))[-3:]
+    values = np.sort(spla.eigsh(A, k=3, which="LA", tol=1e-12, v0=np.ones(problem.dimension))[0])
+    np.testing.assert_allclose(values, exact, rtol=1e-9, atol=1e-12)
+    wrapped = GaussNewtonWrapper(op, feed)
+    v = np.arange(problem.dimension, dtype=float)
+    np.testing.assert_allclose(wrapped(v), G @ v, rtol=0, atol=TOL * max(1.0, np.abs(G).max()))
+    assert wrapped.dimension == problem.dimension
+
+
+def test_feed_dict_not_mutated(float64):
+    problem = RegressionProblem(dense_net())
+    sess = session_for(problem)
+    feed = regression_feed(problem)
+    before = dict(feed)
+    GaussNewton(problem, sess)(np.ones((problem.dimension, 2)), feed)
+    assert feed.keys() == before.keys()
+
+
+# ---------------------------------------------------------------- unsupported losses
+class _WeightPenaltyProblem(Problem):
+    """MSE plus a weight penalty inside the loss: not L(z(w))."""
+
+    def _build_loss(self):
+        self.y_true = tf.placeholder(self.dtype, self.y_prediction.shape, name="y_true")
+        penalty = tf.add_n([tf.reduce_sum(tf.square(v)) for v in self.NN.trainable_weights])
+        self.loss = tf.reduce_mean(tf.square(self.y_true - self.y_prediction)) + penalty
+
+
+class _GameProblem(RegressionProblem):
+    is_gan = True
+
+
+def test_loss_depending_on_weights_directly_raises(float64):
+    problem = _WeightPenaltyProblem(dense_net())
+    with pytest.raises(NotImplementedError, match="other than through the network outputs"):
+        problem.GNdw
+    sess = session_for(problem)
+    with pytest.raises(NotImplementedError, match="Hessian operator"):
+        GaussNewton(problem, sess)
+
+
+def test_game_problem_raises(float64):
+    problem = _GameProblem(dense_net())
+    with pytest.raises(NotImplementedError, match="game"):
+        gauss_newton_graph(problem)
+
+
+def test_gndW_without_block_size_is_a_clear_attribute_error(float64):
+    problem = RegressionProblem(dense_net())
+    with pytest.raises(AttributeError, match="_initialize_hessian_blocking"):
+        problem.GNdW
