@@ -13,6 +13,7 @@ All randomness comes from ``numpy.random`` generators seeded once from
 ``seed``; :meth:`Data.reset` replays the exact same sequence.  No TensorFlow
 code lives here.
 """
+import hashlib
 import numbers
 from collections.abc import Mapping
 
@@ -130,6 +131,47 @@ def partition_dictionary(feed_dict, n):
         for part, piece in zip(parts, np.array_split(array, n)):
             part[key] = piece
     return parts
+
+
+def _fingerprint(data):
+    """``(key, shape, dtype, sha1 of the bytes)`` per array; never raises."""
+    if not isinstance(data, Mapping):
+        return repr(type(data))
+    out = []
+    for key, value in data.items():
+        try:
+            array = np.ascontiguousarray(value)
+            digest = hashlib.sha1(array.view(np.uint8).reshape(-1)).hexdigest()
+            out.append((_key_label(key), array.shape, array.dtype.str, digest))
+        except Exception as error:  # noqa: BLE001 - reported by the local checks later
+            out.append((_key_label(key), "unreadable", type(error).__name__))
+    return tuple(out)
+
+
+def _check_ranks_agree(comm, data, validation_data, settings):
+    """Collective, before any local check may raise on one rank only: every rank must
+    pass the same settings and the same global arrays, else all ranks raise.
+
+    After this, the constructor's checks see identical inputs on every rank, so
+    they raise on all ranks or on none, and no rank waits in a collective.
+    """
+    if comm is None or not (hasattr(comm, "allgather") and hasattr(comm, "Get_size")):
+        return
+    batch_size = settings[0] if _is_int(settings[0]) else repr(settings[0])
+    facts = (_fingerprint(data), _fingerprint(validation_data) if validation_data is not None
+             else None, batch_size, repr(settings[1:]))
+    gathered = comm.allgather(facts)
+    names = ["data (shapes, dtypes or values)", "validation_data", "batch_size",
+             "other settings (validation_data_size, hessian_batch_size, variable_batch, "
+             "batch_increment, max_epochs, shuffle, seed)"]
+    differ = [name for i, name in enumerate(names)
+              if any(other[i] != gathered[0][i] for other in gathered[1:])]
+    if differ:
+        raise ValueError(
+            f"Data: the {len(gathered)} MPI ranks disagree on {'; '.join(differ)}; every rank "
+            "must build Data from the same global arrays with the same settings and an "
+            "explicit common 'seed' (each rank then takes its own shard)."
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -356,6 +398,9 @@ class Data:
         verbose=False,
         comm=None,
     ):
+        _check_ranks_agree(comm, data, validation_data, (
+            batch_size, validation_data_size, hessian_batch_size, variable_batch,
+            batch_increment, max_epochs, shuffle, seed))
         arrays, n_total = _as_array_dict(data, "data")
 
         try:
