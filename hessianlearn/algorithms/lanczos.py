@@ -128,9 +128,14 @@ def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
 
     Notes
     -----
-    When the Krylov space becomes invariant before ``n`` steps, the process
-    restarts with a random vector orthogonal to the basis, so eigenvalues of
-    multiplicity greater than one are found as well.
+    When the Krylov space becomes invariant (:math:`\beta_m \le
+    \text{tolerance}` relative to the largest :math:`|\alpha| + \beta`
+    seen), the process restarts with a random vector orthogonal to the basis
+    instead of stopping, so that further copies of a repeated eigenvalue can
+    be found (a single start vector sees only one).  In floating point a
+    clustered rest of the spectrum can delay the detection of invariance, and
+    copies may then still be missed; for operators with few distinct
+    eigenvalues the process may run up to ``max_iterations`` steps.
 
     Examples
     --------
@@ -171,7 +176,10 @@ def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
         w = _orthogonalize(V[:, :j + 1], w)
         beta = float(np.linalg.norm(w))
         scale = max(scale, abs(alphas[j]) + beta + (betas[j - 1] if j else 0.0))
-        breakdown = beta <= 100.0 * np.finfo(float).eps * max(scale, 1e-300)
+        # The Krylov space is (numerically) invariant: restart rather than stop,
+        # so that further copies of repeated eigenvalues can still be found.
+        breakdown = beta <= max(tolerance, 100.0 * np.finfo(float).eps) * max(
+            scale, 1e-300)
         if steps >= k and not breakdown:
             values, vectors = eigh_tridiagonal(alphas[:steps], betas[:steps - 1])
             wanted = _wanted(values, k, which)
