@@ -33,7 +33,7 @@ from .._tf import tf
 from ..utilities.reduction import evaluate
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
-from .printer import Printer
+from .printer import Printer, ProgressBar
 from .settings import HessianlearnModelSettings, validate_settings
 
 __all__ = ["HessianlearnModel"]
@@ -370,25 +370,30 @@ class HessianlearnModel:
                        f"{label}: dW={self.problem.dimension}, N={data.train_data_size}, "
                        f"batch={data.batch_size}, Hessian batch={logger['hessian_batch_size']}")
 
+        # The bar replaces the table: drawn only when the table is off (rank 0).
+        progress = ProgressBar(settings["max_sweeps"], description=label,
+                               enabled=settings["progress_bar"] and not settings["verbose"] and writer)
+
         data.reset()
         if self.derivative_data is not None:
             self.derivative_data.reset()
         self._best = {"score": -np.inf, "weights": None}
         self._validate(sess, logger, None)
         try:
-            self._loop(sess, optimizer, logger, printer)
+            self._loop(sess, optimizer, logger, printer, progress)
         except _Stop as stop:
             logger["status"], logger["stop_reason"] = stop.status, str(stop)
             if stop.status == "non_finite":
                 warnings.warn(str(stop), RuntimeWarning, stacklevel=2)
                 printer.message(str(stop))
         finally:
+            progress.close()
             if logger["status"] == "running":
                 logger["status"] = "interrupted"
             self._finish(sess, logger)
         return logger
 
-    def _loop(self, sess, optimizer, logger, printer):
+    def _loop(self, sess, optimizer, logger, printer, progress):
         settings, data = self.settings, self.data
         hess_iterator = data.hess_train
         derivative_iterator = None if self.derivative_data is None else self.derivative_data.train
@@ -430,6 +435,7 @@ class HessianlearnModel:
                 self._record_spectrum(sess, optimizer, logger, i)
             if settings["record_last_rq_std"]:
                 self._record_last_rq_std(optimizer, logger, i)
+            progress.update(sweeps, logger)
             if i == 0 or done or _crossed(previous, sweeps, settings["printing_sweep_frequency"]):
                 printer.row(logger)
             if done:

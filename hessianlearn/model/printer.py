@@ -1,10 +1,13 @@
-"""The fit loop's progress table."""
+"""The fit loop's progress output: the table (:class:`Printer`) and the sweep bar (:class:`ProgressBar`)."""
 import numbers
 import sys
+import warnings
 
 import numpy as np
 
-__all__ = ["Printer"]
+__all__ = ["Printer", "ProgressBar"]
+
+_TQDM_HINT = "settings['progress_bar'] needs tqdm (pip install tqdm); training continues without a bar."
 
 
 class Printer:
@@ -71,3 +74,65 @@ class Printer:
                 value = value.size
             cells.append(self._cell(value))
         self._print("".join(cells))
+
+
+class ProgressBar:
+    """A tqdm bar over sweeps: ``0 .. total`` sweeps of work, advanced after every iteration.
+
+    Parameters
+    ----------
+    total : float
+        ``settings['max_sweeps']``; an infinite budget gives a bar without a total.
+    enabled : bool, optional
+        ``False`` (table on, non-root MPI ranks) makes every method a no-op.
+    description : str, optional
+        Text left of the bar (the optimizer name).
+    file : file-like, optional
+        Where to draw; tqdm's default (``sys.stderr``) when None.
+
+    Notes
+    -----
+    When ``enabled`` and tqdm is not installed, a ``RuntimeWarning`` says so
+    (with the install command) and the bar stays off; training is not affected.
+    """
+
+    def __init__(self, total, enabled=True, description=None, file=None):
+        self._bar = None
+        if not enabled:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            warnings.warn(_TQDM_HINT, RuntimeWarning, stacklevel=3)
+            return
+        total = float(total)
+        finite = bool(np.isfinite(total))
+        bar_format = "{l_bar}{bar}| {n:.2f}/{total:.2f} sweeps [{elapsed}<{remaining}{postfix}]" if finite else None
+        self._bar = tqdm(total=total if finite else None, desc=description, unit="sweep", file=file,
+                         bar_format=bar_format, dynamic_ncols=True, leave=True)
+
+    @property
+    def enabled(self):
+        """Whether a bar is drawn."""
+        return self._bar is not None
+
+    def update(self, sweeps, logger=None):
+        """Move the bar to ``sweeps`` (capped at the total); show the last losses from ``logger``."""
+        if self._bar is None:
+            return
+        total = self._bar.total
+        self._bar.n = min(float(sweeps), total) if total is not None else float(sweeps)
+        postfix = {}
+        for key, label in (("train_loss", "loss"), ("val_loss", "val_loss"), ("val_acc", "val_acc")):
+            series = (logger or {}).get(key)
+            if isinstance(series, dict) and series:
+                postfix[label] = f"{series[max(series)]:.3e}" if key != "val_acc" else f"{series[max(series)]:.4f}"
+        if postfix:
+            self._bar.set_postfix(postfix, refresh=False)
+        self._bar.refresh()
+
+    def close(self):
+        """Finish the bar (idempotent)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
