@@ -29,7 +29,7 @@ import numpy as np
 from .._tf import tf
 from .mpi import _describe, _raise_gathered, check_communicator
 
-__all__ = ["evaluate", "register_derived", "count_samples"]
+__all__ = ["evaluate", "register_derived", "count_samples", "global_sample_count", "partition_feed"]
 
 #: tensor -> (source tensors, function of their numpy values)
 _DERIVED = weakref.WeakKeyDictionary()
@@ -133,14 +133,25 @@ def _weights(gathered, rank):
             f"Some MPI ranks fed data and others did not (samples per rank: {counts}); "
             "every rank must evaluate the same fetches on its shard of the same batch."
         )
-    empty = [r for r, n in enumerate(counts) if n == 0]
-    if empty:
+    if sum(counts) == 0:
         raise ValueError(
-            f"The global batch of {sum(counts)} samples is split over {size} MPI ranks and "
-            f"ranks {empty} received no sample (samples per rank: {counts}); every rank "
-            f"needs at least one sample: use batch sizes >= {size} or fewer ranks."
+            f"The global batch is empty on all {size} MPI ranks; feed at least one sample."
         )
     return counts[rank] / sum(counts)
+
+
+def _zeros_like(fetch):
+    """The zero contribution of a rank without samples (static shape needed)."""
+    if isinstance(fetch, tf.Operation):
+        return None
+    if not isinstance(fetch, tf.Tensor) or not fetch.shape.is_fully_defined():
+        raise ValueError(
+            f"This rank's shard of the batch is empty and the fetch {getattr(fetch, 'name', fetch)!r} "
+            "has no fully defined static shape, so its zero contribution is unknown; give every "
+            "rank at least one sample (batch sizes >= number of ranks) or fetch sample means "
+            "with static shapes (loss, gradient, Hdw, HdW)."
+        )
+    return np.zeros(fetch.shape.as_list(), dtype=fetch.dtype.as_numpy_dtype)[()]
 
 
 def evaluate(sess, fetches, feed_dict, comm=None, *, local_fraction=None):
@@ -176,10 +187,16 @@ def evaluate(sess, fetches, feed_dict, comm=None, *, local_fraction=None):
     Raises
     ------
     ValueError
-        On every rank, if some rank has no sample, ranks disagree on whether
+        On every rank, if the global batch is empty, ranks disagree on whether
         they feed data, or the data arrays of one feed have different lengths.
         Any error on one rank (including a failing ``sess.run``) is raised on
         every rank, so no rank waits in the reduction.
+
+    Notes
+    -----
+    A rank whose shard is empty (``n_r = 0``, e.g. a part of a partitioned
+    batch that lies on other ranks) contributes zeros without running the
+    graph; its fetches then need fully defined static shapes.
     """
     if comm is None:
         return sess.run(fetches, feed_dict)
@@ -200,13 +217,10 @@ def evaluate(sess, fetches, feed_dict, comm=None, *, local_fraction=None):
     try:
         fraction = _check_fraction(local_fraction)
         count = count_samples(feed_dict)
-        if count == 0 and fraction is None:
-            raise ValueError(
-                f"This rank's shard of the batch is empty (rank {comm.Get_rank()} of "
-                f"{comm.Get_size()}); every rank needs at least one sample: use batch sizes "
-                f">= {comm.Get_size()} or fewer ranks."
-            )
-        values = sess.run(run_list, feed_dict)
+        if count == 0 or fraction == 0.0:
+            values = [_zeros_like(fetch) for fetch in run_list]  # no samples: no contribution
+        else:
+            values = sess.run(run_list, feed_dict)
     except Exception as err:  # noqa: BLE001 - forwarded to every rank, then re-raised
         error = err
     gathered = comm.allgather((_describe(error), count, fraction))
@@ -250,3 +264,100 @@ def _weighted_allreduce(comm, values, weight):
         else:
             out[i] = float(piece[0])
     return out
+
+
+# --------------------------------------------------------------------------- partitions
+def _batch_count(feed_dict):
+    """Samples in a data batch: :func:`count_samples`, else the common first dimension."""
+    count = count_samples(feed_dict)
+    if count is not None:
+        return count
+    sizes = {np.shape(value)[0] for value in feed_dict.values() if np.ndim(value) >= 1}
+    if len(sizes) != 1:
+        raise ValueError(
+            "The feed dict must hold data arrays sharing their first (sample) dimension, got "
+            f"first dimensions {sorted(sizes)}."
+        )
+    return sizes.pop()
+
+
+def _gather_counts(feed_dict, comm):
+    error, count = None, None
+    try:
+        count = _batch_count(feed_dict)
+    except Exception as err:  # noqa: BLE001 - forwarded to every rank, then re-raised
+        error = err
+    if comm is None:
+        if error is not None:
+            raise error
+        return [count]
+    gathered = comm.allgather((_describe(error), count))
+    _raise_gathered([entry[0] for entry in gathered], error)
+    return [entry[1] for entry in gathered]
+
+
+def global_sample_count(feed_dict, comm=None):
+    """Number of samples of the global batch whose shard is ``feed_dict`` (collective).
+
+    Without a communicator, the number of samples in ``feed_dict``.
+    """
+    return int(sum(_gather_counts(feed_dict, comm)))
+
+
+def partition_feed(feed_dict, parts, comm=None):
+    """Split the global batch into ``parts`` contiguous parts; this rank's piece of each.
+
+    Part ``j`` is ``numpy.array_split(global_batch, parts)[j]``, the same parts a
+    single process forms, provided the ranks' shards are contiguous and in rank
+    order (as :class:`hessianlearn.data.Data` makes them). This rank receives the
+    intersection of its shard with each part (possibly empty: it then contributes
+    zeros in :func:`evaluate`).
+
+    Parameters
+    ----------
+    feed_dict : dict
+        This rank's shard ``{placeholder: array}``; not modified. Entries that
+        are not data (no batch axis) are copied into every part.
+    parts : int
+        Number of parts, ``1 <= parts <=`` the global number of samples ``N``.
+    comm : communicator or None
+        Collective call when given.
+
+    Returns
+    -------
+    feeds : list of dict
+        This rank's piece of each part.
+    fractions : list of float
+        ``n_j / N``, the share of the global batch in part ``j`` (same on all ranks).
+
+    Raises
+    ------
+    ValueError
+        On every rank, if ``parts`` is not an int in ``[1, N]`` or the data arrays
+        have different lengths.
+    """
+    counts = _gather_counts(feed_dict, comm)
+    total = int(sum(counts))
+    if isinstance(parts, bool) or not isinstance(parts, numbers.Integral) or not 1 <= parts <= total:
+        raise ValueError(
+            f"parts must be an int between 1 and the number of samples in the global batch "
+            f"({total}), got {parts!r}."
+        )
+    rank = 0 if comm is None else int(comm.Get_rank())
+    offset = int(sum(counts[:rank]))
+    local = counts[rank]
+    has_tensor_keys = count_samples(feed_dict) is not None
+    feeds, fractions = [], []
+    quotient, remainder = divmod(total, parts)
+    for j in range(parts):
+        start = j * quotient + min(j, remainder)
+        stop = start + quotient + (1 if j < remainder else 0)
+        lo, hi = max(start, offset) - offset, min(stop, offset + local) - offset
+        lo, hi = (lo, hi) if hi > lo else (0, 0)
+        piece = {}
+        for key, value in feed_dict.items():
+            is_data = _is_batch_key(key) if has_tensor_keys else np.ndim(value) >= 1
+            piece[key] = np.asarray(value)[lo:hi] if is_data else value
+        feeds.append(piece)
+        fractions.append((stop - start) / total)
+    return feeds, fractions

@@ -44,14 +44,22 @@ def evaluate_cases():
     sess = session_with_weights(problem)
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
-    # rank 1 gets an empty shard (a global batch of 1 sample split over 2 ranks)
+    # rank 1 holds no sample of a 1-sample batch: it contributes nothing, the result is exact
     n = 1 if RANK == 0 else 0
     feed = {problem.x: X[:n], problem.y_true: Y[:n]}
-    expect_error("empty shard on one rank (gradient)", ValueError,
-                 lambda: evaluate(sess, problem.gradient, feed, COMM), match="at least one sample")
-    H = Hessian(problem, sess, comm=COMM)
-    expect_error("empty shard on one rank (HdW)", ValueError,
-                 lambda: H(np.ones((problem.dimension, 3)), feed), match="at least one sample")
+    full = {problem.x: X[:1], problem.y_true: Y[:1]}
+    g = evaluate(sess, problem.gradient, feed, COMM)
+    check("empty shard on one rank: gradient exact",
+          np.allclose(g, evaluate(sess, problem.gradient, full), rtol=1e-12, atol=0))
+    V = np.ones((problem.dimension, 3))
+    check("empty shard on one rank: HdW exact",
+          np.allclose(Hessian(problem, sess, comm=COMM)(V, feed), Hessian(problem, sess)(V, full),
+                      rtol=1e-12, atol=0))
+    expect_error("empty shard and a fetch without static shape", ValueError,
+                 lambda: evaluate(sess, problem.y_prediction, feed, COMM), match="static shape")
+    empty = {problem.x: X[:0], problem.y_true: Y[:0]}
+    expect_error("empty global batch", ValueError,
+                 lambda: evaluate(sess, problem.loss, empty, COMM), match="global batch is empty")
     COMM.Barrier()
     # x and y of different lengths on rank 0 only
     bad = {problem.x: X[:3], problem.y_true: Y[: (2 if RANK == 0 else 3)]}

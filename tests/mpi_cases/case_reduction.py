@@ -11,7 +11,7 @@ from _harness import (COMM, SIZE, check, check_close, done, new_graph, session_w
                       tiny_regression_network)
 from hessianlearn.data import Data
 from hessianlearn.problem import ClassificationProblem, Hessian, L2Regularization, RegressionProblem
-from hessianlearn.utilities.reduction import evaluate
+from hessianlearn.utilities.reduction import evaluate, global_sample_count, partition_feed
 from hessianlearn import keras
 
 
@@ -64,6 +64,13 @@ def regression_case():
         feed_full[dW] = V[:, :3]
         check_close("raw HdW tensor", evaluate(sess, HdW, feed, COMM), evaluate(sess, HdW, feed_full))
         check("caller's feed not modified", problem.dw not in hlocal)
+        # partitions of the global Hessian batch: the same parts as one process forms
+        parts_local, fractions = partition_feed(hlocal, 3, COMM)
+        parts_full, fractions_full = partition_feed(hfull, 3)
+        check("partition fractions", fractions == fractions_full, f"{fractions} {fractions_full}")
+        check("global sample count", global_sample_count(hlocal, COMM) == 5)
+        for j, (part_local, part_full) in enumerate(zip(parts_local, parts_full)):
+            check_close(f"partition {j} HdW", H2(V, part_local), H1(V, part_full))
     # validation shard: the global validation loss
     full_val = single.validation
     check_close("validation loss", evaluate(sess, problem.loss, sharded.validation, COMM),
