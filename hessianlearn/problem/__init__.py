@@ -1,15 +1,13 @@
-"""Graphs: losses, gradients, Hessian actions, regularization, and the numpy-facing operators."""
-from .problem import *  # noqa: F401,F403
-from .regression_problem import *  # noqa: F401,F403
-from .autoencoder_problem import *  # noqa: F401,F403
-from .classification_problem import *  # noqa: F401,F403
-from .regularization import *  # noqa: F401,F403
-from .curvature_operator import *  # noqa: F401,F403
-from .hessian import *  # noqa: F401,F403
+"""Graphs: losses, gradients, Hessian and Gauss-Newton actions, regularization, and the
+numpy-facing curvature operators over them."""
+from .._exports import export_modules
 
-from . import (problem, regression_problem, autoencoder_problem, classification_problem,
-               regularization, curvature_operator, hessian)
+_MODULES = (
+    "problem", "regression_problem", "autoencoder_problem", "classification_problem",
+    "variational_autoencoder_problem", "generative_adversarial_network_problem",
+    "h1_regression_problem", "keras_model_problem",
+    "regularization",
+    "curvature_operator", "hessian", "gauss_newton_operator",
+)
 
-__all__ = [name for module in (problem, regression_problem, autoencoder_problem,
-                               classification_problem, regularization, curvature_operator, hessian)
-           for name in module.__all__]
+__all__ = export_modules(__name__, _MODULES, globals())

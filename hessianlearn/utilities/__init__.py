@@ -1,9 +1,7 @@
-"""Utilities: parameter lists, finite-difference checks, plotting (matplotlib imported lazily)."""
-from .parameter_list import *  # noqa: F401,F403
-from .plotting import *  # noqa: F401,F403
-from . import parameter_list as _parameter_list
-from . import plotting as _plotting
+"""Utilities: parameter lists, finite-difference checks, plotting (matplotlib imported lazily),
+and the MPI helpers."""
+from .._exports import export_modules
 
-__all__ = []
-__all__ += _parameter_list.__all__
-__all__ += _plotting.__all__
+_MODULES = ("parameter_list", "finite_difference_check", "plotting", "mpi")
+
+__all__ = export_modules(__name__, _MODULES, globals())
