@@ -1,0 +1,382 @@
+"""The base of all optimizers: one evaluation, a direction, a globalization, one update.
+
+An optimizer step on the batch ``feed_dict`` (and the Hessian batch
+``hessian_feed_dict``) is
+
+1. one call of :func:`~hessianlearn.utilities.reduction.evaluate` fetching the
+   data loss, the gradient (and accuracy) -- plus the regularization's cost and
+   gradient -- so ``f = data_loss + R(w)`` and ``g = grad f``;
+2. a direction ``p`` from ``g`` and the curvature operator ``H`` (subclasses);
+3. a globalization (fixed step ``alpha``, Armijo line search, trust region or
+   spectral step) that chooses the step length and writes ``w + alpha p`` into
+   the session.
+
+Optimizers never build graphs: they use the problem's tensors, a session and
+a curvature operator (``CURVATURE_OPERATORS[parameters['hessian_type']]``).
+"""
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from ..problem.hessian import Hessian
+from ..utilities.parameter_list import ParameterList
+from ..utilities.reduction import evaluate
+from .armijo_line_search import ArmijoLineSearch
+
+__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS"]
+
+#: Curvature operator classes by ``hessian_type``; the one place to register more
+#: (e.g. ``'gauss_newton'``). Each is called as ``cls(problem, sess, regularization, comm=comm)``.
+CURVATURE_OPERATORS = {"hessian": Hessian}
+
+
+class NonFiniteError(FloatingPointError):
+    """The loss, the gradient or the step is NaN or inf; the weights were not changed."""
+
+
+def _normalize_choice(value):
+    """``'None'``/``'none'`` (strings of the original settings) mean ``None``."""
+    if isinstance(value, str) and value.lower() == "none":
+        return None
+    return value
+
+
+def _check_choice(value, valid, key):
+    value = _normalize_choice(value)
+    if value not in valid:
+        raise ValueError(
+            f"Parameter {key!r} must be one of {list(valid)}, got {value!r}."
+        )
+    return value
+
+
+def _check_positive(value, key, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
+            or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"Parameter {key!r} must be a finite real number {bound}, got {value!r}.")
+    return float(value)
+
+
+def _check_count(value, key, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"Parameter {key!r} must be an int >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_feed(feed_dict, argument):
+    if not isinstance(feed_dict, Mapping):
+        raise TypeError(
+            f"{argument} must be a dict mapping placeholders to arrays, got "
+            f"{type(feed_dict).__name__}."
+        )
+    return dict(feed_dict)
+
+
+class _CountingOperator(LinearOperator):
+    """``H`` on one feed as a symmetric ``LinearOperator`` that counts applied columns.
+
+    Every column adds ``weight`` to ``optimizer.sweeps[1]`` (``weight`` is the
+    fraction of the Hessian batch the feed holds: 1, or ``n_j / N`` for a part).
+    """
+
+    def __init__(self, optimizer, feed_dict, weight=1.0):
+        super().__init__(dtype=optimizer.H.dtype, shape=optimizer.H.shape)
+        self._optimizer = optimizer
+        self._feed = dict(feed_dict)
+        self._weight = float(weight)
+
+    def _matvec(self, x):
+        self._optimizer.sweeps[1] += self._weight
+        return self._optimizer.H(np.ravel(x), self._feed)
+
+    def _matmat(self, X):
+        X = np.asarray(X)
+        self._optimizer.sweeps[1] += self._weight * X.shape[1]
+        return self._optimizer.H(X, self._feed)
+
+    _rmatvec = _matvec
+    _rmatmat = _matmat
+
+    def _adjoint(self):
+        return self
+
+
+class Optimizer:
+    """Base class: evaluation, bookkeeping, globalization; subclasses give the direction.
+
+    Parameters
+    ----------
+    problem : Problem
+        Gives ``loss``, ``gradient``, ``accuracy`` (if any) and the weight update ops.
+    regularization : L2Regularization, optional
+        Its ``cost`` and ``gradient`` are added to the loss and gradient; the
+        curvature operator ``H`` includes its Hessian ``gamma I``.
+    sess : tf.compat.v1.Session, optional
+        Session holding the initialized weights; may be set later (``opt.sess = s``)
+        but is required by :meth:`minimize`.
+    parameters : ParameterList or dict, optional
+        Defaults to this class's ``Parameters<ClassName>()``. A dict (or another
+        ``ParameterList``) overrides those defaults; an unknown key raises
+        ``KeyError`` with a close-match suggestion. The caller's object is copied,
+        never modified; change settings later through ``opt.parameters[key]``.
+    comm : communicator, optional
+        Passed to every :func:`~hessianlearn.utilities.reduction.evaluate` call.
+
+    Attributes
+    ----------
+    sweeps : ndarray, shape (2,)
+        Cumulative cost ``[gradient batch passes, Hessian-vector products on the
+        Hessian batch]``:
+
+        * one gradient evaluation (loss and gradient on ``feed_dict``) adds 1 to
+          ``sweeps[0]``;
+        * every loss-only evaluation of a trial point (line-search trials: the
+          first trial and each backtrack; the trust-region trial) adds 0.5 to
+          ``sweeps[0]`` (forward pass only);
+        * every column of ``H`` applied on the Hessian batch adds 1 to
+          ``sweeps[1]``; a column applied on a part of that batch with ``n_j`` of
+          its ``N`` samples adds ``n_j / N``. The count is of the columns the
+          algorithm actually applied, e.g. ``2 (r + p)`` for the double-pass
+          randomized eigensolver with rank ``r`` and (possibly reduced)
+          oversampling ``p``, the CG iterations (plus one product for the
+          trust-region model value), and every probe of an adaptive range finder.
+
+        Epoch equivalents are ``data.batch_factor . sweeps`` (done by the fit loop).
+    iter : int
+        Number of completed :meth:`minimize` calls.
+    alpha : float
+        Step length applied in the last iteration (0 if the step was rejected).
+    rng : numpy.random.Generator
+        ``numpy.random.default_rng(parameters['seed'])``; randomized methods draw
+        their test matrices from it, so it advances every iteration and the
+        iterates are reproducible for a given seed.
+    H : CurvatureOperator
+        The curvature operator (including the regularization), chosen by
+        ``parameters['hessian_type']`` from :data:`CURVATURE_OPERATORS`.
+    last_evaluation : dict
+        From the single evaluation at the start of the last step: ``loss`` (data
+        loss plus regularization cost), ``data_loss``, ``norm_g`` (of the full
+        gradient) and ``accuracy`` when the problem defines one.
+    """
+
+    #: Valid values of ``parameters['globalization']`` (``None``: fixed step ``alpha``).
+    globalizations = (None,)
+
+    def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
+        self.problem = problem
+        self.regularization = regularization
+        self.comm = comm
+        self.parameters = self._make_parameters(parameters)
+        self._check_parameters()
+        self._sess = None
+        self.H = None
+        self.sess = sess
+        self.sweeps = np.zeros(2)
+        self.iter = 0
+        self.alpha = float(self.parameters["alpha"])
+        self.rng = np.random.default_rng(self.parameters["seed"])
+        self.last_evaluation = {}
+
+    # ------------------------------------------------------------------ set-up
+    @classmethod
+    def default_parameters(cls):
+        """A fresh ``ParameterList`` of this optimizer's defaults (subclasses override)."""
+        raise NotImplementedError
+
+    def _make_parameters(self, parameters):
+        defaults = self.default_parameters()
+        if parameters is None:
+            return defaults
+        if isinstance(parameters, ParameterList):
+            defaults.update(dict(parameters.items()))
+        elif isinstance(parameters, Mapping):
+            defaults.update(dict(parameters))
+        else:
+            raise TypeError(
+                f"parameters must be a ParameterList (e.g. from Parameters{type(self).__name__}()) "
+                f"or a dict of overrides, got {type(parameters).__name__}."
+            )
+        return defaults
+
+    def _check_parameters(self):
+        """Validate the settings used by every optimizer; subclasses extend."""
+        p = self.parameters
+        _check_positive(p["alpha"], "alpha")
+        seed = p["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise ValueError(f"Parameter 'seed' must be a non-negative int or None, got {seed!r}.")
+        if "globalization" in p:
+            _check_choice(p["globalization"], self.globalizations, "globalization")
+        if "hessian_type" in p:
+            _check_choice(p["hessian_type"], tuple(CURVATURE_OPERATORS), "hessian_type")
+        if "max_backtrack" in p:
+            _check_count(p["max_backtrack"], "max_backtrack", minimum=0)
+
+    @property
+    def globalization(self):
+        """The validated ``parameters['globalization']`` (``None`` for a fixed step)."""
+        if "globalization" not in self.parameters:
+            return None
+        return _check_choice(self.parameters["globalization"], self.globalizations, "globalization")
+
+    @property
+    def sess(self):
+        """The session; setting it (re)builds the curvature operator ``H``."""
+        return self._sess
+
+    @sess.setter
+    def sess(self, sess):
+        self._sess = sess
+        hessian_type = self.parameters["hessian_type"] if "hessian_type" in self.parameters else "hessian"
+        operator_class = CURVATURE_OPERATORS[_check_choice(hessian_type, tuple(CURVATURE_OPERATORS),
+                                                           "hessian_type")]
+        self.H = operator_class(self.problem, sess, self.regularization, comm=self.comm)
+
+    @property
+    def _regularized(self):
+        return self.regularization is not None and self.regularization.is_active
+
+    # ------------------------------------------------------------------ evaluations
+    def _evaluate(self, feed_dict):
+        """Loss, gradient (and accuracy) in one ``evaluate`` call; fills ``last_evaluation``.
+
+        Returns ``(loss, g)`` with ``loss = data_loss + R(w)`` and ``g`` of shape
+        ``(dimension,)``. Raises :class:`NonFiniteError` if either is NaN or inf.
+        """
+        fetches = {"data_loss": self.problem.loss, "gradient": self.problem.gradient}
+        accuracy = getattr(self.problem, "accuracy", None)
+        if accuracy is not None:
+            fetches["accuracy"] = accuracy
+        if self._regularized:
+            fetches["reg_cost"] = self.regularization.cost
+            fetches["reg_gradient"] = self.regularization.gradient
+        out = evaluate(self.sess, fetches, feed_dict, self.comm)
+        self.sweeps[0] += 1.0
+        data_loss = float(out["data_loss"])
+        loss = data_loss + (float(out["reg_cost"]) if self._regularized else 0.0)
+        g = np.array(out["gradient"], dtype=np.float64)
+        if self._regularized:
+            g = g + out["reg_gradient"]
+        if not (np.isfinite(loss) and np.all(np.isfinite(g))):
+            raise NonFiniteError(
+                f"iteration {self.iter}: the loss ({loss}) or the gradient is NaN or inf; "
+                "the weights were not changed. Check the data and lower the step length alpha."
+            )
+        self.last_evaluation = {"loss": loss, "data_loss": data_loss,
+                                "norm_g": float(np.linalg.norm(g))}
+        if accuracy is not None:
+            self.last_evaluation["accuracy"] = float(out["accuracy"])
+        return loss, g
+
+    def _loss(self, feed_dict):
+        """``data_loss + R(w)`` at the current weights; adds 0.5 to ``sweeps[0]``."""
+        fetches = [self.problem.loss]
+        if self._regularized:
+            fetches.append(self.regularization.cost)
+        values = evaluate(self.sess, fetches, feed_dict, self.comm)
+        self.sweeps[0] += 0.5
+        return float(sum(values))
+
+    def hessian_operator(self, feed_dict, weight=1.0):
+        """``H`` on ``feed_dict`` as a ``LinearOperator`` whose columns are counted in ``sweeps[1]``."""
+        return _CountingOperator(self, feed_dict, weight)
+
+    # ------------------------------------------------------------------ the step
+    def minimize(self, feed_dict, hessian_feed_dict=None):
+        """Take one step on the batch ``feed_dict`` and apply it to the weights.
+
+        Parameters
+        ----------
+        feed_dict : dict
+            Gradient batch ``{problem.x: ..., problem.y_true: ...}`` (not modified).
+        hessian_feed_dict : dict, optional
+            Batch on which the curvature operator is evaluated; ``feed_dict`` if None.
+
+        Returns
+        -------
+        dict
+            Step information: ``iteration``, ``loss``, ``norm_g``, ``alpha`` and
+            method-specific entries.
+
+        Raises
+        ------
+        NonFiniteError
+            If the loss, gradient or step is NaN or inf (weights unchanged).
+        """
+        if self.sess is None:
+            raise ValueError("sess is None: pass sess= to the constructor or set optimizer.sess "
+                             "before calling minimize.")
+        feed = _check_feed(feed_dict, "feed_dict")
+        hess_feed = feed if hessian_feed_dict is None else _check_feed(hessian_feed_dict,
+                                                                       "hessian_feed_dict")
+        self._check_parameters()
+        loss, g = self._evaluate(feed)
+        info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"]}
+        info.update(self._step(feed, hess_feed, loss, g))
+        info["alpha"] = self.alpha
+        self.iter += 1
+        return info
+
+    def _step(self, feed_dict, hessian_feed_dict, loss, g):
+        """Compute and apply the step; return method-specific info. Subclasses implement."""
+        raise NotImplementedError
+
+    def _check_step(self, p):
+        if not np.all(np.isfinite(p)):
+            raise NonFiniteError(
+                f"iteration {self.iter}: the step direction is NaN or inf (the curvature on this "
+                "batch is not finite); the weights were not changed."
+            )
+
+    def _globalize(self, feed_dict, loss, g, p, alpha=None):
+        """Apply ``w += alpha p`` by the configured globalization; return info.
+
+        ``None``: fixed step ``alpha`` (default ``parameters['alpha']``).
+        ``'line_search'``: Armijo backtracking from ``alpha`` on ``feed_dict``; if
+        ``g^T p >= 0`` (not a descent direction, possible for GMRES/MINRES on an
+        indefinite operator) the direction falls back to ``-g``.
+        """
+        self._check_step(p)
+        alpha = float(self.parameters["alpha"]) if alpha is None else float(alpha)
+        if self.globalization == "line_search":
+            return self._line_search(feed_dict, loss, g, p, alpha)
+        self.problem.update_weights(self.sess, alpha * p)
+        self.alpha = alpha
+        return {}
+
+    def _line_search(self, feed_dict, loss, g, p, alpha0):
+        slope = float(g @ p)
+        fallback = slope >= 0.0 and np.any(g != 0.0)
+        if fallback:
+            p = -g
+            slope = -float(g @ g)
+        w0 = self.problem.get_weights(self.sess)
+        trial = {"alpha": 0.0}
+
+        def phi(alpha):
+            self.problem.set_weights(self.sess, w0 + alpha * p)
+            trial["alpha"] = alpha
+            return self._loss(feed_dict)
+
+        search = ArmijoLineSearch(c1=self.parameters["c_armijo"],
+                                  backtracking_factor=self.parameters["backtracking_factor"],
+                                  max_backtrack=self.parameters["max_backtrack"])
+        alpha, backtracks = search.search(phi, loss, slope, alpha0)
+        if alpha != trial["alpha"]:
+            self.problem.set_weights(self.sess, w0 + alpha * p)
+        self.alpha = alpha
+        return {"backtracks": backtracks, "accepted": alpha > 0.0,
+                "steepest_descent_fallback": bool(fallback)}
+
+
+def line_search_parameters():
+    """The ``[value, description]`` entries shared by optimizers with an Armijo line search."""
+    return {
+        "max_backtrack": [10, "Maximum number of Armijo backtracks (line_search)"],
+        "c_armijo": [1e-4, "Armijo sufficient-decrease constant c1 in (0, 1)"],
+        "backtracking_factor": [0.5, "Step reduction factor per backtrack, in (0, 1)"],
+    }
