@@ -1,0 +1,121 @@
+"""Inexact Newton-CG (O'Leary-Roseberry, Alger, Ghattas, arXiv:1905.06738)."""
+import numpy as np
+
+from ..utilities.parameter_list import ParameterList
+from .cg_solver import CGSolver, ParametersCGSolver
+from .optimizer import Optimizer, _check_count, _check_positive, line_search_parameters
+from .trust_region import TrustRegion
+
+__all__ = ["InexactNewtonCG", "ParametersInexactNewtonCG"]
+
+
+def ParametersInexactNewtonCG():
+    """A fresh ``ParameterList`` of :class:`InexactNewtonCG` settings."""
+    entries = {
+        "alpha": [1.0, "Step length (fixed, or the first line-search trial)"],
+        "globalization": [None, "None (fixed step alpha), 'line_search' (Armijo) or "
+                                "'trust_region' (Steihaug CG)"],
+        "cg_coarse_tolerance": [0.5, "CG relative tolerance (eta_mode 0) and first forcing term"],
+        "cg_abs_tolerance": [1e-12, "CG absolute residual floor"],
+        "cg_max_iter": [10, "Maximum CG iterations (Hessian-vector products) per step"],
+        "eta_mode": [2, "Forcing term: 0 fixed cg_coarse_tolerance, 1 or 2 Eisenstat-Walker"],
+        "trust_region_initial_radius": [1.0, "Initial trust-region radius (trust_region)"],
+        "trust_region_max_radius": [1e3, "Largest trust-region radius (trust_region)"],
+        "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
+        "seed": [0, "Seed of the optimizer's random generator"],
+    }
+    entries.update(line_search_parameters())
+    return ParameterList(entries)
+
+
+class InexactNewtonCG(Optimizer):
+    """Newton step ``H p = -g`` solved inexactly by CG, with a globalization.
+
+    The CG relative tolerance is the Eisenstat-Walker forcing term ``eta_k``
+    (``eta_mode`` 1 or 2, from ``||g_k||``, ``||g_{k-1}||`` and the previous
+    linear residual; the first step uses ``cg_coarse_tolerance``), or fixed
+    (``eta_mode`` 0). On mini-batches consecutive gradients come from different
+    batches, so the forcing term is a heuristic there. CG stops at non-positive
+    curvature ``d^T H d <= 0`` with the last iterate (``-g`` at the first CG
+    iteration), which is a descent direction.
+
+    Globalizations: ``None`` (``w += alpha p``), ``'line_search'`` (Armijo from
+    ``alpha``), ``'trust_region'`` (Steihaug CG in the radius of a
+    :class:`~hessianlearn.algorithms.trust_region.TrustRegion`; the trial point
+    ``w + p`` is accepted or rejected from ``rho = actual / predicted
+    reduction``, which costs one loss evaluation and one extra Hessian-vector
+    product for ``p^T H p``).
+
+    Attributes
+    ----------
+    solver : CGSolver
+    trust_region : TrustRegion or None
+    last_solver_info : SolverInfo or None
+    """
+
+    globalizations = (None, "line_search", "trust_region")
+
+    @classmethod
+    def default_parameters(cls):
+        return ParametersInexactNewtonCG()
+
+    def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
+        super().__init__(problem, regularization, sess, parameters, comm)
+        self.solver = CGSolver(ParametersCGSolver())
+        self.trust_region = TrustRegion(radius=float(self.parameters["trust_region_initial_radius"]),
+                                        max_radius=float(self.parameters["trust_region_max_radius"]))
+        self.last_solver_info = None
+        self._previous_norm_g = None
+
+    def _check_parameters(self):
+        super()._check_parameters()
+        p = self.parameters
+        _check_positive(p["cg_coarse_tolerance"], "cg_coarse_tolerance")
+        _check_positive(p["cg_abs_tolerance"], "cg_abs_tolerance", allow_zero=True)
+        _check_count(p["cg_max_iter"], "cg_max_iter")
+        if p["eta_mode"] not in (0, 1, 2):
+            raise ValueError(f"Parameter 'eta_mode' must be 0, 1 or 2, got {p['eta_mode']!r}.")
+        _check_positive(p["trust_region_initial_radius"], "trust_region_initial_radius")
+        _check_positive(p["trust_region_max_radius"], "trust_region_max_radius")
+
+    def _configure_solver(self, norm_g, radius):
+        sp = self.solver.parameters
+        sp["rel_tolerance"] = float(self.parameters["cg_coarse_tolerance"])
+        sp["abs_tolerance"] = float(self.parameters["cg_abs_tolerance"])
+        sp["max_iterations"] = int(self.parameters["cg_max_iter"])
+        sp["eta_mode"] = int(self.parameters["eta_mode"])
+        sp["trust_region_radius"] = radius
+        previous = self._previous_norm_g
+        if sp["eta_mode"] != 0 and previous is not None and previous > 0.0:
+            residual = None if self.last_solver_info is None else self.last_solver_info.residual_norm
+            if sp["eta_mode"] == 2 or residual is not None:
+                self.solver.set_forcing_state(norm_g, previous, residual)
+
+    def _step(self, feed_dict, hessian_feed_dict, loss, g):
+        norm_g = float(np.linalg.norm(g))
+        trust_region = self.globalization == "trust_region"
+        self._configure_solver(norm_g, self.trust_region.radius if trust_region else None)
+        A = self.hessian_operator(hessian_feed_dict)
+        p, solver_info = self.solver.solve(A, -g)
+        self.last_solver_info = solver_info
+        self._previous_norm_g = norm_g
+        info = {"cg_iterations": solver_info.iterations, "cg_reason": solver_info.reason}
+        if trust_region:
+            info.update(self._trust_region_step(feed_dict, loss, g, p, A))
+        else:
+            info.update(self._globalize(feed_dict, loss, g, p))
+        return info
+
+    def _trust_region_step(self, feed_dict, loss, g, p, A):
+        self._check_step(p)
+        predicted = -(float(g @ p) + 0.5 * float(p @ A.matvec(p)))
+        w0 = self.problem.get_weights(self.sess)
+        self.problem.set_weights(self.sess, w0 + p)
+        actual = loss - self._loss(feed_dict)
+        radius = self.trust_region.radius
+        accepted, rho = self.trust_region.update(actual, predicted, float(np.linalg.norm(p)))
+        if not accepted:
+            self.problem.set_weights(self.sess, w0)
+        self.alpha = 1.0 if accepted else 0.0
+        return {"accepted": accepted, "rho": rho, "radius": radius,
+                "new_radius": self.trust_region.radius}
