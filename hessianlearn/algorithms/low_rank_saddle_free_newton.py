@@ -1,0 +1,213 @@
+"""Low-rank saddle-free Newton (O'Leary-Roseberry, Alger, Ghattas, arXiv:2002.02881)."""
+import numpy as np
+
+from ..utilities.parameter_list import ParameterList
+from .low_rank_hessian import low_rank_hessian
+from .optimizer import (
+    Optimizer,
+    _check_choice,
+    _check_count,
+    _check_positive,
+    line_search_parameters,
+)
+from .randomized_eigensolver import eigensolver_from_range
+from .range_finders import block_range_finder, noise_aware_adaptive_range_finder
+from .variance_based_nystrom import variance_based_nystrom
+
+__all__ = ["LowRankSaddleFreeNewton", "ParametersLowRankSaddleFreeNewton"]
+
+#: Below this Tikhonov weight the regularization is too weak to damp the step and
+#: ``default_damping`` is used instead.
+MIN_REGULARIZATION_DAMPING = 1e-4
+
+
+def ParametersLowRankSaddleFreeNewton():
+    """A fresh ``ParameterList`` of :class:`LowRankSaddleFreeNewton` settings."""
+    entries = {
+        "alpha": [5e-2, "Step length (fixed, or the first line-search trial)"],
+        "globalization": [None, "None (fixed step alpha), 'line_search' (Armijo) or "
+                                "'spectral_step' (alpha = min(spectral_step_alpha, 0.1/|lambda_1|))"],
+        "spectral_step_alpha": [1.0, "Largest step length of the spectral step"],
+        "hessian_low_rank": [20, "Rank r (range_finding None); the maximum rank for 'arf'/'naarf'"],
+        "oversample": [10, "Oversampling p of the fixed-rank randomized eigensolver"],
+        "default_damping": [1e-3, "Damping gamma when the regularization's gamma is below 1e-4"],
+        "range_finding": [None, "None (fixed rank), 'arf' (adaptive range finder), 'naarf' "
+                                "(noise-aware adaptive range finder) or 'vn' (variance-based Nystrom)"],
+        "range_rel_error_tolerance": [0.1, "arf/naarf: target ||(I-QQ^T)H|| relative to the "
+                                           "previous |lambda_1|"],
+        "range_abs_error_tolerance": [1e-3, "arf/naarf: absolute floor of the range error target"],
+        "range_block_size": [10, "Probe vectors per block of the adaptive methods"],
+        "max_vectors_nystrom": [40, "vn: maximum basis size"],
+        "max_bad_vectors_nystrom": [5, "vn: stop once this many Ritz pairs are noise-dominated"],
+        "nystrom_std_tolerance": [0.5, "naarf/vn: noise tolerance (spread over partitions / |mean|)"],
+        "rq_samps": [10, "naarf/vn: number of partitions of the Hessian batch (capped at its size)"],
+        "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
+        "seed": [0, "Seed of the random test matrices (the generator advances every iteration)"],
+    }
+    entries.update(line_search_parameters())
+    return ParameterList(entries)
+
+
+def _number_of_samples(feed_dict):
+    sizes = {np.shape(value)[0] for value in feed_dict.values() if np.ndim(value) >= 1}
+    if len(sizes) != 1:
+        raise ValueError(
+            "hessian_feed_dict must hold arrays that share their first (sample) dimension to be "
+            f"partitioned for 'naarf'/'vn', got first dimensions {sorted(sizes)}."
+        )
+    return sizes.pop()
+
+
+class LowRankSaddleFreeNewton(Optimizer):
+    """Saddle-free Newton step with a low-rank eigendecomposition of the curvature.
+
+    With ``H ~ U diag(lambda) U^T`` (``U`` orthonormal, ``(dimension, r)``) from
+    the Hessian batch, ``mu = lambda - gamma_R`` the eigenvalues of the data
+    Hessian (``gamma_R`` the regularization's weight, which ``H`` includes) and
+    the damping ``gamma = gamma_R`` if ``gamma_R >= 1e-4`` else
+    ``default_damping``, the direction is
+
+    .. math::
+
+        p = -(U |M| U^T + \\gamma I)^{-1} g
+          = -\\frac{1}{\\gamma}\\Big(g - U \\operatorname{diag}
+            \\big(\\tfrac{|\\mu_i|}{|\\mu_i| + \\gamma}\\big) U^T g\\Big)
+
+    (Woodbury), a descent direction on nonconvex losses: negative curvature is
+    followed with its absolute value, saddle points repel.
+
+    ``range_finding``: ``None`` double-pass randomized eigensolver with rank
+    ``hessian_low_rank`` and ``oversample`` (cost ``2 (r + p)`` columns);
+    ``'arf'`` adaptive block range finder up to rank ``hessian_low_rank`` with
+    target ``max(range_abs_error_tolerance, range_rel_error_tolerance
+    |lambda_1^{previous}|)``, then Rayleigh-Ritz; ``'naarf'`` the noise-aware
+    finder over ``rq_samps`` partitions of the Hessian batch; ``'vn'``
+    variance-based Nystrom over those partitions. Globalization: ``None``
+    (fixed ``alpha``), ``'line_search'`` (Armijo), ``'spectral_step'``
+    (``alpha = min(spectral_step_alpha, 0.1 / |lambda_1|)``).
+
+    Attributes
+    ----------
+    eigenvalues : ndarray, shape (rank,)
+        The last iteration's eigenvalues of ``H`` (including the
+        regularization), sorted by magnitude; empty before the first step.
+    rank : int
+        Number of eigenpairs used in the last step.
+    """
+
+    globalizations = (None, "line_search", "spectral_step")
+    range_findings = (None, "arf", "naarf", "vn")
+
+    @classmethod
+    def default_parameters(cls):
+        return ParametersLowRankSaddleFreeNewton()
+
+    def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
+        super().__init__(problem, regularization, sess, parameters, comm)
+        self.eigenvalues = np.zeros(0)
+        self.rank = 0
+
+    def _check_parameters(self):
+        super()._check_parameters()
+        p = self.parameters
+        n = self.problem.dimension
+        _check_choice(p["range_finding"], self.range_findings, "range_finding")
+        rank = p["hessian_low_rank"]
+        uses_rank = self.range_finding != "vn"  # vn is bounded by max_vectors_nystrom instead
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1 \
+                or (uses_rank and rank > n):
+            raise ValueError(
+                f"Parameter 'hessian_low_rank' must be an int in [1, {n}] (the number of "
+                f"weights), got {rank!r}."
+            )
+        _check_count(p["oversample"], "oversample", minimum=0)
+        _check_positive(p["spectral_step_alpha"], "spectral_step_alpha")
+        _check_positive(p["default_damping"], "default_damping")
+        _check_positive(p["range_rel_error_tolerance"], "range_rel_error_tolerance", allow_zero=True)
+        _check_positive(p["range_abs_error_tolerance"], "range_abs_error_tolerance", allow_zero=True)
+        _check_count(p["range_block_size"], "range_block_size")
+        _check_count(p["max_vectors_nystrom"], "max_vectors_nystrom")
+        _check_count(p["max_bad_vectors_nystrom"], "max_bad_vectors_nystrom")
+        _check_positive(p["nystrom_std_tolerance"], "nystrom_std_tolerance")
+        _check_count(p["rq_samps"], "rq_samps", minimum=2)
+
+    @property
+    def range_finding(self):
+        """The validated ``parameters['range_finding']``."""
+        return _check_choice(self.parameters["range_finding"], self.range_findings, "range_finding")
+
+    @property
+    def damping(self):
+        """``gamma``: the regularization's weight if >= 1e-4, else ``default_damping``."""
+        gamma_r = self.regularization.gamma if self._regularized else 0.0
+        if gamma_r >= MIN_REGULARIZATION_DAMPING:
+            return gamma_r
+        return float(self.parameters["default_damping"])
+
+    # ------------------------------------------------------------------ eigenpairs
+    def _partition_operators(self, feed_dict):
+        total = _number_of_samples(feed_dict)
+        parts = min(int(self.parameters["rq_samps"]), total)
+        if parts < 2:
+            raise ValueError(
+                f"range_finding {self.range_finding!r} needs at least 2 samples in the Hessian "
+                f"batch to form partitions, got {total}."
+            )
+        feeds = self.problem._partition_dictionaries(feed_dict, parts)
+        return [self.hessian_operator(f, weight=_number_of_samples(f) / total) for f in feeds]
+
+    def _range_epsilon(self):
+        previous = abs(float(self.eigenvalues[0])) if self.eigenvalues.size else 0.0
+        return max(float(self.parameters["range_abs_error_tolerance"]),
+                   float(self.parameters["range_rel_error_tolerance"]) * previous)
+
+    def _eigenpairs(self, feed_dict):
+        p = self.parameters
+        n = self.problem.dimension
+        method = self.range_finding
+        if method is None:
+            return low_rank_hessian(self, feed_dict, int(p["hessian_low_rank"]), p=int(p["oversample"]))
+        A = self.hessian_operator(feed_dict)
+        block = int(p["range_block_size"])
+        if method == "arf":
+            Q = block_range_finder(A, n, self._range_epsilon(), block,
+                                   max_vectors=int(p["hessian_low_rank"]), seed=self.rng)
+            return eigensolver_from_range(A, Q)
+        partitions = self._partition_operators(feed_dict)
+        if method == "naarf":
+            Q = noise_aware_adaptive_range_finder(
+                A, partitions, block, float(p["nystrom_std_tolerance"]), self._range_epsilon(),
+                max_vectors=int(p["hessian_low_rank"]), seed=self.rng)
+            return eigensolver_from_range(A, Q)
+        return variance_based_nystrom(
+            A, partitions, n, block_size=block, std_tolerance=float(p["nystrom_std_tolerance"]),
+            max_vectors=int(p["max_vectors_nystrom"]),
+            max_bad_vectors=int(p["max_bad_vectors_nystrom"]), seed=self.rng)
+
+    # ------------------------------------------------------------------ the step
+    def direction(self, g, eigenvalues, eigenvectors):
+        """``p = -(U |mu| U^T + gamma I)^{-1} g`` by Woodbury (``mu = lambda - gamma_R``)."""
+        gamma = self.damping
+        gamma_r = self.regularization.gamma if self._regularized else 0.0
+        mu = np.abs(np.asarray(eigenvalues, dtype=np.float64) - gamma_r)
+        U = np.asarray(eigenvectors, dtype=np.float64)
+        if U.shape[1] == 0:
+            return -g / gamma
+        # Woodbury, split into the range of U and its complement (same value, no
+        # cancellation in 1 - mu/(mu + gamma)): U diag(1/(mu+gamma)) U^T g + (I - UU^T) g / gamma.
+        Utg = U.T @ g
+        return -(U @ (Utg / (mu + gamma)) + (g - U @ Utg) / gamma)
+
+    def _step(self, feed_dict, hessian_feed_dict, loss, g):
+        eigenvalues, eigenvectors = self._eigenpairs(hessian_feed_dict)
+        self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
+        self.rank = int(self.eigenvalues.size)
+        p = self.direction(g, self.eigenvalues, eigenvectors)
+        alpha = None
+        if self.globalization == "spectral_step":
+            alpha = float(self.parameters["spectral_step_alpha"])
+            if self.rank and self.eigenvalues[0] != 0.0:
+                alpha = min(alpha, 0.1 / abs(float(self.eigenvalues[0])))
+        info = {"rank": self.rank, "damping": self.damping}
+        info.update(self._globalize(feed_dict, loss, g, p, alpha))
+        return info
