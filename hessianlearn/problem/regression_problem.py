@@ -1,5 +1,8 @@
 """Least-squares regression: ``f(w) = mean_i mean_j (y_ij - NN(x_i; w)_j)^2``."""
+import numpy as np
+
 from .._tf import tf
+from ..utilities.reduction import register_derived
 from .problem import Problem
 
 __all__ = ["RegressionProblem", "relative_error_tensors"]
@@ -20,7 +23,18 @@ def relative_error_tensors(y_true, y_prediction):
     centered = y_true - tf.reduce_mean(y_true, axis=0, keepdims=True)
     variance_reduction = 1.0 - tf.reduce_sum(tf.square(diff)) / tf.maximum(
         tf.reduce_sum(tf.square(centered)), tiny)
+    # Under MPI, SSE/SST is not a mean of per-shard values: recompute it from sample means
+    # (SSE/n, mean(y), mean ||y||^2; SST/n = mean ||y||^2 - ||mean(y)||^2).
+    sources = [tf.reduce_mean(tf.reduce_sum(tf.square(diff), axis=axes)),
+               tf.reduce_mean(y_true, axis=0),
+               tf.reduce_mean(tf.reduce_sum(tf.square(y_true), axis=axes))]
+    register_derived(variance_reduction, sources, _variance_reduction_from_means)
     return rel_error, variance_reduction
+
+
+def _variance_reduction_from_means(sse_mean, y_mean, y2_mean):
+    sst_mean = float(y2_mean) - float(np.sum(np.square(y_mean)))
+    return 1.0 - float(sse_mean) / max(sst_mean, 1e-30)
 
 
 class RegressionProblem(Problem):

@@ -73,8 +73,10 @@ def regression_case():
             check_close(f"partition {j} HdW", H2(V, part_local), H1(V, part_full))
     # validation shard: the global validation loss
     full_val = single.validation
-    check_close("validation loss", evaluate(sess, problem.loss, sharded.validation, COMM),
-                evaluate(sess, problem.loss, full_val))
+    fetches = [problem.loss, problem.rel_error, problem.variance_reduction]
+    for name, a, b in zip(["loss", "rel_error", "variance_reduction"],
+                          evaluate(sess, fetches, sharded.validation, COMM), evaluate(sess, fetches, full_val)):
+        check_close(f"validation {name}", a, b)
     # data-independent fetches need no data and stay exact
     w = evaluate(sess, problem.w, {}, COMM)
     check("weights without data equal the local weights", np.array_equal(w, sess.run(problem.w)))
