@@ -258,3 +258,35 @@ def test_cnn_factory_builds_conv_layers():
     model = cnn("float32")
     assert any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
     assert model.trainable_weights[0].dtype.base_dtype == tf.float32
+
+
+def test_keras_model_problem_sparse_labels_regularizer_and_list_weights(float64, rng):
+    x = keras.Input((3,))
+    h = keras.layers.Dense(4, activation="tanh", kernel_regularizer=keras.regularizers.l2(0.1))(x)
+    o1, o2 = keras.layers.Dense(3, name="c")(h), keras.layers.Dense(1, name="r")(h)
+    model = keras.Model(x, [o1, o2])
+    model.compile(loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True), "mse"],
+                  loss_weights=[2.0, 0.25], metrics=[["accuracy"], []])
+    p = KerasModelProblem(model)
+    assert p.y_true[0].shape.as_list() == [None]
+    sess = make_session(p)
+    xb, labels, yr = rng.standard_normal((6, 3)), np.array([0, 1, 2, 2, 1, 0.]), rng.standard_normal((6, 1))
+    loss, (z, r), acc = sess.run([p.loss, p.y_prediction, p.accuracy],
+                                 {p.x: xb, p.y_true[0]: labels, p.y_true[1]: yr})
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    sce = -np.mean(logp[np.arange(6), labels.astype(int)])
+    kernel = sess.run(model.layers[1].kernel)
+    assert loss == pytest.approx(2.0 * sce + 0.25 * np.mean((yr - r) ** 2) + 0.1 * np.sum(kernel ** 2), rel=1e-12)
+    assert acc == pytest.approx(np.mean(z.argmax(1) == labels))
+
+
+def test_vae_with_noise_sampled_in_the_graph_has_no_epsilon(float64):
+    x = keras.Input((4,))
+    h = keras.layers.Dense(3, activation="tanh")(x)
+    z_mean, z_log_var = keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)
+    z = keras.layers.Lambda(
+        lambda t: t[0] + tf.exp(0.5 * t[1]) * tf.random.normal(tf.shape(t[0]), dtype=t[0].dtype))(
+        [z_mean, z_log_var])
+    model = keras.Model(x, keras.layers.Dense(4)(z))
+    p = VariationalAutoencoderProblem(model, z_mean, z_log_var)
+    assert p.epsilon is None and p.x is model.inputs[0]

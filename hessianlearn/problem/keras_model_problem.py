@@ -76,7 +76,8 @@ class KerasModelProblem(Problem):
     cross-entropy or one-unit outputs, sparse categorical accuracy for sparse
     categorical losses, categorical accuracy otherwise. Stateful metric objects are
     accepted when they wrap a function (``tf.keras.metrics.MeanSquaredError()``);
-    others raise ``TypeError``. Outputs without a loss need no target.
+    others raise ``TypeError``. Outputs without a loss need no target. Sparse
+    categorical losses take integer labels of shape ``(batch,)`` (fed as floats).
     """
 
     _allows_multiple_io = True
@@ -107,7 +108,10 @@ class KerasModelProblem(Problem):
         self.output_losses = {}
         self._resolved_losses = {}
         for name, out, spec, c in zip(names, self._output_list, losses, weights):
-            y_true = tf.placeholder(self.dtype, out.shape, name=f"y_true_{name}")
+            target_shape = out.shape
+            if spec is not None and "sparse" in _loss_name(spec).lower():
+                target_shape = out.shape[:-1]  # integer class labels, one per sample
+            y_true = tf.placeholder(self.dtype, target_shape, name=f"y_true_{name}")
             y_trues.append(y_true)
             if spec is None:
                 continue
