@@ -58,7 +58,7 @@ class KerasModelWrapper:
     def __init__(self, kerasModel, regularization=None, optimizer=None, optimizer_parameters=None,
                  settings=None, comm=None):
         self.kerasModel = check_keras_model(kerasModel, "kerasModel")
-        if getattr(kerasModel, "loss", None) is None:
+        if not getattr(kerasModel, "_is_compiled", False) or not getattr(kerasModel, "loss", None):
             raise ValueError(
                 "kerasModel is not compiled; call kerasModel.compile(loss=...) first (the "
                 "compiled losses define the training problem)."

@@ -1,0 +1,428 @@
+"""HessianlearnModel: the fit loop, sweeps accounting, logging, best weights, errors."""
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from hessianlearn import keras, tf
+from hessianlearn.data.data import Data
+from hessianlearn.model.logger import load_logger, last_value
+from hessianlearn.model.model import HessianlearnModel
+from hessianlearn.model.optimizer_registry import make_optimizer, resolve_optimizer
+from hessianlearn.model.printer import Printer
+from hessianlearn.model.settings import HessianlearnModelSettings
+from hessianlearn.problem.autoencoder_problem import AutoencoderProblem
+from hessianlearn.problem.classification_problem import ClassificationProblem
+from hessianlearn.problem.regularization import L2Regularization
+from hessianlearn.utilities.parameter_list import ParameterList
+
+QUIET = {"verbose": False, "save_logger": False}
+
+
+def _available(name):
+    try:
+        resolve_optimizer(name)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+def needs(name):
+    return pytest.mark.skipif(not _available(name), reason=f"optimizer {name!r} not available yet")
+
+
+# ---------------------------------------------------------------------------- tiny problems
+def autoencoder(hessian_batch_size=10, activation="tanh"):
+    """6-3-6 autoencoder (dW = 45) on rank-2 data; N = 160 training, 40 validation samples."""
+    tf.set_random_seed(0)
+    x_in = keras.Input((6,))
+    hidden = keras.layers.Dense(3, activation=activation, name="enc")(x_in)
+    network = keras.Model(x_in, keras.layers.Dense(6, name="dec")(hidden))
+    problem = AutoencoderProblem(network, hessian_block_size=5)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 2)) @ rng.standard_normal((2, 6)) / 2
+    data = Data({problem.x: x}, 20, validation_data_size=40, hessian_batch_size=hessian_batch_size)
+    return problem, data
+
+
+def classifier():
+    """4-5-3 classifier (dW = 43), N = 120 training, 30 validation samples."""
+    tf.set_random_seed(0)
+    x_in = keras.Input((4,))
+    hidden = keras.layers.Dense(5, activation="tanh")(x_in)
+    problem = ClassificationProblem(keras.Model(x_in, keras.layers.Dense(3)(hidden)), hessian_block_size=5)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((150, 4))
+    y = np.eye(3)[np.argmax(x[:, :3] + 0.3 * x[:, 3:], axis=1)]
+    data = Data({problem.x: x, problem.y_true: y}, 20, validation_data_size=30, hessian_batch_size=10)
+    return problem, data
+
+
+class ScriptedOptimizer:
+    """A minimal optimizer: gradient step ``-alpha g``, fixed work counts per step.
+
+    Parameters (a ParameterList): ``alpha``, ``hessian_products`` (added to
+    ``sweeps[1]`` per step), ``nan_at`` (iteration raising FloatingPointError),
+    ``ruin_after`` (iteration after which the weights are thrown far off).
+    """
+
+    def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
+        self.problem, self.sess, self.parameters = problem, sess, parameters
+        self.sweeps = np.zeros(2)
+        self.iter = 0
+        self.alpha = parameters["alpha"]
+        self.last_evaluation = {}
+        self.hessian_feeds = []
+
+    def minimize(self, feed_dict, hessian_feed_dict=None):
+        if self.iter == self.parameters["nan_at"]:
+            raise FloatingPointError("the loss is NaN.")
+        loss, g = self.sess.run([self.problem.loss, self.problem.gradient], feed_dict)
+        self.last_evaluation = {"loss": loss, "data_loss": loss, "norm_g": float(np.linalg.norm(g))}
+        self.sweeps += [1.0, self.parameters["hessian_products"]]
+        self.hessian_feeds.append(hessian_feed_dict)
+        step = -self.alpha * g
+        if self.parameters["ruin_after"] is not None and self.iter > self.parameters["ruin_after"]:
+            step = np.full_like(g, 3.0)
+        self.problem.update_weights(self.sess, step)
+        self.iter += 1
+
+
+def scripted(alpha=0.1, hessian_products=0, nan_at=-1, ruin_after=None):
+    return ParameterList({
+        "alpha": [alpha, "step"], "hessian_products": [hessian_products, "Hv per step"],
+        "nan_at": [nan_at, "iteration raising"], "ruin_after": [ruin_after, "iteration"],
+    })
+
+
+def fit_scripted(problem, data, settings=None, w_0=None, **parameters):
+    model = HessianlearnModel(problem, None, data, settings={**QUIET, **(settings or {})})
+    model.set_optimizer(ScriptedOptimizer, scripted(**parameters))
+    return model, model.fit(w_0)
+
+
+# ---------------------------------------------------------------------------- every optimizer
+CASES = [
+    ("sgd", None, 0.1), ("gd", None, 0.5), ("adam", None, 0.02),
+    ("incg", None, 0.5), ("incg", "line_search", 1.0), ("incg", "trust_region", 1.0),
+    ("ingmres", None, 0.5), ("inminres", None, 0.5),
+    ("lrsfn", None, 0.1), ("lrsfn", "line_search", 1.0), ("lrsfn", "spectral_step", 1.0),
+]
+#: LRSFN on 45 weights: rank 3 + oversampling 2 (one 5-column Hessian block), damping 0.1
+LRSFN_SETTINGS = {"hessian_low_rank": 3, "oversample": 2, "default_damping": 0.1}
+
+
+@pytest.mark.parametrize("make", [autoencoder, classifier], ids=["autoencoder", "classifier"])
+@pytest.mark.parametrize("name, globalization, alpha", CASES,
+                         ids=[f"{n}-{g}" for n, g, _ in CASES])
+def test_every_optimizer_lowers_the_validation_loss(float64, make, name, globalization, alpha):
+    if not _available(name):
+        pytest.skip(f"optimizer {name!r} not available yet")
+    problem, data = make()
+    settings = {**QUIET, "optimizer": name, "globalization": globalization, "alpha": alpha,
+                "max_sweeps": 2, **(LRSFN_SETTINGS if name == "lrsfn" else {})}
+    model = HessianlearnModel(problem, L2Regularization(problem, 1e-6), data, settings=settings)
+    logger = model.fit()
+    assert logger["status"] == "max_sweeps"
+    assert min(logger["val_loss"].values()) < logger["initial_val_loss"]
+    assert logger["sweeps"][max(logger["sweeps"])] >= 2
+    assert np.isfinite(list(logger["train_loss"].values())).all()
+
+
+# ---------------------------------------------------------------------------- reproducibility
+@needs("incg")
+def test_same_seed_gives_identical_loggers(float64):
+    problem, data = autoencoder()
+    settings = {**QUIET, "optimizer": "incg", "alpha": 0.5, "max_sweeps": 1.5}
+    first = HessianlearnModel(problem, None, data, settings=settings).fit()
+    second_model = HessianlearnModel(problem, None, data, settings=settings)
+    second = second_model.fit()
+    for key in ("train_loss", "||g||", "sweeps", "alpha", "val_loss", "val_acc"):
+        assert first[key] == second[key], key
+    assert first["initial_val_loss"] == second["initial_val_loss"]
+    np.testing.assert_array_equal(first["best_weights"], second["best_weights"])
+
+
+@needs("lrsfn")
+def test_same_seed_lrsfn_identical_and_a_new_graph_too(float64):
+    settings = {**QUIET, "optimizer": "lrsfn", "alpha": 0.1, "max_sweeps": 2, **LRSFN_SETTINGS}
+    problem, data = autoencoder()
+    a = HessianlearnModel(problem, None, data, settings=settings).fit()
+    with tf.Graph().as_default():
+        problem2, data2 = autoencoder()
+        b = HessianlearnModel(problem2, None, data2, settings=settings).fit()
+    assert a["train_loss"] == b["train_loss"] and a["val_loss"] == b["val_loss"]
+    for i in a["train_eigenvalues"]:
+        np.testing.assert_array_equal(a["train_eigenvalues"][i], b["train_eigenvalues"][i])
+
+
+# ---------------------------------------------------------------------------- sweeps
+def test_sweeps_accounting_with_hessian_batches(float64):
+    problem, data = autoencoder(hessian_batch_size=10)  # N = 160, b = 20, b_H = 10
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0}, hessian_products=3)
+    per_step = 20 / 160 + 3 * 10 / 160
+    expected = {i: (i + 1) * per_step for i in logger["sweeps"]}
+    assert logger["sweeps"] == pytest.approx(expected, rel=1e-13)
+    assert len(logger["sweeps"]) == int(np.ceil(1.0 / per_step - 1e-12))
+    assert all(feed is not None and len(next(iter(feed.values()))) == 10
+               for feed in model.optimizer.hessian_feeds)
+
+
+def test_sweeps_accounting_without_hessian_batches_uses_the_gradient_batch(float64):
+    problem, data = autoencoder(hessian_batch_size=-1)
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0}, hessian_products=2)
+    per_step = (1 + 2) * 20 / 160
+    assert logger["sweeps"][0] == pytest.approx(per_step, rel=1e-13)
+    assert logger["sweeps"][2] == pytest.approx(3 * per_step, rel=1e-13)
+    assert all(feed is None for feed in model.optimizer.hessian_feeds)
+
+
+@needs("sgd")
+def test_sweeps_of_real_optimizers(float64):
+    problem, data = autoencoder()
+    logger = HessianlearnModel(problem, None, data,
+                               settings={**QUIET, "optimizer": "sgd", "max_sweeps": 0.5}).fit()
+    assert logger["sweeps"][0] == pytest.approx(20 / 160)  # one gradient pass
+    assert len(logger["sweeps"]) == 4
+
+
+def test_validation_and_printing_follow_sweep_boundaries(float64, capsys):
+    problem, data = autoencoder()
+    # 0.125 sweeps per step: boundaries of 0.5 fall after steps 3, 7, 11, 15 (and the last)
+    _, logger = fit_scripted(problem, data, {"max_sweeps": 2.0, "validate_frequency": 0.5,
+                                             "verbose": True, "printing_sweep_frequency": 1.0})
+    assert sorted(logger["val_loss"]) == [3, 7, 11, 15]
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [line for line in lines[3:] if line.strip()]
+    assert len(rows) == 3  # first step, sweep 1, sweep 2
+    assert lines[1].split()[:3] == ["sweeps", "Loss", "acc"]
+
+
+def test_quiet_runs_print_nothing(float64, capsys):
+    problem, data = autoencoder()
+    fit_scripted(problem, data, {"max_sweeps": 0.5})
+    assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------------------- logger files
+def test_logger_saved_atomically_once_per_validation(float64, tmp_path, monkeypatch):
+    import hessianlearn.model.model as model_module
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    original = model_module.save_logger
+    monkeypatch.setattr(model_module, "save_logger",
+                        lambda logger, d, n: calls.append(len(logger["val_loss"])) or original(logger, d, n))
+    problem, data = autoencoder()
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0, "validate_frequency": 0.5,
+                                                 "save_logger": True, "problem_name": "tiny",
+                                                 "logger_outname": "run"})
+    assert calls == [1, 2, 2]  # two validations, then the final save
+    folder = tmp_path / "tiny_logging"
+    assert sorted(os.listdir(folder)) == ["run.json", "run.pkl"]  # no temporary files left
+    assert model.logger_path == os.path.join("tiny_logging", "run.pkl")
+    loaded = load_logger(folder / "run.pkl")
+    assert loaded["train_loss"] == logger["train_loss"] and loaded["status"] == "max_sweeps"
+    np.testing.assert_array_equal(loaded["best_weights"], logger["best_weights"])
+    summary = json.loads((folder / "run.json").read_text())
+    assert summary["val_loss"]["last"] == pytest.approx(last_value(logger["val_loss"]))
+
+
+# ---------------------------------------------------------------------------- best weights
+def test_best_weights_restored_into_the_keras_model(float64):
+    problem, data = autoencoder()
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 2.0, "validate_frequency": 0.5},
+                                 alpha=0.2, ruin_after=5)
+    assert logger["best_iteration"] == 3  # validations at 3, 7, ...; ruined after step 5
+    best = logger["best_weights"]
+    assert logger["val_acc"][3] == max(logger["val_acc"].values())
+    keras_flat = np.concatenate([w.ravel() for w in problem.NN.get_weights()])
+    np.testing.assert_array_equal(keras_flat, best)
+    np.testing.assert_array_equal(problem.get_weights(model.sess), best)
+    val_loss = model.sess.run(problem.loss, data.validation)
+    assert val_loss == pytest.approx(logger["val_loss"][3], rel=1e-12)
+
+
+def test_save_weights_false_keeps_the_final_weights(float64):
+    problem, data = autoencoder()
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0, "save_weights": False},
+                                 ruin_after=2)
+    assert logger["best_weights"] is None
+    assert np.all(problem.get_weights(model.sess) != 0) and \
+        model.sess.run(problem.loss, data.validation) > logger["initial_val_loss"]
+
+
+# ---------------------------------------------------------------------------- non-finite runs
+def test_non_finite_step_stops_cleanly(float64, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    problem, data = autoencoder()
+    with pytest.warns(RuntimeWarning, match="iteration 6.*best weights were restored"):
+        model, logger = fit_scripted(problem, data, {"max_sweeps": 5.0, "validate_frequency": 0.25,
+                                                     "save_logger": True, "logger_outname": "nan"},
+                                     nan_at=6)
+    assert logger["status"] == "non_finite" and "NaN" in logger["stop_reason"]
+    assert max(logger["train_loss"]) == 5
+    loaded = load_logger(os.path.join("problem_logging", "nan.pkl"))
+    assert loaded["status"] == "non_finite"
+    np.testing.assert_array_equal(problem.get_weights(model.sess), logger["best_weights"])
+
+
+@needs("sgd")
+def test_diverging_run_with_huge_alpha_stops_cleanly(float64):
+    problem, data = autoencoder(activation="linear")
+    model = HessianlearnModel(problem, None, data,
+                              settings={**QUIET, "optimizer": "sgd", "alpha": 1e3, "max_sweeps": 50})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy overflow on the way to inf
+        logger = model.fit()
+    assert logger["status"] == "non_finite"
+    w = problem.get_weights(model.sess)
+    assert np.all(np.isfinite(w))
+    np.testing.assert_array_equal(w, logger["best_weights"])
+    assert model.sess.run(problem.loss, data.validation) <= logger["initial_val_loss"]
+
+
+# ---------------------------------------------------------------------------- initial weights
+def test_w0_flat_and_keras_list(float64):
+    problem, data = autoencoder()
+    w_0 = np.linspace(-0.5, 0.5, problem.dimension)
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 0.1}, alpha=1e-300)
+    model.fit(w_0)
+    np.testing.assert_allclose(problem.get_weights(model.sess), w_0, atol=1e-12)
+    keras_list = [w_0[a:b].reshape(s) for (a, b), s in zip(problem.indices, problem.shapes)]
+    model.fit(keras_list)
+    np.testing.assert_allclose(problem.get_weights(model.sess), w_0, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros(44), "length 45"),
+    (np.zeros((45, 1)), "flat vector"),
+    ([np.zeros((6, 3)), np.zeros(3), np.zeros((3, 6))], "4 arrays"),
+    ([np.zeros((3, 6)), np.zeros(3), np.zeros((3, 6)), np.zeros(6)], r"w_0\[0\].*\(6, 3\)"),
+    (np.full(45, np.nan), "NaN"),
+])
+def test_bad_w0_raises(float64, bad, match):
+    problem, data = autoencoder()
+    model = HessianlearnModel(problem, None, data, settings=QUIET)
+    with pytest.raises(ValueError, match=match):
+        model.fit(bad)
+
+
+def test_layer_weights_are_applied_and_checked(float64):
+    problem, data = autoencoder()
+    kernel = np.arange(18.0).reshape(6, 3) / 10
+    model, _ = fit_scripted(problem, data, {"max_sweeps": 0.1,
+                                            "layer_weights": {"enc": [kernel, np.ones(3)]}},
+                            alpha=1e-300, ruin_after=None)
+    np.testing.assert_allclose(problem.get_weights(model.sess)[:18], kernel.ravel(), atol=1e-12)
+    for layer_weights, match in [({"encoder": [kernel, np.ones(3)]}, "'enc'"),
+                                 ({"enc": [kernel]}, "2 arrays"),
+                                 ({"enc": [kernel.T, np.ones(3)]}, r"\(6, 3\)")]:
+        model.settings["layer_weights"] = layer_weights
+        with pytest.raises(ValueError, match=match):
+            model.fit()
+
+
+@needs("lrsfn")
+def test_rank_above_dimension_raises_at_fit(float64):
+    problem, data = autoencoder()
+    model = HessianlearnModel(problem, None, data, settings={**QUIET, "hessian_low_rank": 46})
+    with pytest.raises(ValueError, match="hessian_low_rank.*45"):
+        model.fit()
+
+
+def test_bad_constructor_arguments(float64):
+    problem, data = autoencoder()
+    with pytest.raises(TypeError, match="problem"):
+        HessianlearnModel(object(), None, data)
+    with pytest.raises(TypeError, match="data"):
+        HessianlearnModel(problem, None, {"x": 1})
+    with pytest.raises(KeyError, match="max_sweeps"):
+        HessianlearnModel(problem, None, data, settings={"max_sweep": 1})
+    model = HessianlearnModel(problem, None, data, settings=QUIET)
+    with pytest.raises(ValueError, match="'adam'"):
+        model.set_optimizer("adamw")
+    assert model.settings["optimizer"] == "lrsfn"
+
+
+# ---------------------------------------------------------------------------- optimizer choice
+@needs("incg")
+@needs("adam")
+def test_fit_twice_with_a_changed_optimizer(float64):
+    problem, data = autoencoder()
+    model = HessianlearnModel(problem, None, data,
+                              settings={**QUIET, "optimizer": "incg", "alpha": 0.5, "max_sweeps": 1})
+    first = model.fit()
+    model.settings["optimizer"] = "adam"
+    model.settings["alpha"] = 0.02
+    second = model.fit()
+    assert first["optimizer"] == "incg" and second["optimizer"] == "adam"
+    assert type(model.optimizer).__name__ == "Adam" and model.optimizer.alpha == 0.02
+    assert first["initial_val_loss"] == second["initial_val_loss"]  # fresh initial weights
+    assert first["train_loss"][0] == second["train_loss"][0]
+    assert last_value(second["val_loss"]) < second["initial_val_loss"]
+    model.settings["alpha"] = -1.0
+    with pytest.raises(ValueError, match="alpha"):
+        model.fit()
+
+
+@needs("incg")
+@needs("sgd")
+@needs("gd")
+def test_make_optimizer_copies_settings_and_overrides(float64):
+    problem, _ = autoencoder()
+    with tf.Session(graph=problem._graph) as sess:
+        sess.run(tf.global_variables_initializer())
+        s = HessianlearnModelSettings({"optimizer": "incg", "alpha": 0.3, "globalization": "line_search",
+                                       "max_backtrack": 4, "seed": 7})
+        opt = make_optimizer(s, problem, None, sess)
+        assert type(opt).__name__ == "InexactNewtonCG"
+        assert (opt.parameters["alpha"], opt.parameters["globalization"],
+                opt.parameters["max_backtrack"], opt.parameters["seed"]) == (0.3, "line_search", 4, 7)
+        assert make_optimizer(s, problem, None, sess, optimizer="sgd").parameters["globalization"] is None
+        assert make_optimizer(s, problem, None, sess, optimizer="gd").parameters["globalization"] \
+            == "line_search"
+        s["globalization"] = "spectral_step"
+        with pytest.raises(ValueError, match="spectral_step.*incg.*'trust_region'"):
+            make_optimizer(s, problem, None, sess)
+        s["globalization"] = None
+        with pytest.raises(KeyError, match="alpha"):
+            make_optimizer(s, problem, None, sess, parameters={"alpah": 1.0})
+        with pytest.raises(ValueError, match="Unknown optimizer"):
+            make_optimizer(s, problem, None, sess, optimizer="bfgs")
+        cls = type(opt)
+        by_class = make_optimizer(s, problem, None, sess, optimizer=cls, parameters=None)
+        assert by_class.parameters["alpha"] == 0.3
+
+
+# ---------------------------------------------------------------------------- spectrum
+@needs("incg")
+def test_record_spectrum_does_not_change_the_run(float64):
+    problem, data = autoencoder()
+    settings = {**QUIET, "optimizer": "incg", "alpha": 0.5, "max_sweeps": 1.0}
+    plain = HessianlearnModel(problem, None, data, settings=settings).fit()
+    recorded = HessianlearnModel(problem, None, data, settings={
+        **settings, "record_spectrum": True, "target_rank": 5, "oversample": 5, "rq_samps": 4,
+        "spec_frequency": 0.5}).fit()
+    assert plain["sweeps"] == recorded["sweeps"] and plain["train_loss"] == recorded["train_loss"]
+    assert len(recorded["full_train_eigenvalues"]) >= 2
+    first = min(recorded["full_train_eigenvalues"])
+    eigenvalues = recorded["full_train_eigenvalues"][first]
+    assert eigenvalues.shape == (5,) and np.all(np.diff(np.abs(eigenvalues)) <= 1e-12)
+    assert recorded["rq_std"][first].shape == (5,) and np.all(recorded["rq_std"][first] >= 0)
+
+
+# ---------------------------------------------------------------------------- printer
+def test_printer_columns_and_blanks(capsys):
+    printer = Printer({"sweeps": "sweeps", "Loss": "train_loss", "rank": "hessian_low_rank"}, width=10)
+    printer.header("title")
+    printer.row({"sweeps": {0: 0.125, 1: 0.25}, "train_loss": {1: 1.5e-5}, "hessian_low_rank": {}})
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "    sweeps      Loss      rank"
+    assert out[3] == "    0.2500 1.500e-05" + " " * 10
+    Printer({"a": "b"}, enabled=False).header()
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TypeError, match="items"):
+        Printer(["sweeps"])
