@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..utilities.parameter_list import ParameterList
+from ..utilities.reduction import global_sample_count, partition_feed
 from .low_rank_hessian import low_rank_hessian
 from .optimizer import (
     Optimizer,
@@ -46,16 +47,6 @@ def ParametersLowRankSaddleFreeNewton():
     }
     entries.update(line_search_parameters())
     return ParameterList(entries)
-
-
-def _number_of_samples(feed_dict):
-    sizes = {np.shape(value)[0] for value in feed_dict.values() if np.ndim(value) >= 1}
-    if len(sizes) != 1:
-        raise ValueError(
-            "hessian_feed_dict must hold arrays that share their first (sample) dimension to be "
-            f"partitioned for 'naarf'/'vn', got first dimensions {sorted(sizes)}."
-        )
-    return sizes.pop()
 
 
 class LowRankSaddleFreeNewton(Optimizer):
@@ -146,15 +137,16 @@ class LowRankSaddleFreeNewton(Optimizer):
 
     # ------------------------------------------------------------------ eigenpairs
     def _partition_operators(self, feed_dict):
-        total = _number_of_samples(feed_dict)
+        # Parts of the global Hessian batch (under MPI each rank holds its piece of every part).
+        total = global_sample_count(feed_dict, self.comm)
         parts = min(int(self.parameters["rq_samps"]), total)
         if parts < 2:
             raise ValueError(
                 f"range_finding {self.range_finding!r} needs at least 2 samples in the Hessian "
                 f"batch to form partitions, got {total}."
             )
-        feeds = self.problem._partition_dictionaries(feed_dict, parts)
-        return [self.hessian_operator(f, weight=_number_of_samples(f) / total) for f in feeds]
+        feeds, fractions = partition_feed(feed_dict, parts, self.comm)
+        return [self.hessian_operator(f, weight=w) for f, w in zip(feeds, fractions)]
 
     def _range_epsilon(self):
         previous = abs(float(self.eigenvalues[0])) if self.eigenvalues.size else 0.0

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..problem.hessian import Hessian
+from ..utilities.mpi import check_agreement, run_collectively, synchronized_generator
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .armijo_line_search import ArmijoLineSearch
@@ -169,15 +170,19 @@ class Optimizer:
         self.problem = problem
         self.regularization = regularization
         self.comm = comm
-        self.parameters = self._make_parameters(parameters)
-        self._check_parameters()
+        # Under MPI the ranks first agree on the settings, so a bad setting raises on every rank.
+        self.parameters = run_collectively(comm, self._make_parameters, parameters)
+        check_agreement(comm, {key: repr(value) for key, value in self.parameters.items()},
+                        f"{type(self).__name__} parameters")
+        run_collectively(comm, self._check_parameters)
         self._sess = None
         self.H = None
         self.sess = sess
         self.sweeps = np.zeros(2)
         self.iter = 0
         self.alpha = float(self.parameters["alpha"])
-        self.rng = np.random.default_rng(self.parameters["seed"])
+        # the same stream on every rank (seed None: rank 0's entropy is broadcast)
+        self.rng = synchronized_generator(comm, self.parameters["seed"])
         self.last_evaluation = {}
 
     # ------------------------------------------------------------------ set-up
