@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 
 from .._tf import tf
+from ..utilities.mpi import check_agreement, check_identical, run_collectively
 from ..utilities.reduction import evaluate
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
@@ -287,6 +288,10 @@ class HessianlearnModel:
         size = self.settings["rq_data_size"]
         return {key: value[:size] if size is not None else value for key, value in arrays.items()}
 
+    def _checked_inputs(self, w_0):
+        validate_settings(self.settings, dimension=self.problem.dimension)
+        return self._initial_vector(w_0), self._layer_assignments()
+
     # ------------------------------------------------------------------ fit
     def fit(self, w_0=None):
         """Train until ``settings['max_sweeps']`` sweeps; return the logger.
@@ -330,14 +335,17 @@ class HessianlearnModel:
         logger (status ``'non_finite'``) is saved and returned.
         """
         settings = self.settings
-        validate_settings(settings, dimension=self.problem.dimension)
-        w_init = self._initial_vector(w_0)
-        assignments = self._layer_assignments()
+        # MPI: agree on the settings first, so a bad or differing setting raises on every rank.
+        check_agreement(self.comm, {k: repr(v) for k, v in settings.items() if k != "layer_weights"},
+                        "HessianlearnModel settings")
+        w_init, assignments = run_collectively(self.comm, self._checked_inputs, w_0)
         sess = self._open_session()
         for variable, value in assignments:
             variable.load(value, sess)
         if w_init is not None:
             self.problem.set_weights(sess, w_init)
+        if self.comm is not None:  # identical starting weights even if initializers were unseeded
+            self.problem.set_weights(sess, self.comm.bcast(self.problem.get_weights(sess), root=0))
 
         optimizer_choice = self._optimizer_class or settings["optimizer"]
         self.optimizer = optimizer = make_optimizer(
@@ -422,6 +430,8 @@ class HessianlearnModel:
                 np.dot([gradient_factor, hessian_factor], new_counts - counts))
             counts = new_counts
             self._log_iteration(logger, optimizer, i, sweeps, now - step_start, now - start)
+            if settings["debug"]:
+                check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
             if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
                 raise _Stop("non_finite", f"Training stopped at iteration {i}: the training loss or "
                                           "gradient norm is NaN or inf. The best weights were restored.")

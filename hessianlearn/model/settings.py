@@ -53,6 +53,7 @@ def _defaults():
         "intra_threads": [2, "TensorFlow intra-op parallelism threads"],
         "inter_threads": [2, "TensorFlow inter-op parallelism threads"],
         "seed": [0, "Seed of the optimizer's random generator (randomized eigensolvers, ...)"],
+        "debug": [False, "MPI: check after every step that the weights are identical on all ranks"],
         # optimizer
         "optimizer": ["lrsfn", "Optimizer name: " + ", ".join(repr(n) for n in optimizer_names())],
         "alpha": [1e-3, "Step length or learning rate (initial value for line searches)"],
