@@ -75,6 +75,7 @@ class ScriptedOptimizer:
         self.alpha = parameters["alpha"]
         self.last_evaluation = {}
         self.hessian_feeds = []
+        self.feeds = []
 
     def minimize(self, feed_dict, hessian_feed_dict=None):
         if self.iter == self.parameters["nan_at"]:
@@ -83,6 +84,7 @@ class ScriptedOptimizer:
         self.last_evaluation = {"loss": loss, "data_loss": loss, "norm_g": float(np.linalg.norm(g))}
         self.sweeps += [1.0, self.parameters["hessian_products"]]
         self.hessian_feeds.append(hessian_feed_dict)
+        self.feeds.append(feed_dict)
         step = -self.alpha * g
         if self.parameters["ruin_after"] is not None and self.iter > self.parameters["ruin_after"]:
             step = np.full_like(g, 3.0)
@@ -323,6 +325,24 @@ def test_layer_weights_are_applied_and_checked(float64):
         model.settings["layer_weights"] = layer_weights
         with pytest.raises(ValueError, match=match):
             model.fit()
+
+
+def test_derivative_data_is_merged_into_every_feed(float64):
+    problem, data = autoencoder()
+    with problem._graph.as_default():
+        extra = tf.placeholder(tf.float64, [None, 2], name="extra")
+    values = np.arange(400.0).reshape(200, 2)
+    derivative_data = Data({extra: values}, 20, validation_data_size=40, hessian_batch_size=10)
+    seen = []
+    model = HessianlearnModel(problem, None, data, derivative_data=derivative_data,
+                              settings={**QUIET, "max_sweeps": 0.5})
+    model.set_optimizer(ScriptedOptimizer, scripted())
+    original = model._validation_feed
+    model._validation_feed = lambda: seen.append(original()) or seen[-1]
+    model.fit()
+    assert len(seen) == 2 and all(extra in feed and problem.x in feed for feed in seen)
+    assert len(model.optimizer.feeds) == 4
+    assert all(extra in feed and len(feed[extra]) == 20 for feed in model.optimizer.feeds)
 
 
 @needs("lrsfn")

@@ -97,6 +97,11 @@ def test_rank_checked_against_the_dimension():
     validate_settings(s, dimension=30)
     with pytest.raises(ValueError, match="hessian_low_rank.*30.*12"):
         validate_settings(s, dimension=12)
+    s["optimizer"] = "adam"  # the rank is LRSFN's: other optimizers ignore it
+    validate_settings(s, dimension=12)
+    s["record_spectrum"] = True
+    with pytest.raises(ValueError, match="target_rank"):
+        validate_settings(s, dimension=12)
 
 
 def test_registry_is_one_table_with_the_issue_names():

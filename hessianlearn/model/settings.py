@@ -166,8 +166,9 @@ def validate_settings(settings, dimension=None):
     settings : ParameterList
         As returned by :func:`HessianlearnModelSettings`.
     dimension : int, optional
-        Number of trainable weights; when given, ``1 <= hessian_low_rank <= dimension``
-        and ``target_rank <= dimension`` are checked as well.
+        Number of trainable weights; when given, ``hessian_low_rank <= dimension``
+        (for the ``'lrsfn'`` optimizer, which uses it) and, with ``record_spectrum``,
+        ``target_rank <= dimension`` are checked as well.
 
     Raises
     ------
@@ -207,7 +208,7 @@ def validate_settings(settings, dimension=None):
         )
     if dimension is not None:
         rank = settings["hessian_low_rank"]
-        if rank > dimension:
+        if settings["optimizer"] == "lrsfn" and rank > dimension:
             raise ValueError(
                 f"settings['hessian_low_rank'] = {rank} exceeds the number of trainable "
                 f"weights ({dimension}); use a rank between 1 and {dimension}."
