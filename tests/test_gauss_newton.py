@@ -4,9 +4,12 @@ import pytest
 import scipy.sparse.linalg as spla
 
 from hessianlearn import keras, tf
-from hessianlearn.problem import ClassificationProblem, Hessian, Problem, RegressionProblem, AutoencoderProblem
+from hessianlearn.problem import (ClassificationProblem, Hessian, L2Regularization, Problem,
+                                 RegressionProblem)
 from hessianlearn.problem.gauss_newton import gauss_newton_graph
 from hessianlearn.problem.gauss_newton_operator import GaussNewton, GaussNewtonWrapper
+
+from cases import make_case, make_session
 
 TOL = 1e-10
 
@@ -20,15 +23,6 @@ def dense_net(n_in=3, n_out=2, hidden=4, activation="tanh", out_activation=None,
     return keras.Model(x, z)
 
 
-def conv_net(n_out=3, seed=0):
-    keras.utils.set_random_seed(seed)
-    x = keras.Input((5, 5, 1), dtype="float64")
-    h = keras.layers.Conv2D(2, 3, activation="tanh", name="conv")(x)
-    h = keras.layers.Flatten()(h)
-    z = keras.layers.Dense(n_out, name="out")(h)
-    return keras.Model(x, z)
-
-
 def affine_net(kind, seed=0):
     """A network affine in its weights (one Dense, or one Conv2D + Flatten): no residual term."""
     keras.utils.set_random_seed(seed)
@@ -39,13 +33,6 @@ def affine_net(kind, seed=0):
         x = keras.Input((4, 4, 1), dtype="float64")
         z = keras.layers.Flatten()(keras.layers.Conv2D(1, 3, name="only")(x))
     return keras.Model(x, z)
-
-
-def session_for(problem):
-    sess = tf.Session(graph=problem._graph)
-    with problem._graph.as_default():
-        sess.run(tf.global_variables_initializer())
-    return sess
 
 
 def regression_feed(problem, batch=4, seed=1):
@@ -63,29 +50,36 @@ def classification_feed(problem, batch=4, seed=1):
     return {problem.x: rng.standard_normal(shape), problem.y_true: labels}
 
 
+def _batch(feed):
+    return next(iter(feed.values())).shape[0]
+
+
+def _flat_outputs(problem):
+    return tf.concat([tf.reshape(z, [-1]) for z in problem.NN.outputs], 0)
+
+
 def explicit_jacobian(problem, sess, feed):
-    """``J`` (``(batch * outputs, dimension)``), one tf.gradients per output entry."""
-    z = problem.y_prediction
-    batch = next(iter(feed.values())).shape[0]
-    zf = tf.reshape(z, [batch, -1])
-    m = problem.output_dimension
-    rows = []
+    """``J`` (``(m, dimension)``, all output entries of the batch), one tf.gradients per entry."""
+    ids = list(range(len(problem._weights)))
     with problem._graph.as_default():
-        for i in range(batch):
-            for j in range(m):
-                grads = problem._gradients(zf[i, j], list(range(len(problem._weights))))
-                rows.append(tf.concat([tf.reshape(g, [-1]) for g in grads], 0))
+        z = _flat_outputs(problem)
+        m = sess.run(tf.size(z), feed)
+        rows = []
+        for a in range(m):
+            grads = problem._gradients(z[a], ids)
+            rows.append(tf.concat([tf.reshape(g, [-1]) for g in grads], 0))
         J = tf.stack(rows)
     return sess.run(J, feed)
 
 
 def explicit_loss_hessian(problem, sess, feed):
-    """``H_L = d^2 loss / dz^2`` (``(batch * outputs, batch * outputs)``)."""
-    z = problem.y_prediction
-    batch = next(iter(feed.values())).shape[0]
+    """``H_L = d^2 loss / dz^2`` (``(m, m)``) over all outputs, one tf.gradients per entry."""
+    outputs = problem.NN.outputs
     with problem._graph.as_default():
-        gz = tf.reshape(tf.gradients(problem.loss, z)[0], [-1])
-        rows = [tf.reshape(tf.gradients(gz[a], z)[0], [-1]) for a in range(batch * problem.output_dimension)]
+        gz = tf.concat([tf.reshape(g, [-1]) for g in tf.gradients(problem.loss, outputs)], 0)
+        m = sess.run(tf.size(gz), feed)
+        rows = [tf.concat([tf.reshape(h, [-1]) for h in tf.gradients(gz[a], outputs)], 0)
+                for a in range(m)]
         HL = tf.stack(rows)
     return sess.run(HL, feed)
 
@@ -108,114 +102,99 @@ def explicit_ggn(problem, sess, feed):
     return J.T @ HL @ J
 
 
-CASES = {
-    "dense_mse": lambda: (RegressionProblem(dense_net()), regression_feed),
-    "dense_tanh_output_mse": lambda: (RegressionProblem(dense_net(out_activation="tanh")), regression_feed),
-    "dense_softmax_ce": lambda: (ClassificationProblem(dense_net(n_out=3)), classification_feed),
-    "dense_mixed": lambda: (ClassificationProblem(dense_net(n_out=3), loss_type="mixed"), classification_feed),
-    "conv_softmax_ce": lambda: (ClassificationProblem(conv_net()), classification_feed),
-    "conv_mse": lambda: (RegressionProblem(conv_net(n_out=2)), regression_feed),
-}
+#: Problem families whose loss is L(z(w)) (cases.make_case kinds), on both architectures.
+GGN_KINDS = ("regression", "classification_cross_entropy", "classification_least_squares",
+             "classification_mixed", "autoencoder", "keras_model")
 
 
-@pytest.fixture(params=sorted(CASES))
-def case(request, float64):
-    problem, make_feed = CASES[request.param]()
-    sess = session_for(problem)
-    yield problem, sess, make_feed(problem)
+@pytest.fixture(params=[(k, a) for k in GGN_KINDS for a in ("mlp", "cnn")], ids="-".join)
+def case(request):
+    kind, arch = request.param
+    problem, feed = make_case(kind, arch)
+    feed = {key: value[:3] for key, value in feed.items()}  # 3 samples keep explicit J small
+    sess = make_session(problem)
+    yield problem, sess, feed
     sess.close()
 
 
 # ---------------------------------------------------------------- properties
-def test_gndw_equals_explicit_jt_hl_j(case):
+def test_products_equal_explicit_jt_hl_j(case):
+    """GNdw, the block GNdW and the operator (vector, padded blocks, quadratics) equal J^T H_L J."""
     problem, sess, feed = case
     G = explicit_ggn(problem, sess, feed)
+    atol = TOL * max(1.0, np.abs(G).max())
     rng = np.random.default_rng(2)
-    for _ in range(2):
-        v = rng.standard_normal(problem.dimension)
-        got = sess.run(problem.GNdw, {**feed, problem.dw: v})
-        np.testing.assert_allclose(got, G @ v, rtol=0, atol=TOL * max(1.0, np.abs(G).max()))
+    v = rng.standard_normal(problem.dimension)
+    np.testing.assert_allclose(sess.run(problem.GNdw, {**feed, problem.dw: v}), G @ v, rtol=0, atol=atol)
 
-
-def test_gndW_block_equals_explicit(case):
-    problem, sess, feed = case
     problem._initialize_hessian_blocking(3)
-    G = explicit_ggn(problem, sess, feed)
-    V = np.random.default_rng(3).standard_normal((problem.dimension, 3))
+    V = rng.standard_normal((problem.dimension, 3))
     got = sess.run(problem.GNdW, {**feed, problem.dW: V})
     assert got.shape == (problem.dimension, 3)
-    np.testing.assert_allclose(got, G @ V, rtol=0, atol=TOL * max(1.0, np.abs(G).max()))
-    # the same placeholder feeds the Hessian block
-    assert problem.dW is problem._hessian_block(3)[0]
+    np.testing.assert_allclose(got, G @ V, rtol=0, atol=atol)
+    assert problem.dW is problem._hessian_block(3)[0]  # the placeholder HdW uses
+
+    op = GaussNewton(problem, sess, block_size=3)
+    V = rng.standard_normal((problem.dimension, 5))  # one full block, one zero-padded
+    np.testing.assert_allclose(op(V, feed), G @ V, rtol=0, atol=atol)
+    np.testing.assert_allclose(op(V[:, 0], feed), G @ V[:, 0], rtol=0, atol=atol)
+    np.testing.assert_allclose(op.quadratics(V, feed), np.einsum("ij,ij->j", V, G @ V),
+                               rtol=0, atol=atol * problem.dimension)
 
 
 def test_ggn_symmetric_positive_semidefinite_for_convex_losses(case):
     problem, sess, feed = case
-    op = GaussNewton(problem, sess, block_size=5)
+    op = GaussNewton(problem, sess, block_size=8)
     G = op(np.eye(problem.dimension), feed)
     scale = max(1.0, np.abs(G).max())
     np.testing.assert_allclose(G, G.T, rtol=0, atol=TOL * scale)
     eigenvalues = np.linalg.eigvalsh(0.5 * (G + G.T))
     assert eigenvalues.min() >= -TOL * scale
-    # the GGN has rank at most batch * outputs
-    batch = next(iter(feed.values())).shape[0]
-    assert np.sum(eigenvalues > 1e-8 * scale) <= batch * problem.output_dimension
-
-
-def test_operator_matches_graph_tensor_and_quadratics(case):
-    problem, sess, feed = case
-    op = GaussNewton(problem, sess, block_size=4)
-    rng = np.random.default_rng(4)
-    V = rng.standard_normal((problem.dimension, 6))  # one full block, one padded
-    G = explicit_ggn(problem, sess, feed)
-    scale = max(1.0, np.abs(G).max())
-    np.testing.assert_allclose(op(V, feed), G @ V, rtol=0, atol=TOL * scale)
-    np.testing.assert_allclose(op(V[:, 0], feed), G @ V[:, 0], rtol=0, atol=TOL * scale)
-    np.testing.assert_allclose(op.quadratics(V, feed), np.einsum("ij,ij->j", V, G @ V),
-                               rtol=0, atol=TOL * scale * problem.dimension)
+    # the GGN has rank at most m, the number of output entries of the batch
+    m = sess.run(tf.size(_flat_outputs(problem)), feed)
+    assert np.sum(eigenvalues > 1e-8 * scale) <= m
 
 
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_hessian_equals_ggn_on_linear_network_with_mse(float64, kind):
     """z is linear in w, so the residual term sum_a dL/dz_a d^2 z_a/dw^2 vanishes: H = G."""
     problem = RegressionProblem(affine_net(kind))
-    sess = session_for(problem)
+    sess = make_session(problem)
     feed = regression_feed(problem, batch=5)
     H = explicit_hessian(problem, sess, feed)
-    G = GaussNewton(problem, sess)(np.eye(problem.dimension), feed)
-    H_op = Hessian(problem, sess)(np.eye(problem.dimension), feed)
+    n = problem.dimension
+    G = GaussNewton(problem, sess, block_size=n)(np.eye(n), feed)
+    H_op = Hessian(problem, sess, block_size=n)(np.eye(n), feed)
     np.testing.assert_allclose(G, H, rtol=0, atol=TOL)
     np.testing.assert_allclose(H_op, H, rtol=0, atol=TOL)
     np.testing.assert_allclose(G, explicit_ggn(problem, sess, feed), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_output_activation_whose_gradient_reads_the_output(float64, activation):
+    """tanh/sigmoid backprop reads z itself; J v must be held constant when differentiating at z."""
+    problem = RegressionProblem(dense_net(out_activation=activation))
+    sess = make_session(problem)
+    feed = regression_feed(problem)
+    G = explicit_ggn(problem, sess, feed)
+    v = np.random.default_rng(6).standard_normal(problem.dimension)
+    np.testing.assert_allclose(sess.run(problem.GNdw, {**feed, problem.dw: v}), G @ v, rtol=0, atol=TOL)
 
 
 @pytest.mark.parametrize("activation", ["tanh", None])
 def test_hessian_differs_from_ggn_by_the_residual_term(float64, activation):
     """With two layers (even linear ones, z is bilinear in w) the residual term is nonzero."""
     problem = RegressionProblem(dense_net(activation=activation))
-    sess = session_for(problem)
+    sess = make_session(problem)
     feed = regression_feed(problem)
     H = explicit_hessian(problem, sess, feed)
     G = explicit_ggn(problem, sess, feed)
     assert np.abs(H - G).max() > 1e-4
 
 
-def test_autoencoder_ggn(float64):
-    keras.utils.set_random_seed(0)
-    x = keras.Input((3,), dtype="float64")
-    z = keras.layers.Dense(3, name="dec")(keras.layers.Dense(2, activation="tanh", name="enc")(x))
-    problem = AutoencoderProblem(keras.Model(x, z))
-    sess = session_for(problem)
-    feed = {problem.x: np.random.default_rng(0).standard_normal((4, 3))}
-    G = explicit_ggn(problem, sess, feed)
-    v = np.random.default_rng(1).standard_normal(problem.dimension)
-    np.testing.assert_allclose(sess.run(problem.GNdw, {**feed, problem.dw: v}), G @ v, rtol=0, atol=TOL)
-
-
 def test_regularization_is_added(float64):
-    from hessianlearn.problem import L2Regularization
     problem = RegressionProblem(dense_net())
-    sess = session_for(problem)
+    sess = make_session(problem)
     feed = regression_feed(problem)
     reg = L2Regularization(problem, gamma=0.3)
     v = np.random.default_rng(5).standard_normal(problem.dimension)
@@ -226,7 +205,7 @@ def test_regularization_is_added(float64):
 
 def test_as_linear_operator_with_eigsh(float64):
     problem = ClassificationProblem(dense_net(n_out=3))
-    sess = session_for(problem)
+    sess = make_session(problem)
     feed = classification_feed(problem, batch=6)
     op = GaussNewton(problem, sess)
     A = op.as_linear_operator(feed)
@@ -243,10 +222,10 @@ def test_as_linear_operator_with_eigsh(float64):
 
 def test_feed_dict_not_mutated(float64):
     problem = RegressionProblem(dense_net())
-    sess = session_for(problem)
+    sess = make_session(problem)
     feed = regression_feed(problem)
     before = dict(feed)
-    GaussNewton(problem, sess)(np.ones((problem.dimension, 2)), feed)
+    GaussNewton(problem, sess, block_size=2)(np.ones((problem.dimension, 2)), feed)
     assert feed.keys() == before.keys()
 
 
@@ -268,9 +247,17 @@ def test_loss_depending_on_weights_directly_raises(float64):
     problem = _WeightPenaltyProblem(dense_net())
     with pytest.raises(NotImplementedError, match="other than through the network outputs"):
         problem.GNdw
-    sess = session_for(problem)
+    sess = make_session(problem)
     with pytest.raises(NotImplementedError, match="Hessian operator"):
         GaussNewton(problem, sess)
+
+
+@pytest.mark.parametrize("kind,reason", [("vae_least_squares", "latent"), ("gan_cross_entropy", "game"),
+                                         ("h1", "derivatives")])
+def test_problems_without_l_of_z_structure_raise(kind, reason):
+    problem, _ = make_case(kind, "mlp")
+    with pytest.raises(NotImplementedError, match=reason):
+        problem.GNdw
 
 
 def test_game_problem_raises(float64):
