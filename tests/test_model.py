@@ -190,6 +190,22 @@ def test_sweeps_of_real_optimizers(float64):
     assert len(logger["sweeps"]) == 4
 
 
+def test_the_loop_adds_no_evaluation_per_iteration(float64, monkeypatch):
+    """Training loss and ||g|| come from the optimizer's own evaluation; the loop only validates."""
+    import hessianlearn.model.model as model_module
+
+    calls = []
+    original = model_module.evaluate
+    monkeypatch.setattr(model_module, "evaluate",
+                        lambda sess, fetches, feed, comm=None: calls.append(feed) or
+                        original(sess, fetches, feed, comm))
+    problem, data = autoencoder()
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0, "validate_frequency": 0.5})
+    assert len(logger["train_loss"]) == 8
+    assert len(calls) == 1 + len(logger["val_loss"]) == 3  # initial + two validations
+    assert all(feed.keys() == data.validation.keys() for feed in calls)
+
+
 def test_validation_and_printing_follow_sweep_boundaries(float64, capsys):
     problem, data = autoencoder()
     # 0.125 sweeps per step: boundaries of 0.5 fall after steps 3, 7, 11, 15 (and the last)
