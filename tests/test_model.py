@@ -450,6 +450,13 @@ def test_record_spectrum_does_not_change_the_run(float64):
     assert recorded["rq_std"][first].shape == (5,) and np.all(recorded["rq_std"][first] >= 0)
 
 
+def test_last_rq_std_warns_without_eigenvectors(float64):
+    problem, data = autoencoder()
+    with pytest.warns(RuntimeWarning, match="eigenvectors"):
+        _, logger = fit_scripted(problem, data, {"max_sweeps": 0.25, "record_last_rq_std": True})
+    assert logger["last_rq_std"] == {}
+
+
 # ---------------------------------------------------------------------------- printer
 def test_printer_columns_and_blanks(capsys):
     printer = Printer({"sweeps": "sweeps", "Loss": "train_loss", "rank": "hessian_low_rank"}, width=10)

@@ -367,6 +367,11 @@ class HessianlearnModel:
             logger["rq_std"] = {}
         if settings["record_last_rq_std"]:
             logger["last_rq_std"] = {}
+            if not hasattr(optimizer, "eigenvectors"):
+                warnings.warn(
+                    f"settings['record_last_rq_std'] needs an optimizer that exposes its low-rank "
+                    f"'eigenvectors' (LRSFN); {label} does not, so logger['last_rq_std'] stays empty.",
+                    RuntimeWarning, stacklevel=2)
         for key in self._validation_fetches():
             logger.setdefault(key, {})
         self._logger_directory = f"{settings['problem_name']}_logging"
