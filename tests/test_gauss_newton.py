@@ -270,3 +270,25 @@ def test_gndW_without_block_size_is_a_clear_attribute_error(float64):
     problem = RegressionProblem(dense_net())
     with pytest.raises(AttributeError, match="_initialize_hessian_blocking"):
         problem.GNdW
+
+
+# ---------------------------------------------------------------- optimizers
+@pytest.mark.parametrize("name,parameters", [
+    ("InexactNewtonCG", {"globalization": "line_search", "cg_max_iter": 20}),
+    ("LowRankSaddleFreeNewton", {"globalization": "line_search", "hessian_low_rank": 8, "oversample": 4,
+                                 "alpha": 1.0}),
+])
+def test_gauss_newton_optimizers_lower_the_loss(name, parameters):
+    from hessianlearn import algorithms
+    problem, feed = make_case("regression", "mlp")
+    sess = make_session(problem)
+    optimizer = getattr(algorithms, name)(problem, sess=sess,
+                                          parameters={**parameters, "hessian_type": "gauss_newton"})
+    assert isinstance(optimizer.H, GaussNewton)
+    loss0 = sess.run(problem.loss, feed)
+    losses = []
+    for _ in range(5):
+        optimizer.minimize(feed)
+        losses.append(sess.run(problem.loss, feed))
+    assert np.all(np.diff([loss0] + losses) <= 1e-14)
+    assert losses[-1] < 0.5 * loss0

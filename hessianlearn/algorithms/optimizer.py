@@ -21,6 +21,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..problem.hessian import Hessian
+from ..problem.gauss_newton_operator import GaussNewton
 from ..utilities.mpi import check_agreement, run_collectively, synchronized_generator
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
@@ -30,7 +31,7 @@ __all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS"]
 
 #: Curvature operator classes by ``hessian_type``; the one place to register more
 #: (e.g. ``'gauss_newton'``). Each is called as ``cls(problem, sess, regularization, comm=comm)``.
-CURVATURE_OPERATORS = {"hessian": Hessian}
+CURVATURE_OPERATORS = {"hessian": Hessian, "gauss_newton": GaussNewton}
 
 
 class NonFiniteError(FloatingPointError):
