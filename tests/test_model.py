@@ -457,6 +457,29 @@ def test_last_rq_std_warns_without_eigenvectors(float64):
     assert logger["last_rq_std"] == {}
 
 
+def test_last_rq_std_of_the_optimizer_eigenvectors(float64):
+    class WithEigenvectors(ScriptedOptimizer):
+        eigenvectors = np.eye(45)[:, :3]
+
+    problem, data = autoencoder()
+    model = HessianlearnModel(problem, None, data, settings={
+        **QUIET, "max_sweeps": 0.25, "record_last_rq_std": True, "rq_samps": 4})
+    model.set_optimizer(WithEigenvectors, scripted())
+    logger = model.fit()
+    assert sorted(logger["last_rq_std"]) == [0, 1]
+    # e_3^T H_j e_3 over the 4 partitions of the full training set, by hand (weights after step 1)
+    from hessianlearn.problem.hessian import Hessian
+
+    model_after = HessianlearnModel(problem, None, data, settings={**QUIET, "max_sweeps": 0.25,
+                                                                  "save_weights": False})
+    model_after.set_optimizer(ScriptedOptimizer, scripted())
+    model_after.fit()
+    H = Hessian(problem, model_after.sess)
+    parts = problem._partition_dictionaries(model_after._full_training_feed(), 4)
+    quotients = [H.quadratics(np.eye(45)[:, 2], part) for part in parts]
+    assert logger["last_rq_std"][1] == pytest.approx(np.std(quotients), rel=1e-10)
+
+
 # ---------------------------------------------------------------------------- printer
 def test_printer_columns_and_blanks(capsys):
     printer = Printer({"sweeps": "sweeps", "Loss": "train_loss", "rank": "hessian_low_rank"}, width=10)
