@@ -68,3 +68,4 @@ def test_mpi_case(script):
         f"{script.name} failed (exit {run.returncode}):\n" + "\n".join(failures) + "\n" + output[-4000:])
     passed = [line for line in run.stdout.splitlines() if " PASS " in line]
     assert len(passed) == RANKS, f"expected PASS from {RANKS} ranks:\n{run.stdout[-3000:]}"
+
