@@ -30,7 +30,7 @@ def ParametersLowRankSaddleFreeNewton():
                                 "'spectral_step' (alpha = min(spectral_step_alpha, 0.1/|lambda_1|))"],
         "spectral_step_alpha": [1.0, "Largest step length of the spectral step"],
         "hessian_low_rank": [20, "Rank r (range_finding None); the maximum rank for 'arf'/'naarf'"],
-        "oversample": [10, "Oversampling p of the fixed-rank randomized eigensolver"],
+        "oversample": [0, "Oversampling p of the fixed-rank randomized eigensolver (0 as in the original LRSFN code, so an iteration costs 2r Hessian columns)"],
         "default_damping": [1e-3, "Damping gamma when the regularization's gamma is below 1e-4"],
         "range_finding": [None, "None (fixed rank), 'arf' (adaptive range finder), 'naarf' "
                                 "(noise-aware adaptive range finder) or 'vn' (variance-based Nystrom)"],

@@ -81,7 +81,7 @@ def _defaults():
         "rq_data_size": [None, "Training samples used for spectra and Rayleigh quotients (None: all)"],
         "rq_samps": [100, "Number of data partitions for the Rayleigh-quotient std"],
         "target_rank": [100, "Rank of the recorded spectrum"],
-        "oversample": [10, "Oversampling of the randomized eigensolver"],
+        "oversample": [0, "Oversampling p of the LRSFN randomized eigensolver (cost 2(r+p) Hessian columns per iteration; 0 as in the original code)"],
     }
 
 

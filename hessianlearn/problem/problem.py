@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from .._tf import check_keras_model, float_dtype, tf
+from .hessian_products import hessian_block_product, hessian_vector_parts
 from ..utilities.reduction import register_derived
 
 __all__ = ["Problem"]
@@ -175,21 +176,20 @@ class Problem:
         self.H_quadratic = tf.reduce_sum(self.dw * self.Hdw)
 
     def _hessian_vector_product(self, v):
-        """Build ``H v = d/dw (g^T v)`` for a flat ``(dimension,)`` tensor ``v``."""
-        v_parts = self._split(v)
-        hv = [None] * len(self._weights)
-        for _, ids in self._objectives():
-            g_dot_v = tf.add_n([tf.reduce_sum(self._gradient_parts[i] * v_parts[i]) for i in ids])
-            for i, h in zip(ids, self._gradients(g_dot_v, ids)):
-                hv[i] = h
-        hv = [tf.zeros_like(w) if h is None else h for w, h in zip(self._weights, hv)]
-        return _flatten(hv)
+        """Build ``H v = d/dw (g^T v)`` for a flat ``(dimension,)`` tensor ``v``.
+
+        Reverse-over-reverse on the gradient already in the graph; see
+        :mod:`.hessian_products`.
+        """
+        return _flatten(hessian_vector_parts(self, self._split(v)))
 
     def _hessian_block_product(self, V):
-        """Build ``H V`` for a ``(dimension, k)`` tensor with static ``k``, column by column."""
-        k = V.shape.as_list()[1]
-        columns = [self._hessian_vector_product(V[:, j]) for j in range(k)]
-        return tf.stack(columns, axis=1)
+        """Build ``H V`` for a ``(dimension, k)`` tensor with static ``k`` (one session run).
+
+        The ``k`` column products share the forward and backward passes; see
+        :func:`.hessian_products.hessian_block_product`.
+        """
+        return hessian_block_product(self, V)
 
     def _initialize_hessian_blocking(self, hessian_block_size):
         """Build (or reuse) the block product for ``k`` columns; sets ``dW`` and ``HdW``.
@@ -238,7 +238,9 @@ class Problem:
 
     # ------------------------------------------------------------------ session helpers
     def _check_flat(self, v, argument):
-        arr = np.asarray(v)
+        # A fresh copy: TensorFlow may keep a fed buffer as the variables' storage, and later
+        # in-place updates of the weights would then change the caller's array.
+        arr = np.array(v, dtype=self.dtype.as_numpy_dtype, copy=True)
         if arr.shape != (self.dimension,):
             raise ValueError(
                 f"{argument} must be a flat vector of length {self.dimension} (the number of "
