@@ -82,6 +82,8 @@ class LowRankSaddleFreeNewton(Optimizer):
     eigenvalues : ndarray, shape (rank,)
         The last iteration's eigenvalues of ``H`` (including the
         regularization), sorted by magnitude; empty before the first step.
+    eigenvectors : ndarray, shape (dimension, rank)
+        The matching orthonormal eigenvectors (``None`` before the first step).
     rank : int
         Number of eigenpairs used in the last step.
     """
@@ -96,6 +98,7 @@ class LowRankSaddleFreeNewton(Optimizer):
     def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
         super().__init__(problem, regularization, sess, parameters, comm)
         self.eigenvalues = np.zeros(0)
+        self.eigenvectors = None
         self.rank = 0
 
     def _check_parameters(self):
@@ -193,6 +196,7 @@ class LowRankSaddleFreeNewton(Optimizer):
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
         eigenvalues, eigenvectors = self._eigenpairs(hessian_feed_dict)
         self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
+        self.eigenvectors = eigenvectors
         self.rank = int(self.eigenvalues.size)
         p = self.direction(g, self.eigenvalues, eigenvectors)
         alpha = None

@@ -34,6 +34,9 @@ class KerasModelWrapper:
         Overrides of :func:`~hessianlearn.model.settings.HessianlearnModelSettings`.
     comm : communicator, optional
         MPI communicator (see :class:`HessianlearnModel`).
+    hessian_block_size : int, optional
+        Columns of the block Hessian product built on the problem (see
+        :class:`~hessianlearn.problem.problem.Problem`).
 
     Attributes
     ----------
@@ -56,8 +59,9 @@ class KerasModelWrapper:
     """
 
     def __init__(self, kerasModel, regularization=None, optimizer=None, optimizer_parameters=None,
-                 settings=None, comm=None):
+                 settings=None, comm=None, hessian_block_size=None):
         self.kerasModel = check_keras_model(kerasModel, "kerasModel")
+        self.hessian_block_size = hessian_block_size
         if not getattr(kerasModel, "_is_compiled", False) or not getattr(kerasModel, "loss", None):
             raise ValueError(
                 "kerasModel is not compiled; call kerasModel.compile(loss=...) first (the "
@@ -86,7 +90,7 @@ class KerasModelWrapper:
         if self._problem is None:
             from ..problem.keras_model_problem import KerasModelProblem
 
-            self._problem = KerasModelProblem(self.kerasModel)
+            self._problem = KerasModelProblem(self.kerasModel, hessian_block_size=self.hessian_block_size)
         return self._problem
 
     @property
