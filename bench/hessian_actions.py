@@ -1,0 +1,158 @@
+"""Benchmark of the graph Hessian actions against the gradient (a script, not a test).
+
+For each problem it prints, all measured in one process with the same session:
+
+* the loss+gradient time (the unit),
+* ``Hdw`` time and its ratio to the gradient,
+* ``HdW`` with 20 columns: time and per-column ratio to the gradient,
+* graph build time + first session run of the block product for 20 and 100 columns,
+* the peak resident memory (``ru_maxrss``) after the 100-column block.
+
+Timings are medians over ``--repeats`` rounds; each round times the gradient,
+``Hdw`` and ``HdW`` back to back, so the ratios share the same machine state.
+With ``--problem all`` each problem runs in its own child process, so that its
+peak memory is its own.
+
+Problems (float32, random data, 2 intra/inter-op threads):
+
+* P1: autoencoder 784-100(softplus)-784(sigmoid), mean squared error, batch 1000;
+* P3: CNN conv3x3x16 relu, maxpool 2, conv3x3x32 relu, maxpool 2, dense 10,
+  softmax cross-entropy from logits, batch 256, 28x28x1 inputs.
+
+Usage::
+
+    .venv/bin/python bench/hessian_actions.py --problem all --repeats 30
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+PROBLEMS = ("P1", "P3")
+
+
+def _session(tf, threads, xla):
+    config = tf.ConfigProto(intra_op_parallelism_threads=threads,
+                            inter_op_parallelism_threads=threads)
+    if xla:
+        config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+    return tf.Session(config=config)
+
+
+def _build(name, hl):
+    keras = hl.keras
+    rng = np.random.default_rng(0)
+    if name == "P1":
+        model = keras.Sequential([
+            keras.layers.Dense(100, activation="softplus", input_shape=(784,)),
+            keras.layers.Dense(784, activation="sigmoid"),
+        ])
+        problem = hl.AutoencoderProblem(model)
+        feed = {problem.x: rng.uniform(size=(1000, 784)).astype(np.float32)}
+    elif name == "P3":
+        model = keras.Sequential([
+            keras.layers.Conv2D(16, 3, activation="relu", input_shape=(28, 28, 1)),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ])
+        problem = hl.ClassificationProblem(model, loss_type="cross_entropy")
+        labels = rng.integers(0, 10, size=256)
+        feed = {problem.x: rng.uniform(size=(256, 28, 28, 1)).astype(np.float32),
+                problem.y_true: np.eye(10, dtype=np.float32)[labels]}
+    else:
+        raise ValueError(f"problem must be one of {PROBLEMS}, got {name!r}")
+    return problem, feed
+
+
+def _timed(sess, fetch, feed):
+    t0 = time.perf_counter()
+    sess.run(fetch, feed)
+    return time.perf_counter() - t0
+
+
+def run_problem(name, repeats, threads=2, xla=False, block=20):
+    import hessianlearn as hl
+    tf = hl.tf
+
+    t0 = time.perf_counter()
+    problem, data = _build(name, hl)
+    build_core = time.perf_counter() - t0
+    sess = _session(tf, threads, xla)
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(1)
+    n = problem.dimension
+    dtype = problem.dtype.as_numpy_dtype
+
+    # Block builds first, so each build+first run is timed on a fresh block.
+    builds = {}
+    for k in (block, 100):
+        t0 = time.perf_counter()
+        dW, HdW = problem._hessian_block(k)
+        t_build = time.perf_counter() - t0
+        feed = dict(data)
+        feed[dW] = rng.standard_normal((n, k)).astype(dtype)
+        t0 = time.perf_counter()
+        sess.run(HdW, feed)
+        builds[k] = (t_build, time.perf_counter() - t0)
+        if k == 100:
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+    feed_g = dict(data)
+    feed_v = dict(data)
+    feed_v[problem.dw] = rng.standard_normal(n).astype(dtype)
+    dW, HdW = problem._hessian_block(block)
+    feed_b = dict(data)
+    feed_b[dW] = rng.standard_normal((n, block)).astype(dtype)
+    fetch_g = [problem.loss, problem.gradient]
+    for _ in range(3):  # warm-up
+        sess.run(fetch_g, feed_g), sess.run(problem.Hdw, feed_v), sess.run(HdW, feed_b)
+    tg, tv, tb = [], [], []
+    for _ in range(repeats):
+        tg.append(_timed(sess, fetch_g, feed_g))
+        tv.append(_timed(sess, problem.Hdw, feed_v))
+        tb.append(_timed(sess, HdW, feed_b))
+    g, v, b = np.median(tg), np.median(tv), np.median(tb)
+    print(f"{name}: dimension {n}, problem graph build {build_core:.2f} s, "
+          f"threads {threads}, xla {'on' if xla else 'off'}, {repeats} repeats (median)")
+    print(f"  gradient            {1e3 * g:8.2f} ms")
+    print(f"  Hdw                 {1e3 * v:8.2f} ms   Hdw / gradient            {v / g:5.2f}")
+    print(f"  HdW ({block:3d} columns)  {1e3 * b:8.2f} ms   per column / gradient     "
+          f"{b / block / g:5.2f}")
+    for k, (tb_, tr_) in builds.items():
+        print(f"  block {k:3d}: build {tb_:6.2f} s + first run {tr_:6.2f} s = {tb_ + tr_:6.2f} s")
+    print(f"  peak RSS after the 100-column block: {rss_mb:.0f} MB")
+    sys.stdout.flush()
+    sess.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--problem", default="all", choices=PROBLEMS + ("all",))
+    parser.add_argument("--repeats", type=int, default=30, help="timed rounds (median)")
+    parser.add_argument("--threads", type=int, default=2, help="intra/inter-op threads")
+    parser.add_argument("--xla", action="store_true", help="session XLA auto-clustering (ON_1)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be a positive int")
+    if args.problem == "all":
+        for name in PROBLEMS:  # one process each, so ru_maxrss is per problem
+            cmd = [sys.executable, os.path.abspath(__file__), "--problem", name,
+                   "--repeats", str(args.repeats), "--threads", str(args.threads)]
+            if args.xla:
+                cmd.append("--xla")
+            subprocess.run(cmd, check=True)
+        return
+    if args.xla:
+        os.environ.setdefault("TF_XLA_FLAGS", "--tf_xla_cpu_global_jit")
+    run_problem(args.problem, args.repeats, threads=args.threads, xla=args.xla)
+
+
+if __name__ == "__main__":
+    main()

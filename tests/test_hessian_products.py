@@ -1,0 +1,183 @@
+"""Hdw and HdW (hessian_products) against independent float64 references.
+
+References: the explicit Hessian assembled row by row as ``d g_i / dw`` (one
+``tf.gradients`` per gradient entry, not the ``g^T v`` construction under test),
+and central finite differences of the gradient.
+"""
+import numpy as np
+import pytest
+
+from hessianlearn import keras, tf
+from hessianlearn.problem import (AutoencoderProblem, ClassificationProblem, Hessian,
+                                  RegressionProblem)
+from hessianlearn.problem.hessian_products import hessian_block_product
+
+
+def _dense_regression(rng):
+    model = keras.Sequential([
+        keras.layers.Dense(4, activation="tanh", input_shape=(3,)),
+        keras.layers.Dense(3, activation="softplus"),
+        keras.layers.Dense(2),
+    ])
+    p = RegressionProblem(model)
+    return p, {p.x: rng.standard_normal((7, 3)), p.y_true: rng.standard_normal((7, 2))}
+
+
+def _dense_autoencoder(rng):
+    model = keras.Sequential([
+        keras.layers.Dense(3, activation="softplus", input_shape=(5,)),
+        keras.layers.Dense(5, activation="sigmoid"),
+    ])
+    p = AutoencoderProblem(model)
+    return p, {p.x: rng.uniform(size=(6, 5))}
+
+
+def _conv_classifier(rng):
+    model = keras.Sequential([
+        keras.layers.Conv2D(2, 3, activation="tanh", input_shape=(6, 6, 1)),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(2, 2, activation="softplus"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ])
+    p = ClassificationProblem(model, loss_type="cross_entropy")
+    labels = rng.integers(0, 3, size=5)
+    return p, {p.x: rng.standard_normal((5, 6, 6, 1)), p.y_true: np.eye(3)[labels]}
+
+
+CASES = {"dense_regression": _dense_regression, "dense_autoencoder": _dense_autoencoder,
+         "conv_classifier": _conv_classifier}
+
+
+def _explicit_hessian(problem, sess, feed):
+    """Row ``i`` is ``d g_i / dw``: an independent dense reference."""
+    g = problem.gradient
+    rows = [tf.concat([tf.reshape(t, [-1]) for t in tf.gradients(g[i], problem._weights)], 0)
+            for i in range(problem.dimension)]
+    return sess.run(tf.stack(rows), feed)
+
+
+@pytest.fixture(scope="module")
+def references():
+    """Per case, in a private graph: weights off the initialization, data, explicit H."""
+    out = {}
+    floatx = keras.backend.floatx()
+    keras.backend.set_floatx("float64")
+    try:
+        for name, build in CASES.items():
+            with tf.Graph().as_default():
+                rng = np.random.default_rng(3)
+                problem, feed = build(rng)
+                with tf.Session() as sess:
+                    sess.run(tf.global_variables_initializer())
+                    w = problem.get_weights(sess) + 0.1 * rng.standard_normal(problem.dimension)
+                    problem.set_weights(sess, w)
+                    H = _explicit_hessian(problem, sess, feed)
+                out[name] = (w, list(feed.values()), H)
+    finally:
+        keras.backend.set_floatx(floatx)
+    return out
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request, float64, references):
+    """``(problem, feed, sess, rng, H)`` with the reference weights set and ``H`` explicit."""
+    w, arrays, H = references[request.param]
+    problem, feed = CASES[request.param](np.random.default_rng(3))
+    feed = dict(zip(feed, arrays))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    problem.set_weights(sess, w)
+    yield problem, feed, sess, np.random.default_rng(7), H
+    sess.close()
+
+
+def _relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def test_hdw_equals_explicit_hessian_and_is_symmetric(case):
+    problem, feed, sess, rng, H = case
+    assert _relative(H, H.T) < 1e-12
+    V = rng.standard_normal((problem.dimension, 4))
+    for j in range(V.shape[1]):
+        hv = sess.run(problem.Hdw, {**feed, problem.dw: V[:, j]})
+        assert _relative(hv, H @ V[:, j]) < 1e-12
+        quad = sess.run(problem.H_quadratic, {**feed, problem.dw: V[:, j]})
+        assert abs(quad - V[:, j] @ H @ V[:, j]) <= 1e-12 * abs(V[:, j]) @ abs(H) @ abs(V[:, j])
+
+
+def test_hdw_matches_central_finite_differences(case):
+    problem, feed, sess, rng, _ = case
+    w0 = problem.get_weights(sess)
+    v = rng.standard_normal(problem.dimension)
+    v /= np.linalg.norm(v)
+    hv = sess.run(problem.Hdw, {**feed, problem.dw: v})
+    eps = 1e-4  # central differences: O(eps^2) truncation, O(1e-16/eps) round-off
+    problem.set_weights(sess, w0 + eps * v)
+    g_plus = sess.run(problem.gradient, feed)
+    problem.set_weights(sess, w0 - eps * v)
+    g_minus = sess.run(problem.gradient, feed)
+    problem.set_weights(sess, w0)
+    assert _relative((g_plus - g_minus) / (2 * eps), hv) < 1e-6
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7])
+def test_block_placeholder_equals_explicit_hessian(case, k):
+    problem, feed, sess, rng, H = case
+    dW, HdW = problem._hessian_block(k)
+    assert dW.shape.as_list() == [problem.dimension, k]
+    assert HdW.shape.as_list() == [problem.dimension, k]
+    X = rng.standard_normal((problem.dimension, k))
+    out = sess.run(HdW, {**feed, dW: X})
+    assert _relative(out, H @ X) < 1e-12
+    for j in range(k):  # each column equals Hdw of that column to round-off
+        hv = sess.run(problem.Hdw, {**feed, problem.dw: X[:, j]})
+        np.testing.assert_allclose(out[:, j], hv, rtol=0, atol=1e-13 * np.abs(hv).max())
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 7])
+@pytest.mark.parametrize("ncols", [1, 5, 11])
+def test_operator_blocks_every_remainder(case, block_size, ncols):
+    problem, feed, sess, rng, H = case
+    X = rng.standard_normal((problem.dimension, ncols))
+    X_copy = X.copy()
+    out = Hessian(problem, sess, block_size=block_size)(X, feed)
+    assert out.shape == X.shape
+    assert _relative(out, H @ X) < 1e-12
+    np.testing.assert_array_equal(X, X_copy)
+
+
+def test_block_is_cached_per_column_count(case):
+    problem = case[0]
+    assert problem._hessian_block(3) is problem._hessian_block(3)
+    assert problem._hessian_block(3)[0] is not problem._hessian_block(4)[0]
+
+
+def test_block_product_needs_static_columns(case):
+    problem = case[0]
+    V = tf.placeholder(problem.dtype, [problem.dimension, None])
+    with pytest.raises(ValueError, match="static number of columns"):
+        hessian_block_product(problem, V)
+
+
+def test_float32_block_agrees_with_float64():
+    """The same network in float32 gives H V within float32 round-off of float64."""
+    rng = np.random.default_rng(5)
+    results = {}
+    weights = None
+    for floatx in ("float64", "float32"):
+        tf.reset_default_graph()
+        keras.backend.clear_session()
+        keras.backend.set_floatx(floatx)
+        problem, feed = _dense_regression(np.random.default_rng(3))
+        feed = {key: value.astype(floatx) for key, value in feed.items()}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            if weights is None:
+                weights = problem.get_weights(sess) + 0.1 * rng.standard_normal(problem.dimension)
+                X = rng.standard_normal((problem.dimension, 3))
+            problem.set_weights(sess, weights.astype(floatx))
+            dW, HdW = problem._hessian_block(3)
+            results[floatx] = sess.run(HdW, {**feed, dW: X.astype(floatx)})
+    assert _relative(results["float32"], results["float64"]) < 1e-5
