@@ -8,6 +8,7 @@ the reason, when mpi4py or ``mpiexec`` is unavailable.
 Override the launcher with ``HESSIANLEARN_MPIEXEC`` (e.g. ``"mpiexec -launcher fork"``).
 """
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -66,6 +67,7 @@ def test_mpi_case(script):
     failures = [line for line in output.splitlines() if "FAIL" in line]
     assert run.returncode == 0 and not failures, (
         f"{script.name} failed (exit {run.returncode}):\n" + "\n".join(failures) + "\n" + output[-4000:])
-    passed = [line for line in run.stdout.splitlines() if " PASS " in line]
-    assert len(passed) == RANKS, f"expected PASS from {RANKS} ranks:\n{run.stdout[-3000:]}"
+    # ranks write concurrently, so lines may interleave: look for each rank's PASS anywhere
+    passed = set(re.findall(r"\[rank (\d+)\] PASS", run.stdout))
+    assert passed == {str(r) for r in range(RANKS)}, f"expected PASS from {RANKS} ranks:\n{run.stdout[-3000:]}"
 
