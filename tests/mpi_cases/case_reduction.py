@@ -10,7 +10,7 @@ import numpy as np
 from _harness import (COMM, SIZE, check, check_close, done, new_graph, session_with_weights,
                       tiny_regression_network)
 from hessianlearn.data import Data
-from hessianlearn.problem import ClassificationProblem, Hessian, L2Regularization, RegressionProblem
+from hessianlearn.problem import ClassificationProblem, GaussNewton, Hessian, L2Regularization, RegressionProblem
 from hessianlearn.utilities.reduction import evaluate, global_sample_count, partition_feed
 from hessianlearn import keras
 
@@ -49,6 +49,9 @@ def regression_case():
             check_close(f"Hdw gamma={gamma}", H2(v, hlocal), H1(v, hfull))
             check_close(f"HdW gamma={gamma}", H2(V, hlocal), H1(V, hfull))
             check_close(f"quadratics gamma={gamma}", H2.quadratics(V, hlocal), H1.quadratics(V, hfull))
+            G1 = GaussNewton(problem, sess, regularization=reg)
+            G2 = GaussNewton(problem, sess, regularization=reg, comm=COMM)
+            check_close(f"Gauss-Newton GV gamma={gamma}", G2(V, hlocal), G1(V, hfull))
         feed = dict(hlocal)
         feed[problem.dw] = v
         got = evaluate(sess, [problem.Hdw, problem.H_quadratic], feed, COMM)
