@@ -155,9 +155,9 @@ def get_communicator(use_mpi):
     """``mpi4py.MPI.COMM_WORLD`` when ``use_mpi``, else ``None``."""
     if not use_mpi:
         return None
-    from mpi4py import MPI
+    from hessianlearn.utilities.mpi import world_communicator  # clear ImportError without mpi4py
 
-    return MPI.COMM_WORLD
+    return world_communicator()
 
 
 def parse_alphas(parser, items, defaults):
