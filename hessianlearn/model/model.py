@@ -32,6 +32,7 @@ import numpy as np
 from .._tf import tf
 from ..utilities.mpi import check_agreement, check_identical, run_collectively
 from ..utilities.reduction import evaluate
+from .curvature_recorder import CurvatureRecorder
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
 from .printer import Printer, ProgressBar
@@ -316,7 +317,12 @@ class HessianlearnModel:
             ``hessian_low_rank`` and ``train_eigenvalues`` (LRSFN); at the
             validations: ``val_loss``, ``val_acc``, ``max_val_acc`` and the
             problem's extras (``val_variance_reduction``, ``val_h1_loss``, ...);
-            with ``record_spectrum``: ``full_train_eigenvalues`` and ``rq_std``;
+            with ``record_spectrum``: ``full_train_eigenvalues`` and ``rq_std``, and
+            the curvature diagnostics of
+            :mod:`~hessianlearn.model.curvature_recorder` (``full_train_trace``,
+            ``full_train_trace_std_error``, ``full_train_top_eigenvalues``, with
+            ``record_density`` ``full_train_spectral_density``, with
+            ``record_layer_traces`` ``full_train_layer_traces``);
             with ``record_last_rq_std``: ``last_rq_std``. Run entries:
             ``optimizer``, ``status`` ('max_sweeps', 'data_exhausted',
             'non_finite'), ``stop_reason``, ``best_iteration``, ``best_weights``
@@ -365,6 +371,9 @@ class HessianlearnModel:
         if settings["record_spectrum"]:
             logger["full_train_eigenvalues"] = {}
             logger["rq_std"] = {}
+            self._curvature_recorder = CurvatureRecorder(self.problem, self.regularization, sess,
+                                                         settings, comm=self.comm)
+            logger.update({key: {} for key in CurvatureRecorder.logger_keys(settings)})
         if settings["record_last_rq_std"]:
             logger["last_rq_std"] = {}
             if not hasattr(optimizer, "eigenvectors"):
@@ -558,6 +567,7 @@ class HessianlearnModel:
             optimizer.sweeps[:] = counts
             optimizer.rng.bit_generator.state = rng_state
         logger["full_train_eigenvalues"][i] = np.array(eigenvalues, copy=True)
+        self._curvature_recorder.record(feed, logger, i)  # own operator and probes: run unchanged
         if self.settings["rayleigh_quotients"]:
             logger["rq_std"][i] = self._rayleigh_quotient_std(optimizer, np.asarray(U), feed)
 

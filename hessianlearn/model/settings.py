@@ -20,7 +20,7 @@ __all__ = ["HessianlearnModelSettings", "validate_settings", "RANGE_FINDING", "H
 #: Valid values of ``settings['range_finding']`` (LRSFN rank selection).
 RANGE_FINDING = (None, "arf", "naarf", "vn")
 #: Valid values of ``settings['hessian_type']``.
-HESSIAN_TYPES = ("hessian",)
+HESSIAN_TYPES = ("hessian", "gauss_newton")
 
 _DEFAULT_PRINTING_ITEMS = {
     "sweeps": "sweeps",
@@ -57,7 +57,8 @@ def _defaults():
         # optimizer
         "optimizer": ["lrsfn", "Optimizer name: " + ", ".join(repr(n) for n in optimizer_names())],
         "alpha": [1e-3, "Step length or learning rate (initial value for line searches)"],
-        "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
+        "hessian_type": ["hessian", "Curvature operator of the optimizer and of the recorded spectra: "
+                                    "'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "hessian_low_rank": [20, "Rank of the low-rank Hessian of LRSFN (fixed rank when range_finding is None)"],
         "globalization": [None, "None (fixed alpha), 'line_search', 'spectral_step' (LRSFN), 'trust_region' (INCG)"],
         "max_backtrack": [10, "Maximum backtracking steps of the Armijo line search"],
@@ -82,6 +83,14 @@ def _defaults():
         "rq_samps": [100, "Number of data partitions for the Rayleigh-quotient std"],
         "target_rank": [100, "Rank of the recorded spectrum"],
         "oversample": [0, "Oversampling p of the LRSFN randomized eigensolver (cost 2(r+p) Hessian columns per iteration; 0 as in the original code)"],
+        # curvature diagnostics recorded with record_spectrum (hessianlearn.model.curvature_recorder)
+        "trace_probes": [20, "With record_spectrum: Rademacher probes of the Hutchinson trace (and layer traces)"],
+        "top_eigenvalues": [5, "With record_spectrum: number of largest eigenvalues computed by Lanczos"],
+        "lanczos_max_iterations": [100, "With record_spectrum: maximum Lanczos steps for the top eigenvalues"],
+        "record_density": [False, "With record_spectrum: also record the SLQ spectral density"],
+        "density_probes": [5, "Probes of the stochastic Lanczos quadrature density"],
+        "density_lanczos_steps": [40, "Lanczos steps per probe of the SLQ density"],
+        "record_layer_traces": [False, "With record_spectrum: also record Hutchinson traces of each layer's block"],
     }
 
 
@@ -190,7 +199,9 @@ def validate_settings(settings, dimension=None):
         _positive_number(settings, key)
     _positive_number(settings, "max_sweeps", allow_inf=True)
     for key in ("hessian_low_rank", "max_backtrack", "range_block_size", "max_bad_vectors_nystrom",
-                "max_vectors_nystrom", "rq_samps", "target_rank", "intra_threads", "inter_threads"):
+                "max_vectors_nystrom", "rq_samps", "target_rank", "intra_threads", "inter_threads",
+                "trace_probes", "top_eigenvalues", "lanczos_max_iterations", "density_probes",
+                "density_lanczos_steps"):
         _positive_int(settings, key)
     _positive_int(settings, "rq_data_size", allow_none=True)
     oversample = settings["oversample"]
