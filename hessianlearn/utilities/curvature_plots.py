@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["plot_spectral_density", "plot_eigenvalues_over_training", "plot_layer_traces"]
+__all__ = ["plot_spectral_density", "plot_eigenvalues_over_training", "plot_layer_traces",
+           "plot_trace_over_training"]
 
 
 def _pyplot():
@@ -258,4 +259,72 @@ def plot_layer_traces(traces, ax=None, logy=False, title=None, path=None):
     if grouped:
         ax.legend()
     ax.grid(True, axis="y", alpha=0.3)
+    return _finish(fig, ax, title, path)
+
+
+def _series(name, values):
+    if not isinstance(values, Mapping) or not values:
+        raise TypeError(f"{name} must be a non-empty dict {{iteration: value}} (a logger series).")
+    return values
+
+
+def plot_trace_over_training(traces, standard_errors=None, sweeps=None, ax=None, label=None,
+                             band=2.0, title=None, path=None):
+    """Plot a recorded trace estimate against training, with a standard-error band.
+
+    Parameters
+    ----------
+    traces : dict {iteration: float}
+        E.g. ``logger['full_train_trace']`` (Hutchinson estimates of
+        :math:`\\operatorname{tr} A` recorded with ``record_spectrum``).
+    standard_errors : dict {iteration: float}, optional
+        E.g. ``logger['full_train_trace_std_error']``; draws the band
+        ``trace +- band * standard_error`` (NaN errors draw no band there).
+    sweeps : dict {iteration: float}, optional
+        ``logger['sweeps']``: use sweeps instead of iterations on the x axis.
+    ax : matplotlib Axes, optional
+    label : str, optional
+        Legend label (e.g. ``'Hessian'``), so several runs can be overlaid.
+    band : float
+        Half-width of the band in standard errors (2: about 95% for a normal error).
+    title : str, optional
+    path : str or path-like, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        If ``traces`` (or ``standard_errors``/``sweeps``) is not a non-empty dict.
+    ValueError
+        If ``standard_errors`` or ``sweeps`` misses an iteration of ``traces``,
+        a trace is not finite, or ``band < 0``.
+    """
+    traces = _series("traces", traces)
+    iterations = sorted(traces)
+    values = np.array([float(traces[i]) for i in iterations])
+    if not np.all(np.isfinite(values)):
+        raise ValueError("traces holds NaN or inf values.")
+    if not band >= 0:
+        raise ValueError(f"band must be >= 0 standard errors, got {band!r}.")
+    for name, extra in (("standard_errors", standard_errors), ("sweeps", sweeps)):
+        if extra is not None:
+            missing = [i for i in iterations if i not in _series(name, extra)]
+            if missing:
+                raise ValueError(f"{name} has no entry for iterations {missing[:5]} of traces.")
+    x = np.array([float(sweeps[i]) for i in iterations]) if sweeps is not None \
+        else np.array(iterations, dtype=float)
+    fig, ax = _axes(ax, (6.4, 4.2))
+    (line,) = ax.plot(x, values, marker=".", lw=1.2, label=label)
+    if standard_errors is not None and band > 0:
+        errors = np.array([float(standard_errors[i]) for i in iterations])
+        ax.fill_between(x, values - band * errors, values + band * errors, color=line.get_color(),
+                        alpha=0.2, lw=0)
+    ax.set_xlabel("sweeps" if sweeps is not None else "iteration")
+    ax.set_ylabel("trace")
+    if label is not None:
+        ax.legend()
+    ax.grid(True, alpha=0.3)
     return _finish(fig, ax, title, path)
