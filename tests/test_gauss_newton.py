@@ -292,3 +292,26 @@ def test_gauss_newton_optimizers_lower_the_loss(name, parameters):
         losses.append(sess.run(problem.loss, feed))
     assert np.all(np.diff([loss0] + losses) <= 1e-14)
     assert losses[-1] < 0.5 * loss0
+
+
+@pytest.mark.parametrize("name,parameters", [
+    ("InexactNewtonCG", {"globalization": "line_search"}),
+    ("LowRankSaddleFreeNewton", {"globalization": "line_search", "hessian_low_rank": 8, "oversample": 4,
+                                 "alpha": 1.0}),
+])
+def test_gauss_newton_optimizers_lower_validation_loss_through_the_model(float64, name, parameters):
+    from hessianlearn import algorithms
+    from hessianlearn.data import Data
+    from hessianlearn.model.model import HessianlearnModel
+    problem = ClassificationProblem(dense_net(n_in=4, n_out=3, hidden=5), hessian_block_size=5)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((150, 4))
+    y = np.eye(3)[np.argmax(x[:, :3] + 0.3 * x[:, 3:], axis=1)]
+    data = Data({problem.x: x, problem.y_true: y}, 20, validation_data_size=30, hessian_batch_size=10)
+    model = HessianlearnModel(problem, None, data, settings={
+        "verbose": False, "save_logger": False, "max_sweeps": 5, "hessian_type": "gauss_newton"})
+    model.set_optimizer(getattr(algorithms, name), {**parameters, "hessian_type": "gauss_newton"})
+    logger = model.fit()
+    assert isinstance(model.optimizer.H, GaussNewton)
+    final = logger["val_loss"][max(logger["val_loss"])]
+    assert final < 0.97 * logger["initial_val_loss"]
