@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 PROBLEMS = ("P1", "P3")
 
 
@@ -77,9 +79,19 @@ def _timed(sess, fetch, feed):
     return time.perf_counter() - t0
 
 
-def run_problem(name, repeats, threads=2, xla=False, block=20):
+def _baseline_block_product(problem, V):
+    """The construction before issue 5: slice each column of V, one H v per column."""
+    from hessianlearn import tf
+    k = V.shape.as_list()[1]
+    return tf.stack([problem._hessian_vector_product(V[:, j]) for j in range(k)], axis=1)
+
+
+def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
     import hessianlearn as hl
+    from hessianlearn.problem.hessian_products import hessian_block_product
     tf = hl.tf
+    if baseline:
+        hl.Problem._hessian_block_product = _baseline_block_product
 
     t0 = time.perf_counter()
     problem, data = _build(name, hl)
@@ -104,6 +116,16 @@ def run_problem(name, repeats, threads=2, xla=False, block=20):
         if k == 100:
             rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
+    # The dynamic-column block (one column product in a while loop).
+    t0 = time.perf_counter()
+    dW_dyn = tf.placeholder(problem.dtype, [n, None])
+    HdW_dyn = hessian_block_product(problem, dW_dyn)
+    t_build_dyn = time.perf_counter() - t0
+    feed_d = dict(data)
+    feed_d[dW_dyn] = rng.standard_normal((n, 100)).astype(dtype)
+    t_first_dyn = _timed(sess, HdW_dyn, feed_d)
+    feed_d[dW_dyn] = feed_d[dW_dyn][:, :block]
+
     feed_g = dict(data)
     feed_v = dict(data)
     feed_v[problem.dw] = rng.standard_normal(n).astype(dtype)
@@ -113,20 +135,27 @@ def run_problem(name, repeats, threads=2, xla=False, block=20):
     fetch_g = [problem.loss, problem.gradient]
     for _ in range(3):  # warm-up
         sess.run(fetch_g, feed_g), sess.run(problem.Hdw, feed_v), sess.run(HdW, feed_b)
-    tg, tv, tb = [], [], []
+    sess.run(HdW_dyn, feed_d)
+    tg, tv, tb, td = [], [], [], []
     for _ in range(repeats):
         tg.append(_timed(sess, fetch_g, feed_g))
         tv.append(_timed(sess, problem.Hdw, feed_v))
         tb.append(_timed(sess, HdW, feed_b))
-    g, v, b = np.median(tg), np.median(tv), np.median(tb)
-    print(f"{name}: dimension {n}, problem graph build {build_core:.2f} s, "
-          f"threads {threads}, xla {'on' if xla else 'off'}, {repeats} repeats (median)")
+        td.append(_timed(sess, HdW_dyn, feed_d))
+    g, v, b, d = np.median(tg), np.median(tv), np.median(tb), np.median(td)
+    load = os.getloadavg()[0]
+    print(f"{name}: dimension {n}, problem graph build {build_core:.2f} s, threads {threads}, "
+          f"xla {'on' if xla else 'off'}, block construction "
+          f"{'baseline' if baseline else 'current'}, {repeats} repeats (median), "
+          f"load average {load:.1f}")
     print(f"  gradient            {1e3 * g:8.2f} ms")
     print(f"  Hdw                 {1e3 * v:8.2f} ms   Hdw / gradient            {v / g:5.2f}")
     print(f"  HdW ({block:3d} columns)  {1e3 * b:8.2f} ms   per column / gradient     "
           f"{b / block / g:5.2f}")
     for k, (tb_, tr_) in builds.items():
         print(f"  block {k:3d}: build {tb_:6.2f} s + first run {tr_:6.2f} s = {tb_ + tr_:6.2f} s")
+    print(f"  dynamic-column block (while loop): build {t_build_dyn:.2f} s + first run at 100 "
+          f"columns {t_first_dyn:.2f} s; per column / gradient at {block} columns {d / block / g:5.2f}")
     print(f"  peak RSS after the 100-column block: {rss_mb:.0f} MB")
     sys.stdout.flush()
     sess.close()
@@ -138,6 +167,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=30, help="timed rounds (median)")
     parser.add_argument("--threads", type=int, default=2, help="intra/inter-op threads")
     parser.add_argument("--xla", action="store_true", help="session XLA auto-clustering (ON_1)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="the block construction before issue 5 (column slices)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be a positive int")
@@ -145,13 +176,13 @@ def main(argv=None):
         for name in PROBLEMS:  # one process each, so ru_maxrss is per problem
             cmd = [sys.executable, os.path.abspath(__file__), "--problem", name,
                    "--repeats", str(args.repeats), "--threads", str(args.threads)]
-            if args.xla:
-                cmd.append("--xla")
+            cmd += ["--xla"] * args.xla + ["--baseline"] * args.baseline
             subprocess.run(cmd, check=True)
         return
     if args.xla:
         os.environ.setdefault("TF_XLA_FLAGS", "--tf_xla_cpu_global_jit")
-    run_problem(args.problem, args.repeats, threads=args.threads, xla=args.xla)
+    run_problem(args.problem, args.repeats, threads=args.threads, xla=args.xla,
+                baseline=args.baseline)
 
 
 if __name__ == "__main__":

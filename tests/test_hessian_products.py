@@ -154,11 +154,16 @@ def test_block_is_cached_per_column_count(case):
     assert problem._hessian_block(3)[0] is not problem._hessian_block(4)[0]
 
 
-def test_block_product_needs_static_columns(case):
-    problem = case[0]
+def test_dynamic_column_count_block(case):
+    """One ``(dimension, None)`` placeholder serves every column count exactly."""
+    problem, feed, sess, rng, H = case
     V = tf.placeholder(problem.dtype, [problem.dimension, None])
-    with pytest.raises(ValueError, match="static number of columns"):
-        hessian_block_product(problem, V)
+    HV = hessian_block_product(problem, V)
+    for ncols in (1, 2, 5, 11):
+        X = rng.standard_normal((problem.dimension, ncols))
+        out = sess.run(HV, {**feed, V: X})
+        assert out.shape == X.shape
+        assert _relative(out, H @ X) < 1e-12
 
 
 def test_float32_block_agrees_with_float64():

@@ -12,8 +12,9 @@ ones already in the graph for the gradient, so a session run that fetches both
 
 A block ``V`` of ``k`` columns is built as ``k`` such products that share the
 forward and backward passes and run in one session call. The columns of ``V`` are
-split per weight once (one slice and one unstack per weight tensor), which keeps
-the graph small: its build time grows linearly in ``k``.
+split per weight once (one slice and one unstack per weight tensor); the build
+time grows linearly in ``k``. A block with a dynamic column count runs one
+column product in a ``tf.while_loop`` instead.
 
 Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 ``tf.autodiff.ForwardAccumulator`` or by the double-``tf.gradients`` trick, and
@@ -63,29 +64,46 @@ def _column_parts(problem, V, k):
     return [[per_weight[i][j] for i in range(len(per_weight))] for j in range(k)]
 
 
-def hessian_block_product(problem, V):
-    """``H V`` for a ``(dimension, k)`` tensor ``V`` with a static column count ``k``.
+def hessian_block_product(problem, V, parallel_iterations=10):
+    """``H V`` for a ``(dimension, k)`` tensor ``V``.
 
     Parameters
     ----------
     problem : Problem
     V : tensor, shape ``(dimension, k)``
+        With a static ``k`` the ``k`` column products are unrolled in the graph
+        (build time linear in ``k``; the fastest per column). With ``k`` unknown
+        (placeholder shape ``(dimension, None)``) one column product is built and
+        run in a ``tf.while_loop`` over the columns: a small graph for any ``k``,
+        but each iteration re-runs the product's direction-independent operations,
+        so it costs more per column (see ``bench/README.md``).
+    parallel_iterations : int, optional
+        Loop iterations that may run concurrently (dynamic ``k`` only).
 
     Returns
     -------
     tensor, shape ``(dimension, k)``
-        Column ``j`` is ``H V[:, j]``, equal to :func:`hessian_vector_parts` applied
-        to that column (the same graph operations, hence the same floating-point
-        result).
+        Column ``j`` is ``H V[:, j]``, the same graph operations as
+        :func:`hessian_vector_parts` on that column.
     """
     k = V.shape.as_list()[1]
-    if k is None:
-        raise ValueError(
-            "V must have a static number of columns (placeholder shape (dimension, k)); "
-            "the Hessian operator pads the last block to k columns."
-        )
-    columns = []
-    for parts in _column_parts(problem, V, k):
-        hv = hessian_vector_parts(problem, parts)
-        columns.append(tf.concat([tf.reshape(h, [-1]) for h in hv], axis=0))
-    return tf.stack(columns, axis=1)
+    if k is not None:
+        columns = []
+        for parts in _column_parts(problem, V, k):
+            columns.append(_flat(hessian_vector_parts(problem, parts)))
+        return tf.stack(columns, axis=1)
+
+    num_columns = tf.shape(V)[1]
+    rows = tf.transpose(V)
+    out = tf.TensorArray(V.dtype, size=num_columns, element_shape=[problem.dimension])
+
+    def body(j, out):
+        return j + 1, out.write(j, _flat(hessian_vector_parts(problem, problem._split(rows[j]))))
+
+    _, out = tf.while_loop(lambda j, _: j < num_columns, body, [tf.constant(0), out],
+                           parallel_iterations=parallel_iterations)
+    return tf.reshape(tf.transpose(out.stack()), [problem.dimension, -1])
+
+
+def _flat(parts):
+    return tf.concat([tf.reshape(p, [-1]) for p in parts], axis=0)
