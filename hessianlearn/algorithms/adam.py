@@ -1,6 +1,10 @@
 """Adam: bias-corrected first and second moment estimates of the gradient."""
+import numpy as np
+
+from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
-from .optimizer import Optimizer, _check_positive
+from ..utilities.reduction import evaluate
+from .optimizer import NonFiniteError, Optimizer, _check_feed, _check_positive
 
 __all__ = ["Adam", "ParametersAdam"]
 
@@ -14,6 +18,8 @@ def ParametersAdam():
         "epsilon": [1e-7, "Denominator offset, > 0"],
         "hessian_type": ["hessian", "Curvature operator (unused by the direction; kept for H)"],
         "seed": [0, "Seed of the optimizer's random generator"],
+        "fused_step": [False, "Evaluate the gradient and apply the Adam update in one session run "
+                              "(moments kept in the graph); single process only"],
     })
 
 
@@ -30,7 +36,13 @@ class Adam(Optimizer):
         w_t = w_{t-1} - \\alpha\\, \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon),
 
     elementwise, ``m_0 = v_0 = 0``. Costs ``[1, 0]`` sweeps per step. The moments
-    are the attributes ``m`` and ``v`` (shape ``(dimension,)``).
+    are the attributes ``m`` and ``v`` (shape ``(dimension,)``, ``None`` before
+    the first step).
+
+    With ``parameters['fused_step']`` the evaluation and the update are one
+    session run of :class:`~hessianlearn.problem.fused_steps.FusedAdamStep`
+    (same step to round-off); the moments then live in the graph and reading
+    ``m`` or ``v`` fetches them.
     """
 
     @classmethod
@@ -38,9 +50,45 @@ class Adam(Optimizer):
         return ParametersAdam()
 
     def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
+        self._m = self._v = None
+        self._fused = None  # the FusedAdamStep holding the moments, while they live in the graph
         super().__init__(problem, regularization, sess, parameters, comm)
-        self.m = None
-        self.v = None
+
+    def _moment(self, name):
+        if self._fused is not None:
+            return self.sess.run(getattr(self._fused, name)).astype(np.float64)
+        return getattr(self, "_" + name)
+
+    @property
+    def m(self):
+        """First moment estimate, shape ``(dimension,)`` (``None`` before the first step)."""
+        return self._moment("m")
+
+    @m.setter
+    def m(self, value):
+        self._m = value
+
+    @property
+    def v(self):
+        """Second moment estimate, shape ``(dimension,)`` (``None`` before the first step)."""
+        return self._moment("v")
+
+    @v.setter
+    def v(self, value):
+        self._v = value
+
+    @property
+    def sess(self):
+        return Optimizer.sess.fget(self)
+
+    @sess.setter
+    def sess(self, sess):
+        if getattr(self, "_fused", None) is not None:  # keep the moments when the session changes
+            old = self._sess
+            if old is not None and not getattr(old, "_closed", False):
+                self._m, self._v = self.m, self.v
+            self._fused = None
+        Optimizer.sess.fset(self, sess)
 
     def _check_parameters(self):
         super()._check_parameters()
@@ -54,6 +102,8 @@ class Adam(Optimizer):
         beta_1 = float(self.parameters["beta_1"])
         beta_2 = float(self.parameters["beta_2"])
         t = self.iter + 1
+        if self._fused is not None:  # switched back from the fused step: moments to the host
+            self._m, self._v, self._fused = self.m, self.v, None
         m = (1.0 - beta_1) * g if self.m is None else beta_1 * self.m + (1.0 - beta_1) * g
         v = (1.0 - beta_2) * g * g if self.v is None else beta_2 * self.v + (1.0 - beta_2) * g * g
         m_hat = m / (1.0 - beta_1 ** t)
@@ -61,4 +111,45 @@ class Adam(Optimizer):
         p = -m_hat / (v_hat ** 0.5 + float(self.parameters["epsilon"]))
         info = self._globalize(feed_dict, loss, g, p)
         self.m, self.v = m, v
+        return info
+
+    # ------------------------------------------------------------------ fused step
+    def minimize(self, feed_dict, hessian_feed_dict=None):
+        """One Adam step (see :meth:`Optimizer.minimize`); one session run with ``fused_step``."""
+        if not self.parameters["fused_step"]:
+            return super().minimize(feed_dict, hessian_feed_dict)
+        if self.sess is None:
+            raise ValueError("sess is None: pass sess= to the constructor or set optimizer.sess "
+                             "before calling minimize.")
+        feed = _check_feed(feed_dict, "feed_dict")
+        self._check_parameters()
+        if self._fused is None:
+            step = fused_step("adam", self.problem, self.regularization if self._regularized else None)
+            dtype = self.problem.dtype.as_numpy_dtype
+            if self._m is None:
+                step.reset(self.sess)
+            else:  # continue from host-side moments
+                step.m.load(np.asarray(self._m, dtype=dtype), self.sess)
+                step.v.load(np.asarray(self._v, dtype=dtype), self.sess)
+            self._fused = step
+        step = self._fused
+        p = self.parameters
+        out = evaluate(self.sess, step.fetches,
+                       step.feed(feed, float(p["alpha"]), float(p["beta_1"]), float(p["beta_2"]),
+                                 float(p["epsilon"]), self.iter + 1))
+        self.sweeps[0] += 1.0
+        data_loss = float(out["data_loss"])
+        loss = data_loss + float(out["reg_cost"])
+        if not out["finite"]:
+            raise NonFiniteError(
+                f"iteration {self.iter}: the loss ({loss}), the gradient or the step is NaN or inf; "
+                "the weights were not changed. Check the data and lower the step length alpha."
+            )
+        self.last_evaluation = {"loss": loss, "data_loss": data_loss, "norm_g": float(out["norm_g"])}
+        if "accuracy" in out:
+            self.last_evaluation["accuracy"] = float(out["accuracy"])
+        self.alpha = float(p["alpha"])
+        info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"],
+                "alpha": self.alpha}
+        self.iter += 1
         return info

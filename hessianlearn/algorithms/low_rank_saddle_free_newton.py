@@ -1,10 +1,12 @@
 """Low-rank saddle-free Newton (O'Leary-Roseberry, Alger, Ghattas, arXiv:2002.02881)."""
 import numpy as np
 
+from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
-from ..utilities.reduction import global_sample_count, partition_feed
+from ..utilities.reduction import evaluate, global_sample_count, partition_feed
 from .low_rank_hessian import low_rank_hessian
 from .optimizer import (
+    NonFiniteError,
     Optimizer,
     _check_choice,
     _check_count,
@@ -44,6 +46,10 @@ def ParametersLowRankSaddleFreeNewton():
         "rq_samps": [10, "naarf/vn: number of partitions of the Hessian batch (capped at its size)"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
         "seed": [0, "Seed of the random test matrices (the generator advances every iteration)"],
+        "fused_step": [False, "Compute the fixed-rank step (test matrix, H Omega, QR, eigenpairs, "
+                              "Woodbury, update) in one session run on the Hessian batch; "
+                              "range_finding None, globalization None or 'spectral_step', "
+                              "single process"],
     }
     entries.update(line_search_parameters())
     return ParameterList(entries)
@@ -77,13 +83,20 @@ class LowRankSaddleFreeNewton(Optimizer):
     (fixed ``alpha``), ``'line_search'`` (Armijo), ``'spectral_step'``
     (``alpha = min(spectral_step_alpha, 0.1 / |lambda_1|)``).
 
+    ``fused_step`` (fixed rank; globalization None or ``'spectral_step'``;
+    single process): the whole step after the gradient evaluation is one
+    session run on the Hessian batch, with the test matrix drawn in the graph
+    from a seed taken from ``rng``; the step equals the numpy path's for the
+    same test matrix to round-off.
+
     Attributes
     ----------
     eigenvalues : ndarray, shape (rank,)
         The last iteration's eigenvalues of ``H`` (including the
         regularization), sorted by magnitude; empty before the first step.
     eigenvectors : ndarray, shape (dimension, rank)
-        The matching orthonormal eigenvectors (``None`` before the first step).
+        The matching orthonormal eigenvectors (``None`` before the first step
+        and with ``fused_step``, which keeps them in the graph).
     rank : int
         Number of eigenpairs used in the last step.
     """
@@ -124,6 +137,13 @@ class LowRankSaddleFreeNewton(Optimizer):
         _check_count(p["max_bad_vectors_nystrom"], "max_bad_vectors_nystrom")
         _check_positive(p["nystrom_std_tolerance"], "nystrom_std_tolerance")
         _check_count(p["rq_samps"], "rq_samps", minimum=2)
+        if p["fused_step"] and (self.range_finding is not None
+                                or self.globalization == "line_search"):
+            raise ValueError(
+                "Parameter 'fused_step' = True needs range_finding None and globalization None "
+                f"or 'spectral_step', got range_finding {p['range_finding']!r} and globalization "
+                f"{p['globalization']!r}; set fused_step False for the others."
+            )
 
     @property
     def range_finding(self):
@@ -193,7 +213,33 @@ class LowRankSaddleFreeNewton(Optimizer):
         Utg = U.T @ g
         return -(U @ (Utg / (mu + gamma)) + (g - U @ Utg) / gamma)
 
+    def _fused_step(self, hessian_feed_dict, g):
+        """The fixed-rank step in one session run (:class:`~hessianlearn.problem.fused_steps.FusedLowRankSaddleFreeNewtonStep`)."""
+        p = self.parameters
+        regularization = self.regularization if self._regularized else None
+        step = fused_step("lrsfn", self.problem, regularization, rank=int(p["hessian_low_rank"]),
+                          oversample=int(p["oversample"]))
+        seed = self.rng.integers(0, 2 ** 62, size=2)
+        feed = step.feed(hessian_feed_dict, g, seed, alpha=float(p["alpha"]), gamma=self.damping,
+                         gamma_r=regularization.gamma if regularization is not None else 0.0,
+                         spectral_alpha=float(p["spectral_step_alpha"]),
+                         spectral=self.globalization == "spectral_step")
+        out = evaluate(self.sess, step.fetches, feed)
+        self.sweeps[1] += step.columns
+        if not out["finite"]:
+            raise NonFiniteError(
+                f"iteration {self.iter}: the low-rank eigenvalues or the step are NaN or inf (the "
+                "curvature on this batch is not finite); the weights were not changed."
+            )
+        self.eigenvalues = np.asarray(out["eigenvalues"], dtype=np.float64)
+        self.eigenvectors = None
+        self.rank = int(self.eigenvalues.size)
+        self.alpha = float(out["alpha"])
+        return {"rank": self.rank, "damping": self.damping}
+
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
+        if self.parameters["fused_step"]:
+            return self._fused_step(hessian_feed_dict, g)
         eigenvalues, eigenvectors = self._eigenpairs(hessian_feed_dict)
         self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
         self.eigenvectors = eigenvectors

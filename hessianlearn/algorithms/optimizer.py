@@ -221,6 +221,14 @@ class Optimizer:
             _check_choice(p["hessian_type"], tuple(CURVATURE_OPERATORS), "hessian_type")
         if "max_backtrack" in p:
             _check_count(p["max_backtrack"], "max_backtrack", minimum=0)
+        if "fused_step" in p:
+            if not isinstance(p["fused_step"], (bool, np.bool_)):
+                raise ValueError(f"Parameter 'fused_step' must be True or False, got {p['fused_step']!r}.")
+            if p["fused_step"] and self.comm is not None:
+                raise ValueError(
+                    "Parameter 'fused_step' = True computes the whole step in one session run, "
+                    "which cannot be reduced over MPI ranks; set fused_step False under MPI."
+                )
 
     @property
     def globalization(self):

@@ -1,0 +1,215 @@
+"""Fused in-graph steps (problem/fused_steps.py) give the numpy path's steps to round-off (float64)."""
+import numpy as np
+import pytest
+
+from hessianlearn import keras, tf
+from hessianlearn.algorithms.adam import Adam
+from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
+from hessianlearn.algorithms.optimizer import NonFiniteError
+from hessianlearn.problem.fused_steps import (
+    FusedLowRankSaddleFreeNewtonStep,
+    _orthonormal_basis,
+    fused_step,
+)
+from hessianlearn.problem.regression_problem import RegressionProblem
+from hessianlearn.problem.regularization import L2Regularization
+
+from cases import explicit_hessian, make_case
+
+
+def _setup(kind="classification_cross_entropy", gamma=None, seed=0):
+    case = make_case(kind, "mlp", "float64", hessian_block_size=4, seed=seed)
+    problem = case.problem
+    regularization = None if gamma is None else L2Regularization(problem, gamma)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    return problem, regularization, case.feed_dict, sess
+
+
+def _tiny(gamma=1e-3):
+    """A 2-2-1 tanh regression (9 weights): full-rank LRSFN builds fast."""
+    rng = np.random.default_rng(8)
+    X = rng.uniform(-1, 1, (12, 2))
+    Y = np.sin(2 * X[:, :1]) * X[:, 1:]
+    init = keras.initializers.GlorotUniform(seed=1)
+    model = keras.Sequential([keras.layers.Dense(2, activation="tanh", input_shape=(2,),
+                                                 kernel_initializer=init, bias_initializer="ones"),
+                              keras.layers.Dense(1, kernel_initializer=init)])
+    problem = RegressionProblem(model)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    return problem, L2Regularization(problem, gamma), {problem.x: X, problem.y_true: Y}, sess
+
+
+def _batches(feed, count, size, seed):
+    rng = np.random.default_rng(seed)
+    n = len(next(iter(feed.values())))
+    for _ in range(count):
+        index = rng.choice(n, size, replace=True)
+        yield {key: value[index] for key, value in feed.items()}
+
+
+def _dense_hessian(problem, regularization, sess, feed):
+    H = explicit_hessian(problem, sess, feed)
+    if regularization is not None:
+        H = H + regularization.gamma * np.eye(problem.dimension)
+    return 0.5 * (H + H.T)
+
+
+@pytest.mark.parametrize("gamma", [None, 1e-2])
+def test_fused_adam_equals_numpy_adam(float64, gamma):
+    problem, regularization, feed, sess = _setup(gamma=gamma)
+    w0 = problem.get_weights(sess)
+    params = {"alpha": 1e-2, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-7}
+    weights, infos = {}, {}
+    for fused in (False, True):
+        problem.set_weights(sess, w0.copy())
+        opt = Adam(problem, regularization, sess, parameters=dict(params, fused_step=fused))
+        infos[fused] = [opt.minimize(batch) for batch in _batches(feed, 4, 6, seed=1)]
+        weights[fused] = problem.get_weights(sess)
+        moments = (opt.m, opt.v)
+        assert opt.sweeps.tolist() == [4.0, 0.0] and opt.iter == 4
+    np.testing.assert_allclose(weights[True], weights[False], rtol=1e-12, atol=1e-14)
+    for a, b in zip(infos[True], infos[False]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-12)
+        assert a["norm_g"] == pytest.approx(b["norm_g"], rel=1e-12)
+    assert moments[0].shape == (problem.dimension,) and np.all(moments[1] >= 0)
+
+
+def test_fused_adam_switches_with_the_numpy_path(float64):
+    problem, _, feed, sess = _setup()
+    w0 = problem.get_weights(sess)
+    batches = list(_batches(feed, 4, 6, seed=2))
+    opt = Adam(problem, sess=sess)
+    for batch in batches:
+        opt.minimize(batch)
+    reference = problem.get_weights(sess)
+    problem.set_weights(sess, w0.copy())
+    opt = Adam(problem, sess=sess)
+    for i, batch in enumerate(batches):  # numpy, fused, fused, numpy
+        opt.parameters["fused_step"] = i in (1, 2)
+        opt.minimize(batch)
+    np.testing.assert_allclose(problem.get_weights(sess), reference, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("gamma", [None, 1e-3])
+@pytest.mark.parametrize("oversample", [0, 3])
+def test_fused_lrsfn_direction_equals_numpy_direction_for_the_same_test_matrix(float64, gamma,
+                                                                             oversample):
+    problem, regularization, feed, sess = _setup(gamma=gamma)
+    n, k = problem.dimension, 5
+    opt = LowRankSaddleFreeNewton(problem, regularization, sess,
+                                  parameters={"hessian_low_rank": k, "oversample": oversample})
+    step = FusedLowRankSaddleFreeNewtonStep(problem, regularization, rank=k, oversample=oversample)
+    rng = np.random.default_rng(4)
+    omega = rng.standard_normal((n, k + oversample))
+    g = rng.standard_normal(n)
+    # numpy path on the same test matrix: double pass through the curvature operator
+    Y = opt.H(omega, feed)
+    Q, _ = np.linalg.qr(Y)
+    T = Q.T @ opt.H(Q, feed)
+    values, vectors = np.linalg.eigh(0.5 * (T + T.T))
+    order = np.argsort(-np.abs(values), kind="stable")[:k]
+    expected = opt.direction(g, values[order], Q @ vectors[:, order])
+    gamma_r = 0.0 if regularization is None else regularization.gamma
+    fed = step.feed(feed, g, [1, 2], alpha=1.0, gamma=opt.damping, gamma_r=gamma_r)
+    fed[step.omega] = omega
+    w_before = problem.get_weights(sess)
+    direction, eigenvalues = sess.run([step.direction, step.fetches["eigenvalues"]], fed)
+    np.testing.assert_allclose(eigenvalues, values[order], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(direction, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+    np.testing.assert_array_equal(problem.get_weights(sess), w_before)  # no update fetched
+
+
+@pytest.mark.parametrize("globalization", [None, "spectral_step"])
+def test_fused_lrsfn_full_rank_steps_equal_numpy_steps(float64, globalization):
+    """At full rank the step does not depend on the test matrix: both paths agree exactly."""
+    problem, regularization, feed, sess = _tiny()
+    w0 = problem.get_weights(sess)
+    n = problem.dimension
+    batches = list(_batches(feed, 3, 8, seed=3))
+    hess = list(_batches(feed, 3, 5, seed=4))
+    results = {}
+    for fused in (False, True):
+        problem.set_weights(sess, w0.copy())
+        opt = LowRankSaddleFreeNewton(problem, regularization, sess, parameters={
+            "hessian_low_rank": n, "alpha": 0.5, "globalization": globalization, "fused_step": fused})
+        infos = [opt.minimize(b, h) for b, h in zip(batches, hess)]
+        results[fused] = (problem.get_weights(sess), opt.eigenvalues, infos, opt.sweeps.copy())
+    w_fused, lam_fused, info_fused, sweeps_fused = results[True]
+    w_numpy, lam_numpy, info_numpy, sweeps_numpy = results[False]
+    np.testing.assert_allclose(w_fused, w_numpy, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(lam_fused, lam_numpy, rtol=1e-9, atol=1e-11)
+    for a, b in zip(info_fused, info_numpy):
+        assert a["alpha"] == pytest.approx(b["alpha"], rel=1e-9)
+        assert a["rank"] == b["rank"] == n
+    np.testing.assert_array_equal(sweeps_fused, sweeps_numpy)
+
+
+def test_fused_lrsfn_eigenvalues_of_the_dense_hessian_and_reproducible(float64):
+    problem, regularization, feed, sess = _tiny()
+    H = _dense_hessian(problem, regularization, sess, feed)
+    exact = np.linalg.eigvalsh(H)
+    exact = exact[np.argsort(-np.abs(exact))]
+    w0 = problem.get_weights(sess)
+    runs = []
+    for _ in range(2):
+        problem.set_weights(sess, w0.copy())
+        opt = LowRankSaddleFreeNewton(problem, regularization, sess, parameters={
+            "hessian_low_rank": problem.dimension, "fused_step": True, "seed": 7})
+        opt.minimize(feed)
+        runs.append((opt.eigenvalues.copy(), problem.get_weights(sess), opt.rng.bit_generator.state))
+    np.testing.assert_allclose(runs[0][0], exact, rtol=1e-9, atol=1e-11)
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]
+    assert opt.eigenvectors is None and opt.rank == problem.dimension
+
+
+def test_orthonormal_basis_of_rank_deficient_matrix(float64):
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 6))  # rank 3 of 6 columns
+    Y = np.hstack([Y, rng.standard_normal((50, 2))])
+    with tf.Session() as sess:
+        Q = sess.run(_orthonormal_basis(tf.constant(Y)))
+    np.testing.assert_allclose(Q.T @ Q, np.eye(8), atol=1e-12)
+    P = Q @ Q.T  # range(Y) is contained in range(Q)
+    np.testing.assert_allclose(P @ Y, Y, atol=1e-10 * np.abs(Y).max())
+
+
+def test_fused_graphs_are_cached_per_problem(float64):
+    problem, regularization, feed, sess = _tiny()
+    a = fused_step("lrsfn", problem, regularization, rank=3, oversample=0)
+    assert fused_step("lrsfn", problem, regularization, rank=3, oversample=0) is a
+    assert fused_step("lrsfn", problem, regularization, rank=4, oversample=0) is not a
+    assert fused_step("adam", problem) is fused_step("adam", problem)
+    with pytest.raises(ValueError, match="kind"):
+        fused_step("sgd", problem)
+
+
+def test_fused_steps_bad_configurations_raise(float64):
+    problem, _, feed, sess = _setup()
+    for parameters in ({"range_finding": "arf"}, {"globalization": "line_search"}):
+        with pytest.raises(ValueError, match="fused_step"):
+            LowRankSaddleFreeNewton(problem, sess=sess, parameters=dict(parameters, fused_step=True))
+    with pytest.raises(ValueError, match="fused_step"):
+        Adam(problem, sess=sess, parameters={"fused_step": "yes"})
+    with pytest.raises(ValueError, match="rank"):
+        FusedLowRankSaddleFreeNewtonStep(problem, rank=problem.dimension + 1)
+
+
+def test_fused_steps_leave_weights_unchanged_on_nan(float64):
+    problem, _, feed, sess = _setup()
+    bad = {key: np.full_like(value, np.nan) for key, value in feed.items()}
+    w0 = problem.get_weights(sess)
+    for opt in (Adam(problem, sess=sess, parameters={"fused_step": True}),
+                LowRankSaddleFreeNewton(problem, sess=sess, parameters={"hessian_low_rank": 3,
+                                                                         "fused_step": True})):
+        with pytest.raises(NonFiniteError):
+            opt.minimize(bad)
+        np.testing.assert_array_equal(problem.get_weights(sess), w0)
+    opt = LowRankSaddleFreeNewton(problem, sess=sess, parameters={"hessian_low_rank": 3,
+                                                                   "fused_step": True})
+    with pytest.raises(NonFiniteError):
+        opt.minimize(feed, bad)  # finite gradient, NaN curvature
+    np.testing.assert_array_equal(problem.get_weights(sess), w0)
+
