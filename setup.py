@@ -13,7 +13,7 @@ setup(
     extras_require={
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "matplotlib", "tqdm"],
         "tutorial": ["matplotlib", "tqdm", "nbclient", "nbformat", "ipykernel", "jupyter"],
-        "mpi": ["mpi4py"],
+        "mpi": ["mpi4py", "mpich"],
     },
     classifiers=[
         "License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)",
