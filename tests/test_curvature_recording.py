@@ -72,7 +72,7 @@ def test_recorded_values_equal_direct_computation(float64, hessian_type):
     assert logger["full_train_trace"][last] == pytest.approx(trace, rel=1e-12)
     assert logger["full_train_trace_std_error"][last] == pytest.approx(error, rel=1e-12)
     values, _ = lanczos(A.as_linear_operator(feed), n, 4, max_iterations=43, seed=rngs["lanczos"],
-                        tolerance=1e-8, symmetry_tolerance=1e-8)
+                        tolerance=1e-6, symmetry_tolerance=1e-8)
     np.testing.assert_allclose(logger["full_train_top_eigenvalues"][last], values[::-1], rtol=1e-12)
     grid, density = spectral_density(A.as_linear_operator(feed), n, probes=3, lanczos_steps=10,
                                      seed=rngs["density"])

@@ -106,8 +106,9 @@ class CurvatureRecorder:
 
     Notes
     -----
-    The Lanczos tolerance (relative Ritz residual) and symmetry tolerance are
-    ``1e-8`` in float64 and ``1e-4`` in float32; a run that ends before the
+    The Lanczos tolerance (Ritz residual relative to the largest Ritz value) is
+    ``1e-6`` in float64 and ``1e-4`` in float32, the symmetry tolerance ``1e-8``
+    and ``1e-4``; a run that ends before the
     ``k`` eigenvalues converge issues the ``RuntimeWarning`` of
     :func:`~hessianlearn.algorithms.lanczos` and records the current Ritz values.
     """
@@ -130,7 +131,8 @@ class CurvatureRecorder:
                 name: self.operator_class(problem, sess, regularization, comm=comm, layer_name=name)
                 for name in network_layer_names(problem)}
         single = np.dtype(self.operator.dtype) == np.float32
-        self.tolerance = 1e-4 if single else 1e-8
+        self.symmetry_tolerance = 1e-4 if single else 1e-8
+        self.tolerance = 1e-4 if single else 1e-6
 
     @staticmethod
     def logger_keys(settings):
@@ -167,7 +169,7 @@ class CurvatureRecorder:
         k = min(s["top_eigenvalues"], n)
         values, _ = lanczos(A, n, k, which="LA", max_iterations=min(s["lanczos_max_iterations"], n),
                             seed=rngs["lanczos"], tolerance=self.tolerance,
-                            symmetry_tolerance=self.tolerance)
+                            symmetry_tolerance=self.symmetry_tolerance)
         logger.setdefault("full_train_top_eigenvalues", {})[iteration] = np.array(values[::-1])
 
         if s["record_density"]:
