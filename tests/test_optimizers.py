@@ -377,7 +377,7 @@ def test_bad_parameters_raise_clear_errors(float64):
     with pytest.raises(ValueError, match="'trust_region'"):
         InexactNewtonCG(problem, sess=sess, parameters={"globalization": "spectral_step"})
     with pytest.raises(ValueError, match="hessian_type"):
-        InexactNewtonCG(problem, sess=sess, parameters={"hessian_type": "gauss_newton"})
+        InexactNewtonCG(problem, sess=sess, parameters={"hessian_type": "newton_gn"})
     with pytest.raises(ValueError, match="beta_1"):
         Adam(problem, sess=sess, parameters={"beta_1": 1.0})
     with pytest.raises(TypeError, match="parameters must be"):

@@ -21,7 +21,7 @@ def ParametersInexactNewtonCG():
         "eta_mode": [2, "Forcing term: 0 fixed cg_coarse_tolerance, 1 or 2 Eisenstat-Walker"],
         "trust_region_initial_radius": [1.0, "Initial trust-region radius (trust_region)"],
         "trust_region_max_radius": [1e3, "Largest trust-region radius (trust_region)"],
-        "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
+        "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "seed": [0, "Seed of the optimizer's random generator"],
     }
     entries.update(line_search_parameters())

@@ -12,6 +12,7 @@ is checked too).
 import copy
 import numbers
 
+from ..algorithms.optimizer import CURVATURE_OPERATORS
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
 
@@ -19,8 +20,8 @@ __all__ = ["HessianlearnModelSettings", "validate_settings", "RANGE_FINDING", "H
 
 #: Valid values of ``settings['range_finding']`` (LRSFN rank selection).
 RANGE_FINDING = (None, "arf", "naarf", "vn")
-#: Valid values of ``settings['hessian_type']``.
-HESSIAN_TYPES = ("hessian", "gauss_newton")
+#: Valid values of ``settings['hessian_type']``: the optimizers' operator table.
+HESSIAN_TYPES = tuple(CURVATURE_OPERATORS)
 
 _DEFAULT_PRINTING_ITEMS = {
     "sweeps": "sweeps",

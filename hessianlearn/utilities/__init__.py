@@ -2,6 +2,6 @@
 and the MPI helpers."""
 from .._exports import export_modules
 
-_MODULES = ("parameter_list", "finite_difference_check", "plotting", "mpi")
+_MODULES = ("parameter_list", "finite_difference_check", "plotting", "curvature_plots", "mpi")
 
 __all__ = export_modules(__name__, _MODULES, globals())
