@@ -12,6 +12,7 @@ is checked too).
 import copy
 import numbers
 
+from ..algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
 from ..algorithms.optimizer import CURVATURE_OPERATORS
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
@@ -19,7 +20,7 @@ from .optimizer_registry import GLOBALIZATIONS, optimizer_names
 __all__ = ["HessianlearnModelSettings", "validate_settings", "RANGE_FINDING", "HESSIAN_TYPES"]
 
 #: Valid values of ``settings['range_finding']`` (LRSFN rank selection).
-RANGE_FINDING = (None, "arf", "naarf", "vn")
+RANGE_FINDING = LowRankSaddleFreeNewton.range_findings
 #: Valid values of ``settings['hessian_type']``: the optimizers' operator table.
 HESSIAN_TYPES = tuple(CURVATURE_OPERATORS)
 
