@@ -44,7 +44,7 @@ def ParametersLowRankSaddleFreeNewton():
         "max_bad_vectors_nystrom": [5, "vn: stop once this many Ritz pairs are noise-dominated"],
         "nystrom_std_tolerance": [0.5, "naarf/vn: noise tolerance (spread over partitions / |mean|)"],
         "rq_samps": [10, "naarf/vn: number of partitions of the Hessian batch (capped at its size)"],
-        "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
+        "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "seed": [0, "Seed of the random test matrices (the generator advances every iteration)"],
         "fused_step": [False, "Compute the fixed-rank step (test matrix, H Omega, QR, eigenpairs, "
                               "Woodbury, update) in one session run on the Hessian batch; "
@@ -85,9 +85,9 @@ class LowRankSaddleFreeNewton(Optimizer):
 
     ``fused_step`` (fixed rank; globalization None or ``'spectral_step'``;
     single process): the whole step after the gradient evaluation is one
-    session run on the Hessian batch, with the test matrix drawn in the graph
-    from a seed taken from ``rng``; the step equals the numpy path's for the
-    same test matrix to round-off.
+    session run on the Hessian batch, with the test matrix drawn from ``rng``
+    in the problem's dtype; the step equals the numpy path's for the same test
+    matrix to round-off (float64 problems draw the same matrix).
 
     Attributes
     ----------
@@ -219,8 +219,11 @@ class LowRankSaddleFreeNewton(Optimizer):
         regularization = self.regularization if self._regularized else None
         step = fused_step("lrsfn", self.problem, regularization, rank=int(p["hessian_low_rank"]),
                           oversample=int(p["oversample"]))
-        seed = self.rng.integers(0, 2 ** 62, size=2)
-        feed = step.feed(hessian_feed_dict, g, seed, alpha=float(p["alpha"]), gamma=self.damping,
+        # The numpy path's draw (float32 for float32 problems: half the bytes, same stream shape)
+        dtype = self.problem.dtype.as_numpy_dtype
+        omega = self.rng.standard_normal((self.problem.dimension, step.rank + step.oversample),
+                                         dtype=dtype)
+        feed = step.feed(hessian_feed_dict, g, omega, alpha=float(p["alpha"]), gamma=self.damping,
                          gamma_r=regularization.gamma if regularization is not None else 0.0,
                          spectral_alpha=float(p["spectral_step_alpha"]),
                          spectral=self.globalization == "spectral_step")

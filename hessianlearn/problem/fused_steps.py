@@ -7,8 +7,8 @@ iteration. The graphs here compute the same step where the weights live:
 
 * :class:`FusedAdamStep`: loss, gradient and the Adam update in one run; the
   moments ``m`` and ``v`` are graph variables.
-* :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch, the Gaussian
-  test matrix, ``Y = H Omega``, an orthonormal basis ``Q`` of ``Y``,
+* :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a fed
+  Gaussian test matrix, ``Y = H Omega``, an orthonormal basis ``Q`` of ``Y``,
   ``T = Q^T H Q``, its eigenpairs, the Woodbury step and the update, in one run
   (the gradient of the training batch is fed: the two batches share the
   network's input placeholder).
@@ -163,17 +163,19 @@ def _orthonormal_basis(Y):
     n, m = Y.shape.as_list()
     eye = tf.eye(m, dtype=Y.dtype)
     unit = np.finfo(Y.dtype.as_numpy_dtype).eps / 2
-    shift = 11.0 * (n * m + m * (m + 1)) * unit * tf.reduce_sum(tf.square(Y))
 
-    def cholesky_qr(X, s):
-        G = tf.matmul(X, X, transpose_a=True) + s * eye
+    def cholesky_qr(X, shifted):
+        G = tf.matmul(X, X, transpose_a=True)
+        if shifted:  # ||Y||_F^2 = trace(Y^T Y)
+            G = G + 11.0 * (n * m + m * (m + 1)) * unit * tf.linalg.trace(G) * eye
         L = tf.linalg.cholesky(G)
-        # X R^{-1} with R = L^T:  (L^{-1} X^T)^T
-        return tf.transpose(tf.linalg.triangular_solve(L, tf.transpose(X), lower=True))
+        # X R^{-1} with R = L^T, as X (L^{-1})^T: an m x m triangular solve and one matmul
+        # (a triangular solve with n right-hand sides is several times slower on CPU).
+        return tf.matmul(X, tf.linalg.triangular_solve(L, eye, lower=True), transpose_b=True)
 
-    Q = cholesky_qr(Y, shift)
-    Q = cholesky_qr(Q, 0.0)
-    return cholesky_qr(Q, 0.0)
+    Q = cholesky_qr(Y, True)
+    Q = cholesky_qr(Q, False)
+    return cholesky_qr(Q, False)
 
 
 class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
@@ -181,12 +183,12 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
 
     With ``H`` the Hessian of the loss on the fed (Hessian) batch plus
     ``gamma_R I``, the fed gradient ``g`` (of the training batch, regularized),
-    a Gaussian ``Omega`` ``(dimension, k + p)`` from
-    ``tf.random.stateless_normal`` with the fed ``seed``:
+    and a fed Gaussian test matrix ``Omega`` ``(dimension, k + p)``:
 
     1. ``Y = H Omega``, ``Q`` an orthonormal basis of ``Y`` (float64, shifted
        Cholesky-QR3);
-    2. ``T = sym(Q^T H Q) = V Lambda V^T`` (float64), sorted by ``|lambda|``
+    2. ``T = sym(Q^T H Q) = V Lambda V^T`` (``T`` formed in the problem's
+       precision, its eigenpairs in float64), sorted by ``|lambda|``
        descending, the first ``k`` kept: ``U = Q V_k``;
     3. ``mu = |lambda - gamma_R|``, ``p = -(U diag(1/(mu+gamma)) U^T g + (g - U U^T g)/gamma)``
        (Woodbury, as :meth:`LowRankSaddleFreeNewton.direction`);
@@ -194,8 +196,7 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
        fed ``alpha``; ``w += alpha p`` if everything is finite.
 
     The subspace, hence the step, equals that of the numpy double-pass
-    randomized eigensolver fed the same ``Omega`` (up to round-off): ``Omega``
-    is an ordinary tensor and can be fed to compare.
+    randomized eigensolver with the same ``Omega`` (up to round-off).
 
     Parameters
     ----------
@@ -208,8 +209,8 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
 
     Attributes
     ----------
-    omega : tensor, shape (dimension, k + p)
-    g, seed, alpha, gamma, gamma_r, spectral_alpha, spectral : placeholders
+    omega : placeholder, shape (dimension, k + p)
+    g, alpha, gamma, gamma_r, spectral_alpha, spectral : placeholders
     fetches : dict
         ``eigenvalues`` (``k``, of ``H`` including ``gamma_R``), ``alpha`` (the
         one applied), ``finite`` and ``update`` (the op).
@@ -232,13 +233,15 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
         f64 = tf.float64
         with problem._graph.as_default(), tf.name_scope("fused_lrsfn"):
             self.g = tf.placeholder(self.dtype, [n], name="g")
-            self.seed = tf.placeholder(tf.int64, [2], name="seed")
             self.alpha = self._scalar("alpha", f64)
             self.gamma = self._scalar("gamma", f64)
             self.gamma_r = self._scalar("gamma_r", f64)
             self.spectral_alpha = self._scalar("spectral_alpha", f64)
             self.spectral = tf.placeholder(tf.bool, [], name="spectral")
-            self.omega = tf.random.stateless_normal([n, m], seed=self.seed, dtype=self.dtype)
+            # Fed from the optimizer's generator: numpy's float32 normals are several times
+            # faster than TF's stateless kernel, and float64 problems then share the numpy
+            # path's random stream exactly.
+            self.omega = tf.placeholder(self.dtype, [n, m], name="omega")
 
             def apply_h(X):
                 # X is a constant direction: tf.gradients must not differentiate through it
@@ -251,8 +254,9 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
             Y = tf.cast(apply_h(self.omega), f64)
             finite_y = tf.reduce_all(tf.math.is_finite(Y))
             Q = _orthonormal_basis(tf.where(finite_y, Y, tf.cast(self.omega, f64)))
-            HQ = tf.cast(apply_h(tf.cast(Q, self.dtype)), f64)
-            T = tf.matmul(Q, HQ, transpose_a=True)
+            Q_w = tf.cast(Q, self.dtype)
+            # T in the problem's precision (one fewer (n, m) cast in float32), eigh in float64
+            T = tf.cast(tf.matmul(Q_w, apply_h(Q_w), transpose_a=True), f64)
             finite_t = tf.logical_and(finite_y, tf.reduce_all(tf.math.is_finite(T)))
             T = tf.where(finite_t, T, tf.eye(m, dtype=f64))
             values, vectors = tf.linalg.eigh(0.5 * (T + tf.transpose(T)))
@@ -276,12 +280,13 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
             self.fetches = {"eigenvalues": values, "alpha": alpha, "finite": finite,
                             "update": self._guarded_update(finite, step, [values, alpha])}
 
-    def feed(self, hessian_feed_dict, g, seed, alpha, gamma, gamma_r=0.0, spectral_alpha=1.0,
+    def feed(self, hessian_feed_dict, g, omega, alpha, gamma, gamma_r=0.0, spectral_alpha=1.0,
              spectral=False):
         """``hessian_feed_dict`` plus the gradient and the step's scalars (a new dict)."""
         feed = dict(hessian_feed_dict)
         feed.update({self.g: np.asarray(g, dtype=self.dtype.as_numpy_dtype),
-                     self.seed: np.asarray(seed, dtype=np.int64), self.alpha: float(alpha),
+                     self.omega: np.asarray(omega, dtype=self.dtype.as_numpy_dtype),
+                     self.alpha: float(alpha),
                      self.gamma: float(gamma), self.gamma_r: float(gamma_r),
                      self.spectral_alpha: float(spectral_alpha), self.spectral: bool(spectral)})
         return feed

