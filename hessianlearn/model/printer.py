@@ -121,7 +121,7 @@ class ProgressBar:
         if self._bar is None:
             return
         total = self._bar.total
-        self._bar.n = min(float(sweeps), total) if total is not None else float(sweeps)
+        target = min(float(sweeps), total) if total is not None else float(sweeps)
         postfix = {}
         for key, label in (("train_loss", "loss"), ("val_loss", "val_loss"), ("val_acc", "val_acc")):
             series = (logger or {}).get(key)
@@ -129,7 +129,8 @@ class ProgressBar:
                 postfix[label] = f"{series[max(series)]:.3e}" if key != "val_acc" else f"{series[max(series)]:.4f}"
         if postfix:
             self._bar.set_postfix(postfix, refresh=False)
-        self._bar.refresh()
+        # update() redraws at most every tqdm mininterval (0.1 s): log files stay small.
+        self._bar.update(target - self._bar.n)
 
     def close(self):
         """Finish the bar (idempotent)."""
