@@ -70,6 +70,23 @@ class SolverInfo:
     relative_tolerance: float
 
 
+def _copy_solver_parameters(parameters, default_parameters):
+    """Return a copy of ``parameters``, or ``default_parameters()`` if ``None``.
+
+    Shared by the Krylov solvers' constructors; ``default_parameters`` is the
+    solver's ``Parameters*Solver`` factory, named in the ``TypeError`` for
+    anything that is not a :class:`ParameterList`.
+    """
+    if parameters is None:
+        parameters = default_parameters()
+    elif not isinstance(parameters, ParameterList):
+        raise TypeError(
+            "'parameters' must be a ParameterList from "
+            f"{default_parameters.__name__}(), got {type(parameters).__name__}."
+        )
+    return parameters.copy()
+
+
 def ParametersCGSolver():
     """Return a fresh :class:`ParameterList` of CG solver settings.
 
@@ -238,14 +255,7 @@ class CGSolver:
     """
 
     def __init__(self, parameters=None):
-        if parameters is None:
-            parameters = ParametersCGSolver()
-        elif not isinstance(parameters, ParameterList):
-            raise TypeError(
-                "'parameters' must be a ParameterList from ParametersCGSolver(), "
-                f"got {type(parameters).__name__}."
-            )
-        self.parameters = parameters.copy()
+        self.parameters = _copy_solver_parameters(parameters, ParametersCGSolver)
         self._forcing_state = None
         self._previous_eta = None
 

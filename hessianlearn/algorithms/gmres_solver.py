@@ -9,13 +9,8 @@ import numpy as np
 from scipy.sparse.linalg import gmres
 
 from ..utilities.parameter_list import ParameterList
-from .cg_solver import SolverInfo
-from .operators import (
-    _check_int,
-    _check_positive_float,
-    _check_vector,
-    _operator_and_vector,
-)
+from ._scipy_krylov import _counted_solve, _scipy_solver_info, _ScipyKrylovSolver
+from .operators import _check_int
 
 __all__ = ["ParametersGMRESSolver", "GMRESSolver"]
 
@@ -43,7 +38,7 @@ def ParametersGMRESSolver():
     })
 
 
-class GMRESSolver:
+class GMRESSolver(_ScipyKrylovSolver):
     """Restarted GMRES, :math:`\\min_{x \\in x_0 + K_m} \\|b - A x\\|_2`.
 
     Parameters
@@ -67,15 +62,7 @@ class GMRESSolver:
     (True, True)
     """
 
-    def __init__(self, parameters=None):
-        if parameters is None:
-            parameters = ParametersGMRESSolver()
-        elif not isinstance(parameters, ParameterList):
-            raise TypeError(
-                "'parameters' must be a ParameterList from "
-                f"ParametersGMRESSolver(), got {type(parameters).__name__}."
-            )
-        self.parameters = parameters.copy()
+    _default_parameters = staticmethod(ParametersGMRESSolver)
 
     def solve(self, A, b, x0=None):
         """Solve :math:`A x = b`.
@@ -97,36 +84,15 @@ class GMRESSolver:
             ``reason`` is ``'tolerance'``, ``'max_iterations'`` or
             ``'breakdown'``.
         """
-        op, b = _operator_and_vector(A, b)
-        n = b.shape[0]
-        if x0 is not None:
-            x0 = _check_vector(x0, n, "x0").copy()
-        params = self.parameters
-        rel_tolerance = _check_positive_float(params["rel_tolerance"],
-                                              "rel_tolerance", allow_zero=True)
-        abs_tolerance = _check_positive_float(params["abs_tolerance"],
-                                              "abs_tolerance", allow_zero=True)
-        max_iterations = _check_int(params["max_iterations"], "max_iterations")
-        restart = min(_check_int(params["restart"], "restart"), max_iterations)
+        op, b, x0, rel_tolerance, abs_tolerance, max_iterations = (
+            self._common_settings(A, b, x0))
+        restart = min(_check_int(self.parameters["restart"], "restart"),
+                      max_iterations)
         outer = -(-max_iterations // restart)
         tolerance = max(rel_tolerance * float(np.linalg.norm(b)), abs_tolerance)
-
-        count = [0]
-
-        def counter(_residual):
-            count[0] += 1
-
-        x, flag = gmres(op, b.copy(), x0=x0, rtol=rel_tolerance,
-                        atol=abs_tolerance, restart=restart, maxiter=outer,
-                        callback=counter, callback_type="pr_norm")
-        residual_norm = float(np.linalg.norm(b - op.matvec(x)))
-        if flag == 0:
-            reason = "tolerance"
-        elif flag > 0:
-            reason = "max_iterations"
-        else:
-            reason = "breakdown"
-        info = SolverInfo(iterations=count[0], converged=flag == 0, reason=reason,
-                          residual_norm=residual_norm, tolerance=tolerance,
-                          relative_tolerance=rel_tolerance)
+        x, flag, iterations = _counted_solve(
+            gmres, op, b, x0=x0, rtol=rel_tolerance, atol=abs_tolerance,
+            restart=restart, maxiter=outer, callback_type="pr_norm")
+        info = _scipy_solver_info(flag, iterations, b - op.matvec(x), tolerance,
+                                  rel_tolerance)
         return x, info

@@ -10,13 +10,7 @@ import numpy as np
 from scipy.sparse.linalg import minres
 
 from ..utilities.parameter_list import ParameterList
-from .cg_solver import SolverInfo
-from .operators import (
-    _check_int,
-    _check_positive_float,
-    _check_vector,
-    _operator_and_vector,
-)
+from ._scipy_krylov import _counted_solve, _scipy_solver_info, _ScipyKrylovSolver
 
 __all__ = ["ParametersMINRESSolver", "MINRESSolver"]
 
@@ -44,7 +38,7 @@ def ParametersMINRESSolver():
     })
 
 
-class MINRESSolver:
+class MINRESSolver(_ScipyKrylovSolver):
     """MINRES, :math:`\\min_{x \\in x_0 + K_j} \\|b - A x\\|_2` for symmetric A.
 
     Parameters
@@ -69,15 +63,7 @@ class MINRESSolver:
     (True, True)
     """
 
-    def __init__(self, parameters=None):
-        if parameters is None:
-            parameters = ParametersMINRESSolver()
-        elif not isinstance(parameters, ParameterList):
-            raise TypeError(
-                "'parameters' must be a ParameterList from "
-                f"ParametersMINRESSolver(), got {type(parameters).__name__}."
-            )
-        self.parameters = parameters.copy()
+    _default_parameters = staticmethod(ParametersMINRESSolver)
 
     def solve(self, A, b, x0=None):
         """Solve :math:`(A - \\sigma I) x = b` (:math:`\\sigma` = ``shift``, default 0).
@@ -99,40 +85,18 @@ class MINRESSolver:
             ``reason`` is ``'tolerance'``, ``'max_iterations'`` or
             ``'breakdown'``.
         """
-        op, b = _operator_and_vector(A, b)
-        n = b.shape[0]
-        if x0 is not None:
-            x0 = _check_vector(x0, n, "x0").copy()
-        params = self.parameters
-        rel_tolerance = _check_positive_float(params["rel_tolerance"],
-                                              "rel_tolerance", allow_zero=True)
-        abs_tolerance = _check_positive_float(params["abs_tolerance"],
-                                              "abs_tolerance", allow_zero=True)
-        max_iterations = _check_int(params["max_iterations"], "max_iterations")
-        shift = float(params["shift"])
+        op, b, x0, rel_tolerance, abs_tolerance, max_iterations = (
+            self._common_settings(A, b, x0))
+        shift = float(self.parameters["shift"])
         b_norm = float(np.linalg.norm(b))
         rtol = rel_tolerance
         if b_norm > 0:
             rtol = max(rel_tolerance, abs_tolerance / b_norm)
         tolerance = max(rel_tolerance * b_norm, abs_tolerance)
-
-        count = [0]
-
-        def counter(_x):
-            count[0] += 1
-
-        x, flag = minres(op, b.copy(), x0=x0, rtol=rtol, shift=shift,
-                         maxiter=max_iterations, callback=counter)
+        x, flag, iterations = _counted_solve(
+            minres, op, b, x0=x0, rtol=rtol, shift=shift, maxiter=max_iterations)
         residual = b - op.matvec(x)
         if shift != 0.0:
             residual = residual + shift * x
-        if flag == 0:
-            reason = "tolerance"
-        elif flag > 0:
-            reason = "max_iterations"
-        else:
-            reason = "breakdown"
-        info = SolverInfo(iterations=count[0], converged=flag == 0, reason=reason,
-                          residual_norm=float(np.linalg.norm(residual)),
-                          tolerance=tolerance, relative_tolerance=rtol)
+        info = _scipy_solver_info(flag, iterations, residual, tolerance, rtol)
         return x, info
