@@ -59,6 +59,8 @@ def _defaults():
         # optimizer
         "optimizer": ["lrsfn", "Optimizer name: " + ", ".join(repr(n) for n in optimizer_names())],
         "alpha": [1e-3, "Step length or learning rate (initial value for line searches)"],
+        "fused_step": [False, "Adam and fixed-rank LRSFN: compute the whole step in one graph run "
+                              "(same step as the numpy path to round-off; single process)"],
         "hessian_type": ["hessian", "Curvature operator of the optimizer and of the recorded spectra: "
                                     "'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "hessian_low_rank": [20, "Rank of the low-rank Hessian of LRSFN (fixed rank when range_finding is None)"],

@@ -7,7 +7,7 @@ _MODULES = (
     "variational_autoencoder_problem", "generative_adversarial_network_problem",
     "h1_regression_problem", "keras_model_problem",
     "regularization",
-    "curvature_operator", "hessian", "gauss_newton_operator",
+    "curvature_operator", "hessian", "gauss_newton_operator", "fused_steps",
 )
 
 __all__ = export_modules(__name__, _MODULES, globals())
