@@ -39,6 +39,18 @@ def _check_probes(probes):
     return _check_int(probes, "probes")
 
 
+def _probe_products(Aop, n, probes, seed):
+    """Rademacher probes ``Z`` and their images ``A Z``, both of shape (n, m).
+
+    Validates the operator, ``n`` and ``probes``; one ``matmat`` call.
+    """
+    op, n = _operator_and_dimension(Aop, n, "Aop")
+    probes = _check_probes(probes)
+    rng = as_generator(seed)
+    Z = _rademacher(rng, n, probes)
+    return Z, np.asarray(op.matmat(Z))
+
+
 def hutchinson_trace(Aop, n, probes, seed=0):
     """Hutchinson estimate of :math:`\\operatorname{tr} A`.
 
@@ -73,11 +85,8 @@ def hutchinson_trace(Aop, n, probes, seed=0):
     >>> float(estimate)
     4.0
     """
-    op, n = _operator_and_dimension(Aop, n, "Aop")
-    probes = _check_probes(probes)
-    rng = as_generator(seed)
-    Z = _rademacher(rng, n, probes)
-    samples = np.einsum("ij,ij->j", Z, np.asarray(op.matmat(Z)))
+    Z, AZ = _probe_products(Aop, n, probes, seed)
+    samples = np.einsum("ij,ij->j", Z, AZ)
     estimate, error = _mean_and_error(samples)
     return float(estimate), float(error)
 
@@ -166,10 +175,7 @@ def hutchinson_diagonal(Aop, n, probes, seed=0):
     ValueError
         If ``probes <= 0`` or shapes do not match.
     """
-    op, n = _operator_and_dimension(Aop, n, "Aop")
-    probes = _check_probes(probes)
-    rng = as_generator(seed)
-    Z = _rademacher(rng, n, probes)
-    samples = Z * np.asarray(op.matmat(Z))
+    Z, AZ = _probe_products(Aop, n, probes, seed)
+    samples = Z * AZ
     estimate, error = _mean_and_error(samples, axis=1)
     return estimate, np.broadcast_to(error, estimate.shape).copy()
