@@ -36,6 +36,7 @@ from .operators import (
     _operator_and_dimension,
     as_generator,
 )
+from .trace_estimators import _rademacher
 
 __all__ = ["lanczos", "stochastic_lanczos_quadrature", "spectral_density"]
 
@@ -59,6 +60,18 @@ def _check_symmetric(op, n, rng, tolerance, argument="Aop"):
             f"{abs(u_Av - v_Au) / scale:.2e} > {tolerance:.1e}). Lanczos needs a "
             "symmetric operator; use a Gauss-Newton or symmetrized operator."
         )
+
+
+def _symmetric_generator(op, n, seed, symmetry_tolerance):
+    """Validate ``symmetry_tolerance``, check ``op`` for symmetry, return the generator.
+
+    The symmetry probes are the first draws of the returned generator.
+    """
+    symmetry_tolerance = _check_positive_float(symmetry_tolerance,
+                                               "symmetry_tolerance")
+    rng = as_generator(seed)
+    _check_symmetric(op, n, rng, symmetry_tolerance)
+    return rng
 
 
 def _wanted(values, k, which):
@@ -155,10 +168,7 @@ def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
         max_iterations, "max_iterations")
     max_iterations = min(max_iterations, n)
     tolerance = _check_positive_float(tolerance, "tolerance")
-    symmetry_tolerance = _check_positive_float(symmetry_tolerance,
-                                               "symmetry_tolerance")
-    rng = as_generator(seed)
-    _check_symmetric(op, n, rng, symmetry_tolerance)
+    rng = _symmetric_generator(op, n, seed, symmetry_tolerance)
 
     V = np.zeros((n, max_iterations))
     alphas = np.zeros(max_iterations)
@@ -259,12 +269,9 @@ def stochastic_lanczos_quadrature(Aop, n, probes=10, lanczos_steps=30, seed=0,
     op, n = _operator_and_dimension(Aop, n, "Aop")
     probes = _check_int(probes, "probes")
     steps = min(_check_int(lanczos_steps, "lanczos_steps"), n)
-    symmetry_tolerance = _check_positive_float(symmetry_tolerance,
-                                               "symmetry_tolerance")
-    rng = as_generator(seed)
-    _check_symmetric(op, n, rng, symmetry_tolerance)
+    rng = _symmetric_generator(op, n, seed, symmetry_tolerance)
 
-    Z = rng.choice(np.array([-1.0, 1.0]), size=(n, probes)) / np.sqrt(n)
+    Z = _rademacher(rng, n, probes) / np.sqrt(n)
     basis = np.zeros((steps, n, probes))
     basis[0] = Z
     alphas = np.zeros((steps, probes))
