@@ -11,9 +11,9 @@ ones already in the graph for the gradient, so a session run that fetches both
 ``gradient`` and ``H v`` computes them once.
 
 A block ``V`` of ``k`` columns is built as ``k`` such products that share the
-forward and backward passes and run in one session call. The columns of ``V`` are
-split per weight once (one slice and one unstack per weight tensor); the build
-time grows linearly in ``k``. A block with a dynamic column count runs one
+forward and backward passes and run in one session call; the build time grows
+linearly in ``k``. (Splitting ``V`` per weight once with ``tf.unstack`` saved 10 %
+of the ops but raised the peak memory of large blocks, so each column is sliced.) A block with a dynamic column count runs one
 column product in a ``tf.while_loop`` instead.
 
 Measured alternatives (see ``bench/README.md``): forward-over-reverse by
@@ -55,15 +55,6 @@ def hessian_vector_parts(problem, v_parts):
     return [tf.zeros_like(w) if h is None else h for w, h in zip(weights, hv)]
 
 
-def _column_parts(problem, V, k):
-    """Split a ``(dimension, k)`` tensor into ``k`` lists of per-weight tensors."""
-    per_weight = []
-    for (a, b), shape in zip(problem.indices, problem.shapes):
-        cols = tf.unstack(V[a:b, :], num=k, axis=1)
-        per_weight.append([tf.reshape(c, shape) for c in cols])
-    return [[per_weight[i][j] for i in range(len(per_weight))] for j in range(k)]
-
-
 def hessian_block_product(problem, V, parallel_iterations=10):
     """``H V`` for a ``(dimension, k)`` tensor ``V``.
 
@@ -88,9 +79,7 @@ def hessian_block_product(problem, V, parallel_iterations=10):
     """
     k = V.shape.as_list()[1]
     if k is not None:
-        columns = []
-        for parts in _column_parts(problem, V, k):
-            columns.append(_flat(hessian_vector_parts(problem, parts)))
+        columns = [_flat(hessian_vector_parts(problem, problem._split(V[:, j]))) for j in range(k)]
         return tf.stack(columns, axis=1)
 
     num_columns = tf.shape(V)[1]
