@@ -61,11 +61,51 @@ def _orthonormal_block(Q, Y, scale):
     return U
 
 
+def _check_max_vectors(max_vectors, n):
+    """``max_vectors`` as an int capped at ``n`` (``n`` if ``None``)."""
+    max_vectors = n if max_vectors is None else _check_int(max_vectors, "max_vectors")
+    return min(max_vectors, n)
+
+
 def _check_epsilon_block(epsilon, block_size, max_vectors, n):
     epsilon = _check_positive_float(epsilon, "epsilon", allow_zero=True)
     block_size = _check_int(block_size, "block_size")
-    max_vectors = n if max_vectors is None else _check_int(max_vectors, "max_vectors")
-    return epsilon, block_size, min(max_vectors, n)
+    return epsilon, block_size, _check_max_vectors(max_vectors, n)
+
+
+def _partition_operators(partition_ops, n, purpose):
+    """Check ``partition_ops`` (two or more) and convert each to an ``(n, n)`` operator.
+
+    ``purpose`` ends the error for fewer than two: "... needs at least two
+    partition operators to measure <purpose>".
+    """
+    if isinstance(partition_ops, (str, bytes)) or not hasattr(partition_ops, "__len__"):
+        raise TypeError("'partition_ops' must be a list of operators (one per data "
+                        "partition).")
+    if len(partition_ops) < 2:
+        raise ValueError(
+            "'partition_ops' needs at least two partition operators to measure "
+            f"{purpose}, got {len(partition_ops)}."
+        )
+    return [as_operator(P, f"partition_ops[{j}]", n=n)
+            for j, P in enumerate(partition_ops)]
+
+
+def _probe_block(op, Q, rng, block_size, width, scale):
+    """Apply ``op`` to ``block_size`` Gaussian probes and extend the range.
+
+    Returns ``(new, estimate, scale)``: the orthonormal block from the first
+    ``width`` projected images (orthogonal to ``Q``), the probe estimate of
+    :math:`\|(I - QQ^T) A\|_2` over all ``block_size`` images, and the
+    running largest image norm.
+    """
+    omega = rng.standard_normal((Q.shape[0], block_size))
+    Y = np.asarray(op.matmat(omega))
+    scale = max(scale, float(np.max(np.linalg.norm(Y, axis=0))))
+    Y = _project_out(Q, Y)
+    estimate = _PROBE_CONSTANT * float(np.max(np.linalg.norm(Y, axis=0)))
+    new = _orthonormal_block(Q, Y[:, :width], scale)
+    return new, estimate, scale
 
 
 def block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
@@ -123,14 +163,9 @@ def block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
     reason = "max_vectors"
     while Q.shape[1] < max_vectors:
         width = min(block_size, max_vectors - Q.shape[1])
-        omega = rng.standard_normal((n, block_size))
-        Y = np.asarray(op.matmat(omega))
+        new, estimate, scale = _probe_block(op, Q, rng, block_size, width, scale)
         columns += block_size
         blocks += 1
-        scale = max(scale, float(np.max(np.linalg.norm(Y, axis=0))))
-        Y = _project_out(Q, Y)
-        estimate = _PROBE_CONSTANT * float(np.max(np.linalg.norm(Y, axis=0)))
-        new = _orthonormal_block(Q, Y[:, :width], scale)
         Q = np.hstack([Q, new])
         if estimate <= epsilon:
             reason = "epsilon"
@@ -206,16 +241,7 @@ def noise_aware_adaptive_range_finder(Aop, partition_ops, block_size,
     """
     op = as_operator(Aop, "Aop")
     n = op.shape[0]
-    if isinstance(partition_ops, (str, bytes)) or not hasattr(partition_ops, "__len__"):
-        raise TypeError("'partition_ops' must be a list of operators (one per data "
-                        "partition).")
-    if len(partition_ops) < 2:
-        raise ValueError(
-            "'partition_ops' needs at least two partition operators to measure "
-            f"their spread, got {len(partition_ops)}."
-        )
-    partitions = [as_operator(P, f"partition_ops[{j}]", n=n)
-                  for j, P in enumerate(partition_ops)]
+    partitions = _partition_operators(partition_ops, n, "their spread")
     noise_tolerance = _check_positive_float(noise_tolerance, "noise_tolerance")
     epsilon, block_size, max_vectors = _check_epsilon_block(
         epsilon, block_size, max_vectors, n)
@@ -230,13 +256,8 @@ def noise_aware_adaptive_range_finder(Aop, partition_ops, block_size,
     reason = "max_vectors"
     while Q.shape[1] < max_vectors:
         width = min(block_size, max_vectors - Q.shape[1])
-        omega = rng.standard_normal((n, block_size))
-        Y = np.asarray(op.matmat(omega))
+        new, estimate, scale = _probe_block(op, Q, rng, block_size, width, scale)
         columns += block_size
-        scale = max(scale, float(np.max(np.linalg.norm(Y, axis=0))))
-        Y = _project_out(Q, Y)
-        estimate = _PROBE_CONSTANT * float(np.max(np.linalg.norm(Y, axis=0)))
-        new = _orthonormal_block(Q, Y[:, :width], scale)
         if new.shape[1] == 0:
             reason = "exhausted"
             break

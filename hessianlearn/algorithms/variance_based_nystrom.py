@@ -36,9 +36,13 @@ from .operators import (
     _check_positive_float,
     _operator_and_dimension,
     as_generator,
-    as_operator,
 )
-from .range_finders import _orthonormal_block, _project_out
+from .range_finders import (
+    _check_max_vectors,
+    _orthonormal_block,
+    _partition_operators,
+    _project_out,
+)
 
 __all__ = ["variance_based_nystrom"]
 
@@ -110,20 +114,11 @@ def variance_based_nystrom(Aop, partition_ops, n, block_size=10, std_tolerance=0
     ones.
     """
     op, n = _operator_and_dimension(Aop, n, "Aop")
-    if isinstance(partition_ops, (str, bytes)) or not hasattr(partition_ops, "__len__"):
-        raise TypeError("'partition_ops' must be a list of operators (one per data "
-                        "partition).")
-    if len(partition_ops) < 2:
-        raise ValueError(
-            "'partition_ops' needs at least two partition operators to measure "
-            f"the spread of Rayleigh quotients, got {len(partition_ops)}."
-        )
-    partitions = [as_operator(P, f"partition_ops[{j}]", n=n)
-                  for j, P in enumerate(partition_ops)]
+    partitions = _partition_operators(partition_ops, n,
+                                      "the spread of Rayleigh quotients")
     block_size = _check_int(block_size, "block_size")
     std_tolerance = _check_positive_float(std_tolerance, "std_tolerance")
-    max_vectors = n if max_vectors is None else _check_int(max_vectors, "max_vectors")
-    max_vectors = min(max_vectors, n)
+    max_vectors = _check_max_vectors(max_vectors, n)
     max_bad_vectors = _check_int(max_bad_vectors, "max_bad_vectors")
     rng = as_generator(seed)
 
