@@ -10,17 +10,15 @@ Example::
     python applications/mnist/mnist_autoencoder.py --optimizers lrsfn adam --sweeps 2
 """
 import argparse
-import json
 import os
 import sys
 
-from mnist_cli import (add_common_arguments, check_batch_sizes, check_output_argument, fit, get_communicator,
-                       load_images, make_output_folder, nonnegative_float, nonnegative_int, parse_alphas,
-                       positive_float, positive_int, reset_graph)
+from mnist_cli import (HESSIAN_FREE, add_run_arguments, add_training_arguments, check_output_argument, fit,
+                       fit_settings, hessian_batch_size, nonnegative_float, nonnegative_int, parse_alphas,
+                       positive_int, prepare_run, reset_graph, write_summary)
 
 DEFAULT_ALPHA = {"lrsfn": 5e-2, "incg": 1e-1, "ingmres": 1e-1, "inminres": 1e-1,
                  "adam": 1e-3, "gd": 1e-1, "sgd": 1e-1}
-HESSIAN_FREE = ("adam", "gd", "sgd")
 
 
 def parse_args(argv=None):
@@ -28,10 +26,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--optimizers", nargs="+", default=["lrsfn", "adam"],
                         choices=sorted(DEFAULT_ALPHA), help="optimizers to train and compare")
-    parser.add_argument("--sweeps", type=positive_float, default=2.0, help="max_sweeps (epoch equivalents) per run")
-    parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--hessian-batch-size", type=positive_int, default=8)
-    parser.add_argument("--rank", type=positive_int, default=40, help="LRSFN rank")
+    add_training_arguments(parser, sweeps=2.0, sweeps_help="max_sweeps (epoch equivalents) per run", batch_size=32,
+                           hessian_batch_size=8, rank=40, damping=False)
     parser.add_argument("--oversample", type=nonnegative_int, default=0,
                         help="oversampling of LRSFN's randomized eigensolver (0 as in the original Tutorial 0: "
                              "an iteration costs (batch + 2 rank hessian-batch) / N sweeps)")
@@ -39,10 +35,7 @@ def parse_args(argv=None):
                         help="step length per optimizer, e.g. lrsfn=5e-2 adam=1e-3 (defaults: %s)" % DEFAULT_ALPHA)
     parser.add_argument("--gamma", type=nonnegative_float, default=0.0, help="Tikhonov regularization weight")
     parser.add_argument("--encoding-dimension", type=positive_int, default=32)
-    parser.add_argument("--printing-sweep-frequency", type=positive_float, default=0.1,
-                        help="print a table row and validate every this many sweeps")
-    parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
-    add_common_arguments(parser, "_output/mnist_autoencoder")
+    add_run_arguments(parser, printing_sweep_frequency=0.1, default_output="_output/mnist_autoencoder")
     args = parser.parse_args(argv)
     args.alphas = parse_alphas(parser, args.alpha, DEFAULT_ALPHA)
     if len(set(args.optimizers)) != len(args.optimizers):
@@ -67,12 +60,8 @@ def build_autoencoder(hl, encoding_dimension, seed):
 
 def main(argv=None):
     parser, args = parse_args(argv)
-    x_train, _, x_test, _ = load_images(parser, args)
     uses_hessian = any(name not in HESSIAN_FREE for name in args.optimizers)
-    check_batch_sizes(parser, len(x_train), args.batch_size, args.hessian_batch_size if uses_hessian else None)
-    comm = get_communicator(args.mpi)
-    rank = 0 if comm is None else comm.Get_rank()
-    make_output_folder(args.output, comm)
+    x_train, _, x_test, _, comm, rank = prepare_run(parser, args, uses_hessian)
 
     import hessianlearn as hl
 
@@ -84,24 +73,11 @@ def main(argv=None):
         regularization = hl.L2Regularization(problem, gamma=args.gamma)
         data = hl.Data({problem.x: x_train}, args.batch_size,
                        validation_data={problem.x: x_test},
-                       hessian_batch_size=args.hessian_batch_size if name not in HESSIAN_FREE else -1,
+                       hessian_batch_size=hessian_batch_size(args, name),
                        seed=args.seed, comm=comm)
-        model, _, final[name] = fit(hl, problem, regularization, data, {
-            "problem_name": os.path.join(args.output, f"mnist_autoencoder_{name}"),
-            "title": f"MNIST autoencoder, {name}",
-            "optimizer": name,
-            "alpha": args.alphas[name],
-            "hessian_low_rank": args.rank,
-            "oversample": args.oversample,
-            "max_sweeps": args.sweeps,
-            "printing_sweep_frequency": args.printing_sweep_frequency,
-            "validate_frequency": args.printing_sweep_frequency,
-            "verbose": not args.quiet,
-            "progress_bar": args.quiet,
-            "intra_threads": args.threads,
-            "inter_threads": args.threads,
-            "seed": args.seed,
-        }, comm)
+        settings = fit_settings(args, name, args.alphas[name], f"mnist_autoencoder_{name}",
+                                f"MNIST autoencoder, {name}", oversample=args.oversample)
+        model, _, final[name] = fit(hl, problem, regularization, data, settings, comm)
         loggers[name] = model.logger
         if rank == 0:
             s = final[name]
@@ -117,8 +93,7 @@ def main(argv=None):
         hl.plot_training_curves(loggers, keys=("val_loss",),
                                 title="MNIST autoencoder: validation loss against sweeps",
                                 path=os.path.join(args.output, "validation_loss.png"))
-        with open(os.path.join(args.output, "summary.json"), "w") as f:
-            json.dump(final, f, indent=2)
+        write_summary(args.output, final)
         print(f"figures and logs written to {args.output}", flush=True)
     return final
 

@@ -14,17 +14,15 @@ Example::
     python applications/mnist/mnist_classification.py --optimizers lrsfn adam sgd --sweeps 1
 """
 import argparse
-import json
 import os
 import sys
 
-from mnist_cli import (add_common_arguments, check_batch_sizes, check_output_argument, fit, get_communicator,
-                       load_images, make_output_folder, nonnegative_float, parse_alphas, positive_float,
-                       positive_int, reset_graph)
+from mnist_cli import (HESSIAN_FREE, add_run_arguments, add_training_arguments, check_output_argument, check_rank,
+                       fit, fit_settings, hessian_batch_size, nonnegative_float, parse_alphas, positive_int,
+                       prepare_run, reset_graph, write_summary)
 
 DEFAULT_ALPHA = {"lrsfn": 1e-1, "incg": 1e-1, "ingmres": 1e-1, "inminres": 1e-1,
                  "adam": 1e-3, "gd": 1e-1, "sgd": 1e-1}
-HESSIAN_FREE = ("adam", "gd", "sgd")
 
 
 def parse_args(argv=None):
@@ -32,30 +30,20 @@ def parse_args(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--optimizers", nargs="+", default=["lrsfn", "adam", "sgd"],
                         choices=sorted(DEFAULT_ALPHA), help="optimizers to train and compare")
-    parser.add_argument("--sweeps", type=positive_float, default=2.0,
-                        help="max_sweeps (epoch equivalents of work) per optimizer")
-    parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--hessian-batch-size", type=positive_int, default=8)
-    parser.add_argument("--rank", type=positive_int, default=20, help="LRSFN rank")
-    parser.add_argument("--damping", type=positive_float, default=1.0,
-                        help="LRSFN damping gamma in (U |Lambda| U^T + gamma I)^-1 g: directions outside the "
-                             "rank-r subspace are scaled by 1/gamma, so keep it near the loss's curvature scale")
+    add_training_arguments(parser, sweeps=2.0, sweeps_help="max_sweeps (epoch equivalents of work) per optimizer",
+                           batch_size=32, hessian_batch_size=8, rank=20)
     parser.add_argument("--alpha", nargs="*", default=[], metavar="NAME=VALUE",
                         help=f"step length per optimizer, e.g. lrsfn=5e-2 adam=1e-3 (defaults: {DEFAULT_ALPHA})")
     parser.add_argument("--gamma", type=nonnegative_float, default=0.0, help="Tikhonov regularization weight")
     parser.add_argument("--hidden", type=positive_int, default=64, help="width of the hidden layer")
     parser.add_argument("--loss-type", default="cross_entropy", choices=["cross_entropy", "least_squares", "mixed"])
-    parser.add_argument("--printing-sweep-frequency", type=positive_float, default=0.25,
-                        help="print a table row and validate every this many sweeps")
-    parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
-    add_common_arguments(parser, "_output/mnist_classification")
+    add_run_arguments(parser, printing_sweep_frequency=0.25, default_output="_output/mnist_classification")
     args = parser.parse_args(argv)
     args.alphas = parse_alphas(parser, args.alpha, DEFAULT_ALPHA)
     if len(set(args.optimizers)) != len(args.optimizers):
         parser.error(f"--optimizers lists a name twice: {args.optimizers}")
     dimension = 784 * args.hidden + args.hidden + args.hidden * 10 + 10
-    if any(name not in HESSIAN_FREE for name in args.optimizers) and args.rank > dimension:
-        parser.error(f"--rank {args.rank} exceeds the number of weights ({dimension})")
+    check_rank(parser, args.rank, dimension, any(name not in HESSIAN_FREE for name in args.optimizers))
     check_output_argument(parser, args.output)
     return parser, args
 
@@ -72,12 +60,8 @@ def build_classifier(hl, hidden, seed):
 
 def main(argv=None):
     parser, args = parse_args(argv)
-    x_train, y_train, x_test, y_test = load_images(parser, args)
     uses_hessian = any(name not in HESSIAN_FREE for name in args.optimizers)
-    check_batch_sizes(parser, len(x_train), args.batch_size, args.hessian_batch_size if uses_hessian else None)
-    comm = get_communicator(args.mpi)
-    rank = 0 if comm is None else comm.Get_rank()
-    make_output_folder(args.output, comm)
+    x_train, y_train, x_test, y_test, comm, rank = prepare_run(parser, args, uses_hessian)
 
     import hessianlearn as hl
 
@@ -90,24 +74,11 @@ def main(argv=None):
         regularization = hl.L2Regularization(problem, gamma=args.gamma)
         data = hl.Data({problem.x: x_train, problem.y_true: labels_train}, args.batch_size,
                        validation_data={problem.x: x_test, problem.y_true: labels_test},
-                       hessian_batch_size=args.hessian_batch_size if name not in HESSIAN_FREE else -1,
+                       hessian_batch_size=hessian_batch_size(args, name),
                        seed=args.seed, comm=comm)
-        model, _, summary[name] = fit(hl, problem, regularization, data, {
-            "problem_name": os.path.join(args.output, f"mnist_classification_{name}"),
-            "title": f"MNIST classification, {name}",
-            "optimizer": name,
-            "alpha": args.alphas[name],
-            "hessian_low_rank": args.rank,
-            "default_damping": args.damping,
-            "max_sweeps": args.sweeps,
-            "printing_sweep_frequency": args.printing_sweep_frequency,
-            "validate_frequency": args.printing_sweep_frequency,
-            "verbose": not args.quiet,
-            "progress_bar": args.quiet,
-            "intra_threads": args.threads,
-            "inter_threads": args.threads,
-            "seed": args.seed,
-        }, comm)
+        settings = fit_settings(args, name, args.alphas[name], f"mnist_classification_{name}",
+                                f"MNIST classification, {name}", default_damping=args.damping)
+        model, _, summary[name] = fit(hl, problem, regularization, data, settings, comm)
         loggers[name] = model.logger
         if rank == 0:
             s = summary[name]
@@ -122,8 +93,7 @@ def main(argv=None):
         hl.plot_training_curves(loggers, keys=("train_loss", "val_loss"),
                                 title="MNIST classification: loss against sweeps",
                                 path=os.path.join(args.output, "validation_loss.png"))
-        with open(os.path.join(args.output, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        write_summary(args.output, summary)
         print(f"figures and logs written to {args.output}", flush=True)
     return summary
 

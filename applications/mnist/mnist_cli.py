@@ -18,20 +18,31 @@ import argparse
 import os
 
 __all__ = [
+    "HESSIAN_FREE",
     "positive_int",
     "positive_float",
     "nonnegative_int",
     "nonnegative_float",
+    "add_training_arguments",
+    "add_run_arguments",
     "add_common_arguments",
     "check_output_argument",
+    "check_rank",
     "load_images",
     "check_batch_sizes",
     "make_output_folder",
     "get_communicator",
+    "prepare_run",
     "parse_alphas",
+    "hessian_batch_size",
+    "fit_settings",
     "fit",
+    "write_summary",
     "reset_graph",
 ]
+
+#: Optimizers that never apply the Hessian (no Hessian batch, no rank check).
+HESSIAN_FREE = ("adam", "gd", "sgd")
 
 
 def positive_int(text):
@@ -78,6 +89,28 @@ def nonnegative_float(text):
     return value
 
 
+def add_training_arguments(parser, sweeps, sweeps_help, batch_size, hessian_batch_size, rank, damping=True):
+    """Add ``--sweeps``, ``--batch-size``, ``--hessian-batch-size``, ``--rank`` and (if ``damping``)
+    ``--damping``, with the application's defaults."""
+    parser.add_argument("--sweeps", type=positive_float, default=sweeps, help=sweeps_help)
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size)
+    parser.add_argument("--hessian-batch-size", type=positive_int, default=hessian_batch_size)
+    parser.add_argument("--rank", type=positive_int, default=rank, help="LRSFN rank")
+    if damping:
+        parser.add_argument("--damping", type=positive_float, default=1.0,
+                            help="LRSFN damping gamma in (U |Lambda| U^T + gamma I)^-1 g: directions outside "
+                                 "the rank-r subspace are scaled by 1/gamma, so keep it near the loss's "
+                                 "curvature scale")
+
+
+def add_run_arguments(parser, printing_sweep_frequency, default_output):
+    """Add ``--printing-sweep-frequency`` and ``--mpi``, then the :func:`add_common_arguments` group."""
+    parser.add_argument("--printing-sweep-frequency", type=positive_float, default=printing_sweep_frequency,
+                        help="print a table row and validate every this many sweeps")
+    parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
+    add_common_arguments(parser, default_output)
+
+
 def add_common_arguments(parser, default_output):
     """Add the data, reproducibility and output options every application shares."""
     group = parser.add_argument_group("data and output")
@@ -102,6 +135,12 @@ def check_output_argument(parser, path):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
         parser.error(f"--output {path!r}: cannot create a folder under {parent!r}")
+
+
+def check_rank(parser, rank, dimension, uses_hessian):
+    """``parser.error`` when a Hessian-using run asks for a rank above the number of weights."""
+    if uses_hessian and rank > dimension:
+        parser.error(f"--rank {rank} exceeds the number of weights ({dimension})")
 
 
 def load_images(parser, args):
@@ -160,6 +199,21 @@ def get_communicator(use_mpi):
     return world_communicator()
 
 
+def prepare_run(parser, args, uses_hessian):
+    """Check the data-dependent sizes, then set up the run; nothing is written before the checks.
+
+    :func:`load_images`, :func:`check_batch_sizes` (the Hessian batch only when
+    ``uses_hessian``), :func:`get_communicator` and :func:`make_output_folder`, in this
+    order. Returns ``(x_train, y_train, x_test, y_test, comm, rank)``.
+    """
+    x_train, y_train, x_test, y_test = load_images(parser, args)
+    check_batch_sizes(parser, len(x_train), args.batch_size, args.hessian_batch_size if uses_hessian else None)
+    comm = get_communicator(args.mpi)
+    rank = 0 if comm is None else comm.Get_rank()
+    make_output_folder(args.output, comm)
+    return x_train, y_train, x_test, y_test, comm, rank
+
+
 def parse_alphas(parser, items, defaults):
     """``NAME=VALUE`` strings to a dict of step lengths, starting from ``defaults`` (not modified)."""
     alphas = dict(defaults)
@@ -172,6 +226,36 @@ def parse_alphas(parser, items, defaults):
         except argparse.ArgumentTypeError:
             parser.error(f"--alpha {item!r}: the value must be a positive number")
     return alphas
+
+
+def hessian_batch_size(args, optimizer):
+    """``Data``'s ``hessian_batch_size``: ``--hessian-batch-size``, or -1 (none) for a Hessian-free optimizer."""
+    return args.hessian_batch_size if optimizer not in HESSIAN_FREE else -1
+
+
+def fit_settings(args, optimizer, alpha, problem_name, title, **extra):
+    """``HessianlearnModelSettings`` entries of one run from the shared options, plus ``extra``.
+
+    ``problem_name`` is placed in ``--output``; ``extra`` adds or overrides entries
+    (e.g. ``default_damping``, ``oversample``, ``save_weights``).
+    """
+    settings = {
+        "problem_name": os.path.join(args.output, problem_name),
+        "title": title,
+        "optimizer": optimizer,
+        "alpha": alpha,
+        "hessian_low_rank": args.rank,
+        "max_sweeps": args.sweeps,
+        "printing_sweep_frequency": args.printing_sweep_frequency,
+        "validate_frequency": args.printing_sweep_frequency,
+        "verbose": not args.quiet,
+        "progress_bar": args.quiet,
+        "intra_threads": args.threads,
+        "inter_threads": args.threads,
+        "seed": args.seed,
+    }
+    settings.update(extra)
+    return settings
 
 
 def fit(hl, problem, regularization, data, settings, comm=None):
@@ -195,6 +279,14 @@ def fit(hl, problem, regularization, data, settings, comm=None):
     if logger.get("val_acc") and last in logger["val_acc"]:
         summary["val_acc"] = float(logger["val_acc"][last])
     return model, wall, summary
+
+
+def write_summary(output, summary):
+    """Write ``summary`` as ``summary.json`` (indented) in the folder ``output``."""
+    import json
+
+    with open(os.path.join(output, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
 
 
 def reset_graph(hl, seed):

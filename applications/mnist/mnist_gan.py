@@ -19,16 +19,15 @@ Example::
     python applications/mnist/mnist_gan.py --optimizer adam --sweeps 10
 """
 import argparse
-import json
 import os
 import sys
 
-from mnist_cli import (add_common_arguments, check_batch_sizes, check_output_argument, fit, get_communicator,
-                       load_images, make_output_folder, positive_float, positive_int, reset_graph)
+from mnist_cli import (HESSIAN_FREE, add_run_arguments, add_training_arguments, check_output_argument, check_rank,
+                       fit, fit_settings, hessian_batch_size, positive_float, positive_int, prepare_run,
+                       reset_graph, write_summary)
 
 DEFAULT_ALPHA = {"lrsfn": 1e-2, "incg": 1e-2, "ingmres": 1e-2, "inminres": 1e-2,
                  "adam": 2e-4, "gd": 1e-2, "sgd": 1e-2}
-HESSIAN_FREE = ("adam", "gd", "sgd")
 
 
 def parse_args(argv=None):
@@ -37,29 +36,19 @@ def parse_args(argv=None):
     parser.add_argument("--optimizer", default="adam", choices=sorted(DEFAULT_ALPHA))
     parser.add_argument("--alpha", type=positive_float, default=None,
                         help=f"step length (default per optimizer: {DEFAULT_ALPHA})")
-    parser.add_argument("--sweeps", type=positive_float, default=10.0,
-                        help="max_sweeps (epoch equivalents of work)")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--hessian-batch-size", type=positive_int, default=16)
-    parser.add_argument("--rank", type=positive_int, default=20, help="LRSFN rank")
-    parser.add_argument("--damping", type=positive_float, default=1.0,
-                        help="LRSFN damping gamma in (U |Lambda| U^T + gamma I)^-1 g: directions outside the "
-                             "rank-r subspace are scaled by 1/gamma, so keep it near the loss's curvature scale")
+    add_training_arguments(parser, sweeps=10.0, sweeps_help="max_sweeps (epoch equivalents of work)", batch_size=64,
+                           hessian_batch_size=16, rank=20)
     parser.add_argument("--noise-dimension", type=positive_int, default=32)
     parser.add_argument("--hidden", type=positive_int, default=128,
                         help="width of the generator's and the discriminator's hidden layer")
     parser.add_argument("--loss-type", default="cross_entropy", choices=["cross_entropy", "least_squares"])
-    parser.add_argument("--printing-sweep-frequency", type=positive_float, default=1.0,
-                        help="print a table row and validate every this many sweeps")
-    parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
-    add_common_arguments(parser, "_output/mnist_gan")
+    add_run_arguments(parser, printing_sweep_frequency=1.0, default_output="_output/mnist_gan")
     args = parser.parse_args(argv)
     if args.alpha is None:
         args.alpha = DEFAULT_ALPHA[args.optimizer]
     q, h = args.noise_dimension, args.hidden
     dimension = (q * h + h) + (h * 784 + 784) + (784 * h + h) + (h + 1)
-    if args.optimizer not in HESSIAN_FREE and args.rank > dimension:
-        parser.error(f"--rank {args.rank} exceeds the number of weights ({dimension})")
+    check_rank(parser, args.rank, dimension, args.optimizer not in HESSIAN_FREE)
     check_output_argument(parser, args.output)
     return parser, args
 
@@ -83,12 +72,7 @@ def build_gan(hl, noise_dimension, hidden, seed):
 
 def main(argv=None):
     parser, args = parse_args(argv)
-    x_train, _, x_test, _ = load_images(parser, args)
-    check_batch_sizes(parser, len(x_train), args.batch_size,
-                      args.hessian_batch_size if args.optimizer not in HESSIAN_FREE else None)
-    comm = get_communicator(args.mpi)
-    rank = 0 if comm is None else comm.Get_rank()
-    make_output_folder(args.output, comm)
+    x_train, _, x_test, _, comm, rank = prepare_run(parser, args, args.optimizer not in HESSIAN_FREE)
 
     import numpy as np
 
@@ -106,25 +90,11 @@ def main(argv=None):
     noise_test = rng.standard_normal((len(x_test), args.noise_dimension)).astype(np.float32)
     data = hl.Data({problem.x: x_train, problem.noise: noise_train}, args.batch_size,
                    validation_data={problem.x: x_test, problem.noise: noise_test},
-                   hessian_batch_size=args.hessian_batch_size if args.optimizer not in HESSIAN_FREE else -1,
+                   hessian_batch_size=hessian_batch_size(args, args.optimizer),
                    seed=args.seed, comm=comm)
-    model, _, summary = fit(hl, problem, regularization, data, {
-        "problem_name": os.path.join(args.output, f"mnist_gan_{args.optimizer}"),
-        "title": f"MNIST GAN, {args.optimizer}",
-        "optimizer": args.optimizer,
-        "alpha": args.alpha,
-        "hessian_low_rank": args.rank,
-        "default_damping": args.damping,
-        "max_sweeps": args.sweeps,
-        "printing_sweep_frequency": args.printing_sweep_frequency,
-        "validate_frequency": args.printing_sweep_frequency,
-        "save_weights": False,
-        "verbose": not args.quiet,
-        "progress_bar": args.quiet,
-        "intra_threads": args.threads,
-        "inter_threads": args.threads,
-        "seed": args.seed,
-    }, comm)
+    settings = fit_settings(args, args.optimizer, args.alpha, f"mnist_gan_{args.optimizer}",
+                            f"MNIST GAN, {args.optimizer}", default_damping=args.damping, save_weights=False)
+    model, _, summary = fit(hl, problem, regularization, data, settings, comm)
     if rank == 0:
         sess = model.sess
         fixed_noise = rng.standard_normal((60, args.noise_dimension)).astype(np.float32)
@@ -140,8 +110,7 @@ def main(argv=None):
         hl.plot_training_curves(model.logger, keys=("train_loss", "val_loss"),
                                 title="MNIST GAN: discriminator + generator loss against sweeps",
                                 path=os.path.join(args.output, "loss.png"))
-        with open(os.path.join(args.output, "summary.json"), "w") as f:
-            json.dump({args.optimizer: summary}, f, indent=2)
+        write_summary(args.output, {args.optimizer: summary})
         print(f"{args.optimizer}: after {summary['sweeps']:.2f} sweeps discriminator loss {d_loss:.3f}, "
               f"generator loss {g_loss:.3f}, discriminator accuracy {accuracy:.3f} on 1000 validation images; "
               f"figures and logs written to {args.output}", flush=True)
