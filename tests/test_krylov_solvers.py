@@ -1,7 +1,6 @@
 """Tests of the CG, GMRES and MINRES solvers (numpy references, all operator forms)."""
 import numpy as np
 import pytest
-from scipy.sparse.linalg import aslinearoperator
 
 from hessianlearn.algorithms.cg_solver import (
     CGSolver,
@@ -11,30 +10,7 @@ from hessianlearn.algorithms.cg_solver import (
 )
 from hessianlearn.algorithms.gmres_solver import GMRESSolver, ParametersGMRESSolver
 from hessianlearn.algorithms.minres_solver import MINRESSolver, ParametersMINRESSolver
-
-
-class DimensionOperator:
-    """The shape of hessianlearn's HessianWrapper: ``dimension`` and ``__call__``."""
-
-    def __init__(self, A):
-        self.A = A
-        self.dimension = A.shape[0]
-
-    def __call__(self, x):
-        return self.A @ x
-
-
-FORMS = {
-    "array": lambda A: A,
-    "linear_operator": aslinearoperator,
-    "dimension_call": DimensionOperator,
-}
-
-
-def symmetric_matrix(eigenvalues, seed=0):
-    n = len(eigenvalues)
-    U, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
-    return (U * np.asarray(eigenvalues, dtype=float)) @ U.T
+from linalg_cases import FORMS, symmetric_matrix
 
 
 @pytest.fixture

@@ -4,31 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.sparse.linalg import aslinearoperator
 
 from hessianlearn.algorithms.lanczos import (
     lanczos,
     spectral_density,
     stochastic_lanczos_quadrature,
 )
-
-
-class DimensionOperator:
-    """The shape of hessianlearn's HessianWrapper: ``dimension`` and ``__call__``."""
-
-    def __init__(self, A):
-        self.A = A
-        self.dimension = A.shape[0]
-
-    def __call__(self, x):
-        return self.A @ x
-
-
-FORMS = {
-    "array": lambda A: A,
-    "linear_operator": aslinearoperator,
-    "dimension_call": DimensionOperator,
-}
+from linalg_cases import FORMS, random_orthogonal
 
 N = 100
 
@@ -36,7 +18,7 @@ N = 100
 @functools.lru_cache(maxsize=None)
 def _matrix():
     rng = np.random.default_rng(0)
-    U, _ = np.linalg.qr(rng.standard_normal((N, N)))
+    U = random_orthogonal(N, rng)
     eigenvalues = np.r_[[50.0, 30.0, 20.0, 15.0, 12.0, 10.0],
                         rng.uniform(-3.0, 5.0, N - 8), [-20.0, -40.0]]
     return (U * eigenvalues) @ U.T

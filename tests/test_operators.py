@@ -5,17 +5,7 @@ import scipy.sparse
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from hessianlearn.algorithms.operators import as_generator, as_operator
-
-
-class DimensionOperator:
-    """The shape of hessianlearn's HessianWrapper: ``dimension`` and ``__call__``."""
-
-    def __init__(self, A):
-        self.A = A
-        self.dimension = A.shape[0]
-
-    def __call__(self, x):
-        return self.A @ x
+from linalg_cases import DimensionOperator
 
 
 @pytest.fixture

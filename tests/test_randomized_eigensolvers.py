@@ -1,9 +1,6 @@
 """Tests of the randomized eigensolver, range finders and variance-based eigendecomposition."""
-import functools
-
 import numpy as np
 import pytest
-from scipy.sparse.linalg import aslinearoperator
 
 from hessianlearn.algorithms.randomized_eigensolver import (
     eigensolver_from_range,
@@ -14,37 +11,9 @@ from hessianlearn.algorithms.range_finders import (
     noise_aware_adaptive_range_finder,
 )
 from hessianlearn.algorithms.variance_based_nystrom import variance_based_nystrom
-
-
-class DimensionOperator:
-    """The shape of hessianlearn's HessianWrapper: ``dimension`` and ``__call__``."""
-
-    def __init__(self, A):
-        self.A = A
-        self.dimension = A.shape[0]
-
-    def __call__(self, x):
-        return self.A @ x
-
-
-FORMS = {
-    "array": lambda A: A,
-    "linear_operator": aslinearoperator,
-    "dimension_call": DimensionOperator,
-}
+from linalg_cases import FORMS, DimensionOperator, symmetric_matrix
 
 N = 120
-
-
-@functools.lru_cache(maxsize=None)
-def _orthogonal(n, seed):
-    U, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
-    return U
-
-
-def symmetric_matrix(eigenvalues, seed=0):
-    U = _orthogonal(len(eigenvalues), seed)
-    return (U * np.asarray(eigenvalues, dtype=float)) @ U.T
 
 
 def decaying_spectrum():

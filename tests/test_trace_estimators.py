@@ -3,31 +3,13 @@ import functools
 
 import numpy as np
 import pytest
-from scipy.sparse.linalg import aslinearoperator
 
 from hessianlearn.algorithms.trace_estimators import (
     hutchinson_diagonal,
     hutchinson_trace,
     hutchpp_trace,
 )
-
-
-class DimensionOperator:
-    """The shape of hessianlearn's HessianWrapper: ``dimension`` and ``__call__``."""
-
-    def __init__(self, A):
-        self.A = A
-        self.dimension = A.shape[0]
-
-    def __call__(self, x):
-        return self.A @ x
-
-
-FORMS = {
-    "array": lambda A: A,
-    "linear_operator": aslinearoperator,
-    "dimension_call": DimensionOperator,
-}
+from linalg_cases import FORMS, random_orthogonal
 
 N = 80
 
@@ -35,7 +17,7 @@ N = 80
 @functools.lru_cache(maxsize=None)
 def _matrix():
     rng = np.random.default_rng(0)
-    U, _ = np.linalg.qr(rng.standard_normal((N, N)))
+    U = random_orthogonal(N, rng)
     eigenvalues = np.r_[10.0 * 0.7 ** np.arange(20), rng.uniform(-0.5, 1.0, N - 20)]
     return (U * eigenvalues) @ U.T
 
