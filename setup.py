@@ -9,7 +9,7 @@ setup(
     license="LGPL-3.0-or-later",
     packages=find_packages(include=["hessianlearn", "hessianlearn.*"]),
     python_requires=">=3.9",
-    install_requires=["tensorflow>=2.16", "tf-keras>=2.16", "numpy", "scipy"],
+    install_requires=["tensorflow>=2.16", "tf-keras>=2.16", "numpy", "scipy", "threadpoolctl"],
     extras_require={
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "matplotlib", "tqdm"],
         "tutorial": ["matplotlib", "tqdm", "nbclient", "nbformat", "ipykernel", "jupyter"],

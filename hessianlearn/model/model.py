@@ -28,6 +28,7 @@ import time
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .._tf import tf
 from ..utilities.mpi import check_agreement, check_identical, run_collectively
@@ -402,7 +403,10 @@ class HessianlearnModel:
         self._best = {"score": -np.inf, "weights": None}
         self._validate(sess, logger, None)
         try:
-            self._loop(sess, optimizer, logger, printer, progress)
+            # numpy's BLAS threads would compete with the session's own threads for the cores
+            # (tall-skinny products in the eigensolvers become up to 100x slower).
+            with threadpool_limits(limits=settings["blas_threads"], user_api="blas"):
+                self._loop(sess, optimizer, logger, printer, progress)
         except _Stop as stop:
             logger["status"], logger["stop_reason"] = stop.status, str(stop)
             if stop.status == "non_finite":

@@ -54,6 +54,8 @@ def _defaults():
         "progress_bar": [False, "Show a progress bar over sweeps (tqdm, when installed)"],
         "intra_threads": [2, "TensorFlow intra-op parallelism threads"],
         "inter_threads": [2, "TensorFlow inter-op parallelism threads"],
+        "blas_threads": [1, "numpy/scipy BLAS threads during fit (None: leave them as they are); the "
+                            "session's threads already use the cores"],
         "seed": [0, "Seed of the optimizer's random generator (randomized eigensolvers, ...)"],
         "debug": [False, "MPI: check after every step that the weights are identical on all ranks"],
         # optimizer
@@ -208,6 +210,7 @@ def validate_settings(settings, dimension=None):
                 "density_lanczos_steps"):
         _positive_int(settings, key)
     _positive_int(settings, "rq_data_size", allow_none=True)
+    _positive_int(settings, "blas_threads", allow_none=True)
     oversample = settings["oversample"]
     if isinstance(oversample, bool) or not isinstance(oversample, numbers.Integral) or oversample < 0:
         raise ValueError(f"settings['oversample'] must be an int >= 0, got {oversample!r}.")
