@@ -188,3 +188,16 @@ def test_spectral_density_bad_inputs(A):
         spectral_density(A, N, grid=np.linspace(1e3, 2e3, 10), sigma=0.1)
     with pytest.raises(ValueError, match="probes"):
         stochastic_lanczos_quadrature(A, N, probes=-1)
+
+
+def test_default_symmetry_tolerance_follows_the_operator_precision():
+    """An asymmetry at float32 round-off level (1e-6 relative) is accepted for a float32
+    operator and rejected for a float64 one (default 1e-8)."""
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((60, 60))
+    S = (B + B.T) / 2
+    A = S + 1e-6 * np.linalg.norm(S, 2) * np.triu(rng.standard_normal((60, 60)))
+    values, _ = lanczos(A.astype(np.float32), 60, 3, which="LA", seed=0)
+    np.testing.assert_allclose(np.sort(values), np.sort(np.linalg.eigvalsh(S))[-3:], rtol=1e-4)
+    with pytest.raises(ValueError, match="not symmetric"):
+        lanczos(A, 60, 3, which="LA", seed=0)

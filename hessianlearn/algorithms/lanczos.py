@@ -67,6 +67,10 @@ def _symmetric_generator(op, n, seed, symmetry_tolerance):
 
     The symmetry probes are the first draws of the returned generator.
     """
+    if symmetry_tolerance is None:
+        # Round-off of the operator's own precision: 1e-8 for float64, ~1e-4 for float32.
+        symmetry_tolerance = max(1e-8, 1e3 * float(np.finfo(np.dtype(op.dtype)).eps)) \
+            if np.issubdtype(np.dtype(op.dtype), np.floating) else 1e-8
     symmetry_tolerance = _check_positive_float(symmetry_tolerance,
                                                "symmetry_tolerance")
     rng = as_generator(seed)
@@ -93,7 +97,7 @@ def _orthogonalize(V, w):
 
 
 def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
-            symmetry_tolerance=1e-8):
+            symmetry_tolerance=None):
     """Extreme eigenpairs of a symmetric operator by Lanczos (full reorthogonalization).
 
     Parameters
@@ -117,8 +121,9 @@ def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
         Stop when every wanted Ritz pair has residual bound
         :math:`|\\beta_m s_{mi}| \\le \\text{tolerance} \\cdot
         \\max_l |\\theta_l|`.
-    symmetry_tolerance : float
-        Relative tolerance of the symmetry check (2 extra operator columns).
+    symmetry_tolerance : float, optional
+        Relative tolerance of the symmetry check (2 extra operator columns);
+        default ``max(1e-8, 1000 eps)`` of the operator's dtype (1e-8 in float64).
 
     Returns
     -------
@@ -223,7 +228,7 @@ def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
 
 
 def stochastic_lanczos_quadrature(Aop, n, probes=10, lanczos_steps=30, seed=0,
-                                  symmetry_tolerance=1e-8):
+                                  symmetry_tolerance=None):
     """Gauss quadrature nodes and weights of the spectral measure of ``Aop``.
 
     Runs ``lanczos_steps`` Lanczos steps (full reorthogonalization) from
@@ -244,8 +249,9 @@ def stochastic_lanczos_quadrature(Aop, n, probes=10, lanczos_steps=30, seed=0,
         a probe's Krylov space becomes invariant, which makes its rule exact).
     seed : int, numpy.random.Generator or None
         Seed of the probes; a ``Generator`` is used and advanced.
-    symmetry_tolerance : float
-        Relative tolerance of the symmetry check.
+    symmetry_tolerance : float, optional
+        Relative tolerance of the symmetry check; default ``max(1e-8, 1000 eps)``
+        of the operator's dtype.
 
     Returns
     -------
