@@ -71,14 +71,22 @@ def plot_training_curves(loggers, keys=("train_loss", "val_loss"), x_key="sweeps
     if "sweeps" in loggers or x_key in loggers:
         loggers = {"": loggers}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    styles = ["-", "--", ":", "-."]
-    for color, (label, logger) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, loggers.items()):
-        for style, key in zip(styles * 4, keys):
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for run, (label, logger) in enumerate(loggers.items()):
+        for k, key in enumerate(keys):
             if key not in logger:
                 continue
             x, y = logger_series(logger, key, x_key)
+            if f"initial_{key}" in logger:  # the validation before training, at sweep 0
+                x, y = np.r_[0.0, x], np.r_[logger[f"initial_{key}"], y]
+            # One color per run when comparing runs, else one per entry.
+            color = colors[(run if len(loggers) > 1 else k) % len(colors)]
             name = f"{label} {key}".strip()
-            ax.plot(x, y, style, color=color, label=name, marker="." if len(x) < 30 else None)
+            if key.startswith("val"):  # sparse (per validation): markers, drawn on top
+                ax.plot(x, y, "-", color=color, label=name, marker="o", markersize=3, lw=1.5, zorder=3)
+            else:  # per-iteration mini-batch values: thin and light
+                style = "--" if len(loggers) > 1 and len(keys) > 1 else "-"
+                ax.plot(x, y, style, color=color, label=name, lw=0.6, alpha=0.6, zorder=2)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(x_key)
@@ -90,8 +98,12 @@ def plot_training_curves(loggers, keys=("train_loss", "val_loss"), x_key="sweeps
     return _finish(fig, path)
 
 
-def plot_eigenvalues(logger, key="train_eigenvalues", x_key="sweeps", max_curves=None, title=None, path=None):
-    """Eigenvalues recorded during training against sweeps (one curve per index, log |lambda|)."""
+def plot_eigenvalues(logger, key="train_eigenvalues", x_key="sweeps", max_curves=None, max_points=200,
+                     title=None, path=None):
+    """Eigenvalues recorded during training against sweeps (one curve per index, log |lambda|).
+
+    At most ``max_points`` evenly spaced iterations are drawn.
+    """
     plt = require_matplotlib()
     if key not in logger or not logger[key]:
         raise KeyError(f"the logger has no eigenvalues under {key!r}")
@@ -99,6 +111,8 @@ def plot_eigenvalues(logger, key="train_eigenvalues", x_key="sweeps", max_curves
     rank = max(len(logger[key][i]) for i in iterations)
     if max_curves is not None:
         rank = min(rank, max_curves)
+    if len(iterations) > max_points:  # evenly spaced iterations keep the figure readable
+        iterations = [iterations[j] for j in np.linspace(0, len(iterations) - 1, max_points).astype(int)]
     x = np.array([logger[x_key][i] for i in iterations])
     values = np.full((len(iterations), rank), np.nan)
     for row, i in enumerate(iterations):
