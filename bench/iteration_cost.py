@@ -186,4 +186,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from threadpoolctl import threadpool_limits
+
+    # As HessianlearnModel.fit does (settings['blas_threads'] = 1): numpy's BLAS threads would
+    # compete with the session's threads, so the optimizer's host-side algebra runs on one.
+    with threadpool_limits(limits=1, user_api="blas"):
+        main()
