@@ -205,13 +205,19 @@ class LowRankSaddleFreeNewton(Optimizer):
         gamma = self.damping
         gamma_r = self.regularization.gamma if self._regularized else 0.0
         mu = np.abs(np.asarray(eigenvalues, dtype=np.float64) - gamma_r)
-        U = np.asarray(eigenvectors, dtype=np.float64)
+        U = np.asarray(eigenvectors)
+        if U.dtype != np.float32:
+            U = U.astype(np.float64, copy=False)
         if U.shape[1] == 0:
             return -g / gamma
         # Woodbury, split into the range of U and its complement (same value, no
         # cancellation in 1 - mu/(mu + gamma)): U diag(1/(mu+gamma)) U^T g + (I - UU^T) g / gamma.
-        Utg = U.T @ g
-        return -(U @ (Utg / (mu + gamma)) + (g - U @ Utg) / gamma)
+        # Float32 U (float32 operators): the tall products in float32, the sums in float64.
+        g = np.asarray(g, dtype=np.float64)
+        Utg = np.asarray(U.T @ g.astype(U.dtype, copy=False), dtype=np.float64)
+        in_range = np.asarray(U @ (Utg / (mu + gamma)).astype(U.dtype, copy=False), dtype=np.float64)
+        projected = np.asarray(U @ Utg.astype(U.dtype, copy=False), dtype=np.float64)
+        return -(in_range + (g - projected) / gamma)
 
     def _fused_step(self, hessian_feed_dict, g):
         """The fixed-rank step in one session run (:class:`~hessianlearn.problem.fused_steps.FusedLowRankSaddleFreeNewtonStep`)."""

@@ -50,7 +50,7 @@ def eigensolver_from_range(Aop, Q):
     -------
     eigenvalues : ndarray, shape (m,)
     eigenvectors : ndarray, shape (n, m)
-        Orthonormal columns.
+        Orthonormal columns; float32 for a float32 operator, else float64.
 
     Raises
     ------
@@ -64,6 +64,8 @@ def eigensolver_from_range(Aop, Q):
     op = as_operator(Aop, "Aop", n=n)
     if Q.shape[1] == 0:
         return np.zeros(0), np.zeros((n, 0))
+    if np.dtype(op.dtype) == np.float32 and Q.dtype != np.float32:
+        Q = Q.astype(np.float32)  # a float32 operator: T and U in float32, no upcast of AQ
     AQ = np.asarray(op.matmat(Q))
     return _ritz_pairs(Q, AQ)
 
@@ -73,13 +75,19 @@ def eigensolver_from_range(Aop, Q):
 _CHOLESKY_QR_CONDITION_LIMIT = 1e6
 
 
-def orthonormal_basis(Y):
-    """An orthonormal basis ``Q`` (float64, shape ``(n, m)``) of the range of ``Y`` (``(n, m)``).
+def orthonormal_basis(Y, dtype=np.float64):
+    """An orthonormal basis ``Q`` (shape ``(n, m)``) of the range of ``Y`` (``(n, m)``).
 
-    Cholesky QR twice on float64 Gram matrices, ``G = Y^T Y = R^T R``,
-    ``Q = Y R^{-1}`` (two matrix products per pass, fast on tall blocks), falling
-    back to Householder QR when ``Y`` is too ill-conditioned for it.
+    Cholesky QR twice, ``G = Y^T Y = R^T R``, ``Q = Y R^{-1}`` (two matrix
+    products per pass, fast on tall blocks), falling back to Householder QR
+    when ``Y`` is too ill-conditioned for it.  The first pass always runs in
+    float64.  With ``dtype=np.float32`` the second pass (on a block whose
+    condition number is already ~1) runs in float32 and ``Q`` is float32:
+    orthonormal to float32 round-off, which is all a float32 operator can use.
     """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"'dtype' must be float32 or float64, got {dtype}.")
     Q = np.array(Y, dtype=np.float64)
     try:
         for _ in range(2):
@@ -87,20 +95,28 @@ def orthonormal_basis(Y):
             diagonal = np.abs(np.diag(R))
             if not np.all(np.isfinite(diagonal)) or diagonal.min() <= diagonal.max() / _CHOLESKY_QR_CONDITION_LIMIT:
                 raise np.linalg.LinAlgError("ill-conditioned block")
-            Q = Q @ scipy.linalg.solve_triangular(R, np.eye(R.shape[0]), lower=False, check_finite=False)
+            R_inv = scipy.linalg.solve_triangular(R, np.eye(R.shape[0]), lower=False, check_finite=False)
+            Q = Q @ R_inv.astype(Q.dtype, copy=False)
+            Q = Q.astype(dtype, copy=False)  # no-op for float64; the second pass in float32
         return Q
     except np.linalg.LinAlgError:
         # Householder QR: stable for any conditioning.
-        return scipy.linalg.qr(np.asarray(Y, dtype=np.float64), mode="economic", check_finite=False)[0]
+        Q = scipy.linalg.qr(np.asarray(Y, dtype=np.float64), mode="economic", check_finite=False)[0]
+        return Q.astype(dtype, copy=False)
 
 
 def _ritz_pairs(Q, AQ):
-    """Eigenpairs of the symmetrized :math:`Q^T (AQ)`, sorted by |lambda| desc."""
-    T = Q.T @ AQ
+    """Eigenpairs of the symmetrized :math:`Q^T (AQ)`, sorted by |lambda| desc.
+
+    ``T`` is formed in the common dtype of ``Q`` and ``AQ`` (float32 when both
+    are: no upcast of the tall blocks), its eigenproblem is solved in float64
+    and ``U = Q V`` is returned in ``Q``'s dtype.
+    """
+    T = np.asarray(Q.T @ AQ, dtype=np.float64)
     T = 0.5 * (T + T.T)
     values, vectors = np.linalg.eigh(T)
     order = np.argsort(-np.abs(values), kind="stable")
-    return values[order], Q @ vectors[:, order]
+    return values[order], Q @ vectors[:, order].astype(Q.dtype, copy=False)
 
 
 def randomized_eigensolver(Aop, n, k, p=None, seed=0):
@@ -126,7 +142,8 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0):
     eigenvalues : ndarray, shape (k,)
         Sorted by :math:`|\\lambda|` descending.
     eigenvectors : ndarray, shape (n, k)
-        Orthonormal columns, matching ``eigenvalues``.
+        Orthonormal columns, matching ``eigenvalues``; float32 (orthonormal to
+        float32 round-off) for a float32 operator, else float64.
 
     Raises
     ------
@@ -159,7 +176,8 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0):
     dtype = np.float32 if np.dtype(op.dtype) == np.float32 else np.float64
     omega = rng.standard_normal((n, k + p), dtype=dtype)
     Y = np.asarray(op.matmat(omega))
-    Q = orthonormal_basis(Y)
+    # For a float32 operator Q, T = Q^T (AQ) and U = Q V stay float32 (orthonormalized in float64 first).
+    Q = orthonormal_basis(Y, dtype=dtype)
     AQ = np.asarray(op.matmat(Q))
     values, vectors = _ritz_pairs(Q, AQ)
     return values[:k], vectors[:, :k]
