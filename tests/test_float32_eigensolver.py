@@ -86,3 +86,27 @@ def test_direction_float32_eigenvectors_match_float64():
     expected = -np.linalg.solve((U * np.abs(eigenvalues)) @ U.T + gamma * np.eye(n), g)
     np.testing.assert_allclose(p64, expected, rtol=1e-9, atol=1e-9 * np.linalg.norm(expected))
     np.testing.assert_allclose(p32, expected, rtol=0, atol=1e-6 * np.linalg.norm(expected))
+
+
+def _tiny_regression(hessian_block_size):
+    from hessianlearn import keras, tf
+    from hessianlearn.problem.regression_problem import RegressionProblem
+
+    rng = np.random.default_rng(7)
+    X, Y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    model = keras.Sequential([keras.layers.Dense(2, activation="tanh", input_shape=(3,))])
+    problem = RegressionProblem(model, hessian_block_size=hessian_block_size)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    return problem, sess, {problem.x: X, problem.y_true: Y}
+
+
+@pytest.mark.parametrize("problem_block, expected", [(None, 5), (2, 2)])
+def test_fixed_rank_lrsfn_runs_k_plus_p_columns_in_one_block(float64, problem_block, expected):
+    problem, sess, feed = _tiny_regression(problem_block)
+    opt = LowRankSaddleFreeNewton(problem, sess=sess, parameters={
+        "hessian_low_rank": 3, "oversample": 2, "alpha": 0.1})
+    w0 = problem.get_weights(sess)
+    opt.minimize(feed)
+    assert opt.H.block_size == expected
+    assert opt.rank == 3 and np.all(np.isfinite(problem.get_weights(sess) - w0))
