@@ -181,7 +181,6 @@ class HessianlearnModel:
         if w_0 is None:
             return None
         problem = self.problem
-        dtype = problem.dtype.as_numpy_dtype
         if isinstance(w_0, (list, tuple)) and not all(np.ndim(v) == 0 for v in w_0):
             flat = problem._weights_from_keras_list(w_0)
         else:
@@ -191,7 +190,7 @@ class HessianlearnModel:
                     f"w_0 must be a flat vector of length {problem.dimension} or a Keras weight "
                     f"list of {len(problem.shapes)} arrays, got an array of shape {flat.shape}."
                 )
-        return problem._check_flat(np.array(flat, dtype=dtype), "w_0")
+        return problem._check_flat(flat, "w_0")  # casts to the problem's dtype into a fresh copy
 
     def _layer_assignments(self):
         """Checked ``(variable, value)`` pairs from ``settings['layer_weights']``."""
