@@ -6,7 +6,7 @@ from .randomized_eigensolver import randomized_eigensolver
 __all__ = ["low_rank_hessian"]
 
 
-def low_rank_hessian(optimizer, feed_dict, k, p=None):
+def low_rank_hessian(optimizer, feed_dict, k, p=None, test_matrix="gaussian"):
     """Top-``k`` eigenpairs (by magnitude) of ``optimizer.H`` on ``feed_dict``.
 
     Runs the double-pass randomized eigensolver on the operator (including the
@@ -24,6 +24,8 @@ def low_rank_hessian(optimizer, feed_dict, k, p=None):
         Rank, ``1 <= k <= dimension``.
     p : int, optional
         Oversampling (default 10).
+    test_matrix : {'gaussian', 'rademacher'}, optional
+        Kind of the random test matrix (see :func:`randomized_eigensolver`).
 
     Returns
     -------
@@ -36,4 +38,5 @@ def low_rank_hessian(optimizer, feed_dict, k, p=None):
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= n:
         raise ValueError(f"k must be an int in [1, {n}] (the number of weights), got {k!r}.")
     operator = optimizer.hessian_operator(feed_dict)
-    return randomized_eigensolver(operator, n, int(k), p=p, seed=optimizer.rng)
+    return randomized_eigensolver(operator, n, int(k), p=p, seed=optimizer.rng,
+                                   test_matrix=test_matrix)

@@ -3,7 +3,7 @@
 For symmetric :math:`A \\in \\mathbb{R}^{n \\times n}` and a target rank
 :math:`k` with oversampling :math:`p`:
 
-1. draw a Gaussian test matrix :math:`\\Omega \\in \\mathbb{R}^{n \\times (k+p)}`;
+1. draw a Gaussian (or Rademacher) test matrix :math:`\\Omega \\in \\mathbb{R}^{n \\times (k+p)}`;
 2. first pass: :math:`Y = A \\Omega`, :math:`Q R = Y` (thin QR);
 3. second pass: :math:`T = Q^T A Q`, symmetrized :math:`(T + T^T)/2`;
 4. :math:`T = V \\Lambda V^T`, :math:`U = Q V`.
@@ -27,6 +27,7 @@ from .operators import (
     as_generator,
     as_operator,
 )
+from ..utilities.test_matrices import check_test_matrix, draw_test_matrix
 
 __all__ = ["randomized_eigensolver", "eigensolver_from_range"]
 
@@ -119,7 +120,7 @@ def _ritz_pairs(Q, AQ):
     return values[order], Q @ vectors[:, order].astype(Q.dtype, copy=False)
 
 
-def randomized_eigensolver(Aop, n, k, p=None, seed=0):
+def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
     """Top-``k`` eigenpairs (by magnitude) of symmetric ``Aop``, double pass.
 
     Parameters
@@ -134,8 +135,12 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0):
     p : int, optional
         Oversampling, default 10; reduced to ``n - k`` if ``k + p > n``.
     seed : int, numpy.random.Generator or None
-        Seed of the Gaussian test matrix.  A ``Generator`` is used and
+        Seed of the test matrix.  A ``Generator`` is used and
         advanced (optimizers pass their own so each iteration differs).
+    test_matrix : {'gaussian', 'rademacher'}, optional
+        Entries of the ``(n, k + p)`` test matrix: standard normal (default) or
+        random signs (:mod:`hessianlearn.utilities.test_matrices`; much
+        cheaper to draw, the same range-finding guarantees in practice).
 
     Returns
     -------
@@ -171,10 +176,11 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0):
         raise ValueError(f"'k' = {k} must not exceed the dimension n = {n}.")
     p = 10 if p is None else _check_int(p, "p", minimum=0)
     p = min(p, n - k)
+    test_matrix = check_test_matrix(test_matrix)
     rng = as_generator(seed)
     # A float32 operator (a float32 network) gets a float32 test matrix: half the bytes to draw and feed.
     dtype = np.float32 if np.dtype(op.dtype) == np.float32 else np.float64
-    omega = rng.standard_normal((n, k + p), dtype=dtype)
+    omega = draw_test_matrix(rng, n, k + p, test_matrix, dtype)
     Y = np.asarray(op.matmat(omega))
     # For a float32 operator Q, T = Q^T (AQ) and U = Q V stay float32 (orthonormalized in float64 first).
     Q = orthonormal_basis(Y, dtype=dtype)

@@ -88,6 +88,8 @@ def _defaults():
         "rq_data_size": [None, "Training samples used for spectra and Rayleigh quotients (None: all)"],
         "rq_samps": [100, "Number of data partitions for the Rayleigh-quotient std"],
         "target_rank": [100, "Rank of the recorded spectrum"],
+        "test_matrix": ["gaussian", "Test matrix of LRSFN's fixed-rank eigensolver: 'gaussian' (as the "
+                                    "original code) or 'rademacher' (random signs, far cheaper to draw)"],
         "oversample": [0, "Oversampling p of the LRSFN randomized eigensolver (cost 2(r+p) Hessian columns per iteration; 0 as in the original code)"],
         # curvature diagnostics recorded with record_spectrum (hessianlearn.model.curvature_recorder)
         "trace_probes": [20, "With record_spectrum: Rademacher probes of the Hutchinson trace (and layer traces)"],
