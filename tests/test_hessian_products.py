@@ -10,7 +10,7 @@ import pytest
 from hessianlearn import keras, tf
 from hessianlearn.problem import (AutoencoderProblem, ClassificationProblem, Hessian,
                                   RegressionProblem)
-from hessianlearn.problem.hessian_products import hessian_block_product
+from hessianlearn.problem.hessian_products import hessian_block_product, hessian_row_block_product
 
 
 def _dense_regression(rng):
@@ -152,6 +152,20 @@ def test_block_is_cached_per_column_count(case):
     problem = case[0]
     assert problem._hessian_block(3) is problem._hessian_block(3)
     assert problem._hessian_block(3)[0] is not problem._hessian_block(4)[0]
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_row_block_equals_explicit_hessian(case, k):
+    """The row layout (used by the fused LRSFN step): (H V)^T from V^T, MLP and CNN cases."""
+    problem, feed, sess, rng, H = case
+    VT = tf.placeholder(problem.dtype, [k, problem.dimension])
+    HVT = hessian_row_block_product(problem, VT)
+    assert HVT.shape.as_list() == [k, problem.dimension]
+    X = rng.standard_normal((problem.dimension, k))
+    out = sess.run(HVT, {**feed, VT: X.T})
+    assert _relative(out, (H @ X).T) < 1e-12
+    with pytest.raises(ValueError, match="static"):
+        hessian_row_block_product(problem, tf.placeholder(problem.dtype, [None, problem.dimension]))
 
 
 def test_dynamic_column_count_block(case):

@@ -12,9 +12,11 @@ ones already in the graph for the gradient, so a session run that fetches both
 
 A block ``V`` of ``k`` columns is built as ``k`` such products that share the
 forward and backward passes and run in one session call; the build time grows
-linearly in ``k``. (Splitting ``V`` per weight once with ``tf.unstack`` saved 10 %
-of the ops but raised the peak memory of large blocks, so each column is sliced.) A block with a dynamic column count runs one
-column product in a ``tf.while_loop`` instead.
+linearly in ``k``. The columns are taken as the rows of ``V^T`` (contiguous) and
+the products stacked per weight tensor: slicing columns of a row-major
+``(dimension, k)`` block and stacking flat columns along axis 1 were strided
+copies that cost as much as the Hessian arithmetic at small batches. A block
+with a dynamic column count runs one column product in a ``tf.while_loop``.
 
 Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 ``tf.autodiff.ForwardAccumulator`` or by the double-``tf.gradients`` trick, and
@@ -22,7 +24,7 @@ Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 """
 from .._tf import tf
 
-__all__ = ["hessian_vector_parts", "hessian_block_product"]
+__all__ = ["hessian_vector_parts", "hessian_block_product", "hessian_row_block_product"]
 
 
 def _dot(a_parts, b_parts):
@@ -79,8 +81,8 @@ def hessian_block_product(problem, V, parallel_iterations=10):
     """
     k = V.shape.as_list()[1]
     if k is not None:
-        columns = [_flat(hessian_vector_parts(problem, problem._split(V[:, j]))) for j in range(k)]
-        return tf.stack(columns, axis=1)
+        # Columns are rows of V^T: contiguous slices instead of strided ones (~1.5x faster)
+        return tf.transpose(hessian_row_block_product(problem, tf.transpose(V)))
 
     num_columns = tf.shape(V)[1]
     rows = tf.transpose(V)
@@ -92,6 +94,28 @@ def hessian_block_product(problem, V, parallel_iterations=10):
     _, out = tf.while_loop(lambda j, _: j < num_columns, body, [tf.constant(0), out],
                            parallel_iterations=parallel_iterations)
     return tf.reshape(tf.transpose(out.stack()), [problem.dimension, -1])
+
+
+def hessian_row_block_product(problem, VT):
+    """``(H V)^T`` for ``V^T`` given as a ``(k, dimension)`` tensor with static ``k``.
+
+    The same ``k`` column products as :func:`hessian_block_product`, in the
+    row layout: row ``j`` of ``V^T`` is a contiguous direction, and the result
+    is assembled per weight tensor (``k`` products stacked, then one
+    concatenation), with no strided column slicing or transposes. Graphs that
+    keep their blocks as rows (the fused LRSFN step) use it directly.
+
+    Returns
+    -------
+    tensor, shape ``(k, dimension)``
+        Row ``j`` is ``H V^T[j]``.
+    """
+    k = VT.shape.as_list()[0]
+    if k is None:
+        raise ValueError("hessian_row_block_product needs a static number of rows.")
+    products = [hessian_vector_parts(problem, problem._split(row)) for row in tf.unstack(VT, axis=0)]
+    return tf.concat([tf.reshape(tf.stack([parts[i] for parts in products], axis=0), [k, -1])
+                      for i in range(len(problem._weights))], axis=1)
 
 
 def _flat(parts):
