@@ -8,11 +8,12 @@ from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFre
 from hessianlearn.algorithms.optimizer import NonFiniteError
 from hessianlearn.problem.fused_steps import (
     FusedLowRankSaddleFreeNewtonStep,
-    _orthonormal_basis,
+    _whitening,
     fused_step,
 )
 from hessianlearn.problem.regression_problem import RegressionProblem
 from hessianlearn.problem.regularization import L2Regularization
+from hessianlearn.utilities.test_matrices import rademacher_bits, rademacher_from_bits
 
 from cases import explicit_hessian, make_case
 
@@ -93,16 +94,22 @@ def test_fused_adam_switches_with_the_numpy_path(float64):
 
 
 @pytest.mark.parametrize("gamma", [None, 1e-3])
-@pytest.mark.parametrize("oversample", [0, 3])
-def test_fused_lrsfn_direction_equals_numpy_direction_for_the_same_test_matrix(float64, gamma,
-                                                                             oversample):
+@pytest.mark.parametrize("oversample, test_matrix", [(0, "gaussian"), (3, "gaussian"),
+                                                     (3, "rademacher")])
+def test_fused_lrsfn_direction_equals_numpy_direction_for_the_same_test_matrix(
+        float64, gamma, oversample, test_matrix):
     problem, regularization, feed, sess = _setup(gamma=gamma)
     n, k = problem.dimension, 5
     opt = LowRankSaddleFreeNewton(problem, regularization, sess,
                                   parameters={"hessian_low_rank": k, "oversample": oversample})
-    step = FusedLowRankSaddleFreeNewtonStep(problem, regularization, rank=k, oversample=oversample)
+    step = FusedLowRankSaddleFreeNewtonStep(problem, regularization, rank=k, oversample=oversample,
+                                            test_matrix=test_matrix)
     rng = np.random.default_rng(4)
-    omega = rng.standard_normal((n, k + oversample))
+    if test_matrix == "rademacher":  # the fused step is fed the packed bits
+        fed_omega = rademacher_bits(rng, n, k + oversample)
+        omega = rademacher_from_bits(fed_omega, n, k + oversample)
+    else:
+        fed_omega = omega = rng.standard_normal((n, k + oversample))
     g = rng.standard_normal(n)
     # numpy path on the same test matrix: double pass through the curvature operator
     Y = opt.H(omega, feed)
@@ -112,7 +119,7 @@ def test_fused_lrsfn_direction_equals_numpy_direction_for_the_same_test_matrix(f
     order = np.argsort(-np.abs(values), kind="stable")[:k]
     expected = opt.direction(g, values[order], Q @ vectors[:, order])
     gamma_r = 0.0 if regularization is None else regularization.gamma
-    fed = step.feed(feed, g, omega, alpha=1.0, gamma=opt.damping, gamma_r=gamma_r)
+    fed = step.feed(feed, g, fed_omega, alpha=1.0, gamma=opt.damping, gamma_r=gamma_r)
     w_before = problem.get_weights(sess)
     direction, eigenvalues = sess.run([step.direction, step.fetches["eigenvalues"]], fed)
     np.testing.assert_allclose(eigenvalues, values[order], rtol=1e-10, atol=1e-12)
@@ -120,8 +127,9 @@ def test_fused_lrsfn_direction_equals_numpy_direction_for_the_same_test_matrix(f
     np.testing.assert_array_equal(problem.get_weights(sess), w_before)  # no update fetched
 
 
+@pytest.mark.parametrize("test_matrix", ["gaussian", "rademacher"])
 @pytest.mark.parametrize("globalization, rank", [(None, None), ("spectral_step", None), (None, 3)])
-def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank):
+def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank, test_matrix):
     """Same seed: float64 problems draw the same test matrices on both paths (and at full rank
     the step does not depend on them), so the iterates agree to round-off."""
     problem, regularization, feed, sess = _tiny()
@@ -133,12 +141,15 @@ def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank):
     for fused in (False, True):
         problem.set_weights(sess, w0.copy())
         opt = LowRankSaddleFreeNewton(problem, regularization, sess, parameters={
-            "hessian_low_rank": n, "alpha": 0.5, "globalization": globalization, "fused_step": fused})
+            "hessian_low_rank": n, "alpha": 0.5, "globalization": globalization, "fused_step": fused,
+            "test_matrix": test_matrix})
         infos = [opt.minimize(b, h) for b, h in zip(batches, hess)]
         results[fused] = (problem.get_weights(sess), opt.eigenvalues, infos, opt.sweeps.copy())
     w_fused, lam_fused, info_fused, sweeps_fused = results[True]
     w_numpy, lam_numpy, info_numpy, sweeps_numpy = results[False]
-    np.testing.assert_allclose(w_fused, w_numpy, rtol=1e-9, atol=1e-11)
+    # Round-off: the complement term (g - U U^T g) / gamma (gamma = 1e-3) amplifies the basis'
+    # round-off, and the weights reach 1e5 after three steps
+    np.testing.assert_allclose(w_fused, w_numpy, rtol=1e-7, atol=1e-11)
     np.testing.assert_allclose(lam_fused, lam_numpy, rtol=1e-9, atol=1e-11)
     for a, b in zip(info_fused, info_numpy):
         assert a["alpha"] == pytest.approx(b["alpha"], rel=1e-9)
@@ -166,15 +177,23 @@ def test_fused_lrsfn_eigenvalues_of_the_dense_hessian_and_reproducible(float64):
     assert opt.eigenvectors is None and opt.rank == problem.dimension
 
 
-def test_orthonormal_basis_of_rank_deficient_matrix(float64):
+def test_whitening_orthonormalizes_and_bounds_null_directions(float64):
     rng = np.random.default_rng(0)
-    Y = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 6))  # rank 3 of 6 columns
-    Y = np.hstack([Y, rng.standard_normal((50, 2))])
+    U, _ = np.linalg.qr(rng.standard_normal((50, 8)))
+    V, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    Y = U @ np.diag(np.logspace(0, -5, 8)) @ V.T  # condition number 1e5
+    deficient = np.hstack([Y[:, :3] @ rng.standard_normal((3, 6)), rng.standard_normal((50, 2))])
     with tf.Session() as sess:
-        Q = sess.run(_orthonormal_basis(tf.constant(Y)))
-    np.testing.assert_allclose(Q.T @ Q, np.eye(8), atol=1e-12)
-    P = Q @ Q.T  # range(Y) is contained in range(Q)
-    np.testing.assert_allclose(P @ Y, Y, atol=1e-10 * np.abs(Y).max())
+        W, W_deficient = sess.run([_whitening(tf.constant(X.T @ X), 8 * np.finfo(float).eps)
+                                   for X in (Y, deficient)])
+    Q = Y @ W
+    np.testing.assert_allclose(Q.T @ Q, np.eye(8), atol=1e-6)  # eps * cond^2 of the Gram
+    s = np.linalg.svd(deficient @ W_deficient, compute_uv=False)
+    np.testing.assert_allclose(s[:5], 1.0, atol=1e-8)  # rank 5: the range, orthonormal
+    assert np.all(np.isfinite(W_deficient)) and s[5:].max() < 1e-3  # null directions not blown up
+    P = (deficient @ W_deficient)
+    P = P @ np.linalg.pinv(P, rcond=1e-6)
+    np.testing.assert_allclose(P @ deficient, deficient, atol=1e-8 * np.abs(deficient).max())
 
 
 def test_fused_graphs_are_cached_per_problem(float64):
@@ -214,3 +233,26 @@ def test_fused_steps_leave_weights_unchanged_on_nan(float64):
         opt.minimize(feed, bad)  # finite gradient, NaN curvature
     np.testing.assert_array_equal(problem.get_weights(sess), w0)
 
+
+
+@pytest.mark.parametrize("test_matrix", ["gaussian", "rademacher"])
+def test_fused_lrsfn_float32_matches_the_numpy_path_to_float32_round_off(test_matrix):
+    """Float32 tall products, float64 small algebra: the fused step stays within float32
+    round-off (amplified by the conditioning of H Omega) of the numpy path's."""
+    case = make_case("autoencoder", "mlp", "float32", seed=2)
+    problem, feed = case.problem, case.feed_dict
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    w0 = problem.get_weights(sess)
+    results = {}
+    for fused in (False, True):
+        problem.set_weights(sess, w0.copy())
+        opt = LowRankSaddleFreeNewton(problem, None, sess, parameters={
+            "hessian_low_rank": 6, "oversample": 4, "alpha": 0.1, "fused_step": fused,
+            "test_matrix": test_matrix, "seed": 3})
+        opt.minimize(feed)
+        results[fused] = (problem.get_weights(sess) - w0, opt.eigenvalues)
+    (step_fused, lam_fused), (step_numpy, lam_numpy) = results[True], results[False]
+    assert np.abs(lam_numpy).min() > 0
+    np.testing.assert_allclose(lam_fused, lam_numpy, rtol=1e-4)
+    assert np.linalg.norm(step_fused - step_numpy) <= 1e-3 * np.linalg.norm(step_numpy)

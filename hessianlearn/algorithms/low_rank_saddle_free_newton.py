@@ -5,6 +5,7 @@ from ..problem.curvature_operator import DEFAULT_BLOCK_SIZE
 from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate, global_sample_count, partition_feed
+from ..utilities.test_matrices import TEST_MATRICES, draw_test_matrix, rademacher_bits
 from .low_rank_hessian import low_rank_hessian
 from .optimizer import (
     NonFiniteError,
@@ -49,6 +50,8 @@ def ParametersLowRankSaddleFreeNewton():
         "rq_samps": [10, "naarf/vn: number of partitions of the Hessian batch (capped at its size)"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "seed": [0, "Seed of the random test matrices (the generator advances every iteration)"],
+        "test_matrix": ["gaussian", "Fixed-rank eigensolver's test matrix: 'gaussian' (as the original "
+                                    "code) or 'rademacher' (random signs: far cheaper to draw and feed)"],
         "fused_step": [False, "Compute the fixed-rank step (test matrix, H Omega, QR, eigenpairs, "
                               "Woodbury, update) in one session run on the Hessian batch; "
                               "range_finding None, globalization None or 'spectral_step', "
@@ -140,6 +143,7 @@ class LowRankSaddleFreeNewton(Optimizer):
         _check_count(p["max_bad_vectors_nystrom"], "max_bad_vectors_nystrom")
         _check_positive(p["nystrom_std_tolerance"], "nystrom_std_tolerance")
         _check_count(p["rq_samps"], "rq_samps", minimum=2)
+        _check_choice(p["test_matrix"], TEST_MATRICES, "test_matrix")
         if p["fused_step"] and (self.range_finding is not None
                                 or self.globalization == "line_search"):
             raise ValueError(
@@ -196,7 +200,8 @@ class LowRankSaddleFreeNewton(Optimizer):
         if method is None:
             k = int(p["hessian_low_rank"])
             self._fit_block_size(min(k + int(p["oversample"]), n))
-            return low_rank_hessian(self, feed_dict, k, p=int(p["oversample"]))
+            return low_rank_hessian(self, feed_dict, k, p=int(p["oversample"]),
+                                    test_matrix=p["test_matrix"])
         A = self.hessian_operator(feed_dict)
         block = int(p["range_block_size"])
         if method == "arf":
@@ -239,11 +244,14 @@ class LowRankSaddleFreeNewton(Optimizer):
         p = self.parameters
         regularization = self.regularization if self._regularized else None
         step = fused_step("lrsfn", self.problem, regularization, rank=int(p["hessian_low_rank"]),
-                          oversample=int(p["oversample"]))
-        # The numpy path's draw (float32 for float32 problems: half the bytes, same stream shape)
-        dtype = self.problem.dtype.as_numpy_dtype
-        omega = self.rng.standard_normal((self.problem.dimension, step.rank + step.oversample),
-                                         dtype=dtype)
+                          oversample=int(p["oversample"]), test_matrix=p["test_matrix"])
+        # The numpy path's draw from the same generator: the Gaussian matrix in the problem's
+        # dtype, or the Rademacher matrix's packed bits (unpacked in the graph).
+        n, m = self.problem.dimension, step.rank + step.oversample
+        if p["test_matrix"] == "rademacher":
+            omega = rademacher_bits(self.rng, n, m)
+        else:
+            omega = draw_test_matrix(self.rng, n, m, "gaussian", self.problem.dtype.as_numpy_dtype)
         feed = step.feed(hessian_feed_dict, g, omega, alpha=float(p["alpha"]), gamma=self.damping,
                          gamma_r=regularization.gamma if regularization is not None else 0.0,
                          spectral_alpha=float(p["spectral_step_alpha"]),

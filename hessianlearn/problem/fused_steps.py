@@ -8,8 +8,8 @@ iteration. The graphs here compute the same step where the weights live:
 * :class:`FusedAdamStep`: loss, gradient and the Adam update in one run; the
   moments ``m`` and ``v`` are graph variables.
 * :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a fed
-  Gaussian test matrix, ``Y = H Omega``, an orthonormal basis ``Q`` of ``Y``,
-  ``T = Q^T H Q``, its eigenpairs, the Woodbury step and the update, in one run
+  test matrix, ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its
+  eigenpairs, the Woodbury step and the update, in one run
   (the gradient of the training batch is fed: the two batches share the
   network's input placeholder).
 
@@ -22,6 +22,7 @@ they are single-process only (no MPI reduction can happen inside one run).
 import numpy as np
 
 from .._tf import tf
+from ..utilities.test_matrices import check_test_matrix
 
 __all__ = ["FusedAdamStep", "FusedLowRankSaddleFreeNewtonStep", "fused_step"]
 
@@ -86,8 +87,12 @@ class FusedAdamStep(_FusedStep):
         v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
         w \\leftarrow w - \\alpha \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon},
 
-    elementwise, as :class:`~hessianlearn.algorithms.Adam`; ``m`` and ``v``
-    (shape ``(dimension,)``) are graph variables (:meth:`reset` zeroes them).
+    elementwise, as :class:`~hessianlearn.algorithms.Adam`. Each weight tensor
+    is updated by TensorFlow's fused Adam kernel (``ResourceApplyAdam``, one op
+    per tensor), given ``epsilon sqrt(1 - beta_2^t)`` as its epsilon: the
+    kernel's ``lr sqrt(1-beta_2^t)/(1-beta_1^t) m / (sqrt(v) + epsilon')`` is
+    then exactly the bias-corrected step above. The update runs only when the
+    loss and ``||g||`` are finite (then so is the step).
 
     Attributes
     ----------
@@ -95,12 +100,12 @@ class FusedAdamStep(_FusedStep):
         ``data_loss``, ``reg_cost``, ``norm_g`` (of the regularized gradient),
         ``finite``, ``update`` (the op) and ``accuracy`` when the problem has one.
     alpha, beta_1, beta_2, epsilon, t : placeholders (scalars, problem dtype)
-    m, v : tf.Variable, shape (dimension,)
+    m, v : tensors, shape (dimension,)
+        The moments, flat (read them with ``sess.run``; :meth:`load` sets them).
     """
 
     def __init__(self, problem, regularization=None):
         super().__init__(problem, regularization)
-        n = problem.dimension
         with problem._graph.as_default(), tf.name_scope("fused_adam"):
             self.alpha = self._scalar("alpha")
             self.beta_1 = self._scalar("beta_1")
@@ -108,39 +113,56 @@ class FusedAdamStep(_FusedStep):
             self.epsilon = self._scalar("epsilon")
             self.t = self._scalar("t")
             local = [tf.GraphKeys.LOCAL_VARIABLES]
-            self.m = tf.Variable(tf.zeros([n], self.dtype), trainable=False, collections=local,
-                                 name="m", use_resource=True)
-            self.v = tf.Variable(tf.zeros([n], self.dtype), trainable=False, collections=local,
-                                 name="v", use_resource=True)
-            self._reset = tf.variables_initializer([self.m, self.v])
+
+            def moments(name):
+                return [tf.Variable(tf.zeros(w.shape, self.dtype), trainable=False, collections=local,
+                                    name=f"{name}_{i}", use_resource=True)
+                        for i, w in enumerate(problem._weights)]
+
+            self._m, self._v = moments("m"), moments("v")
+            self._reset = tf.variables_initializer(self._m + self._v)
+            self.m = tf.concat([tf.reshape(x, [-1]) for x in self._m], axis=0)
+            self.v = tf.concat([tf.reshape(x, [-1]) for x in self._v], axis=0)
+            self._load_values = tf.placeholder(self.dtype, [2, problem.dimension], name="load")
+            self._load = tf.group(*[x.assign(part) for row, variables in
+                                    zip(tf.unstack(self._load_values), (self._m, self._v))
+                                    for x, part in zip(variables, problem._split(row))])
             loss = problem.loss
             reg_cost = tf.zeros([], self.dtype) if regularization is None else regularization.cost
-            g = self._regularized_gradient(problem.gradient)
-            norm_g = tf.norm(g)
-            m_old, v_old = self.m.read_value(), self.v.read_value()
-            m = self.beta_1 * m_old + (1.0 - self.beta_1) * g
-            v = self.beta_2 * v_old + (1.0 - self.beta_2) * g * g
-            m_hat = m / (1.0 - self.beta_1 ** self.t)
-            v_hat = v / (1.0 - self.beta_2 ** self.t)
-            step = -self.alpha * (m_hat / (tf.sqrt(v_hat) + self.epsilon))
-            finite = tf.logical_and(tf.math.is_finite(loss + reg_cost),
-                                    tf.reduce_all(tf.math.is_finite(step)))
+            grads = problem._gradient_parts
+            if regularization is not None:
+                gamma = tf.constant(regularization.gamma, self.dtype)
+                grads = [g + gamma * w for g, w in zip(grads, problem._weights)]
+            norm_g = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))
+            finite = tf.logical_and(tf.math.is_finite(loss + reg_cost), tf.math.is_finite(norm_g))
             fetches = {"data_loss": loss, "reg_cost": reg_cost, "norm_g": norm_g}
             accuracy = getattr(problem, "accuracy", None)
             if isinstance(accuracy, tf.Tensor):
                 fetches["accuracy"] = accuracy
-            after = list(fetches.values())
-            update = self._guarded_update(finite, step, after)
-            with tf.control_dependencies(after):
-                moments = tf.group(self.m.assign(tf.where(finite, m, m_old)),
-                                   self.v.assign(tf.where(finite, v, v_old)))
+            beta_1_power, beta_2_power = self.beta_1 ** self.t, self.beta_2 ** self.t
+            epsilon = self.epsilon * tf.sqrt(1.0 - beta_2_power)
+
+            def apply():
+                return tf.group(*[tf.raw_ops.ResourceApplyAdam(
+                    var=w.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
+                    beta2_power=beta_2_power, lr=self.alpha, beta1=self.beta_1, beta2=self.beta_2,
+                    epsilon=epsilon, grad=g) for w, m, v, g in zip(problem._weights, self._m,
+                                                                  self._v, grads)])
+
+            with tf.control_dependencies(list(fetches.values())):
+                fetches["update"] = tf.cond(finite, apply, tf.no_op)
             fetches["finite"] = finite
-            fetches["update"] = tf.group(update, moments)
             self.fetches = fetches
 
     def reset(self, sess):
         """Set ``m = v = 0`` in ``sess`` (call before the first step of a run)."""
         sess.run(self._reset)
+
+    def load(self, sess, m, v):
+        """Set the moments to the flat arrays ``m`` and ``v`` (shape ``(dimension,)``)."""
+        values = np.stack([np.asarray(m, dtype=self.dtype.as_numpy_dtype),
+                           np.asarray(v, dtype=self.dtype.as_numpy_dtype)])
+        sess.run(self._load, {self._load_values: values})
 
     def feed(self, feed_dict, alpha, beta_1, beta_2, epsilon, t):
         """``feed_dict`` plus the step's scalars (a new dict)."""
@@ -150,32 +172,33 @@ class FusedAdamStep(_FusedStep):
         return feed
 
 
-def _orthonormal_basis(Y):
-    """``Q`` with orthonormal columns spanning ``Y`` (``(n, m)``, float64): shifted Cholesky-QR3.
+def _whitening(G, relative_floor):
+    """``W = V diag(max(s, floor)^{-1/2})`` from ``G = V diag(s) V^T`` (``m x m``, float64).
 
-    ``G = Y^T Y + s I`` with the shift ``s = 11 (n m + m (m+1)) u ||Y||_F^2``
-    (``u`` the unit round-off) is positive definite even for rank-deficient
-    ``Y``; ``Q_1 = Y R^{-1}`` with ``R^T R = G``, then two unshifted
-    Cholesky-QR passes make ``Q`` orthonormal to round-off (Fukaya, Kannan,
-    Nakatsukasa, Yamamoto, Yanagisawa, SIAM J. Sci. Comput. 42 (2020)). The
-    work is three ``m x m`` Gram products of ``Y``: cheap next to ``H Y``.
+    For a Gram matrix ``G = X^T X`` the columns of ``X W`` are orthonormal up to
+    the round-off in ``G``; eigenvalues below ``floor = relative_floor * max(s)``
+    (numerically null directions of ``X``) are raised to it, so ``W`` stays
+    bounded and ``X W`` spans the range of ``X`` without amplifying its noise.
     """
-    n, m = Y.shape.as_list()
-    eye = tf.eye(m, dtype=Y.dtype)
-    unit = np.finfo(Y.dtype.as_numpy_dtype).eps / 2
+    s, V = tf.linalg.eigh(0.5 * (G + tf.transpose(G)))
+    floor = relative_floor * tf.maximum(tf.reduce_max(s), np.finfo(np.float64).tiny)
+    return V * tf.math.rsqrt(tf.maximum(s, floor))[tf.newaxis, :]
 
-    def cholesky_qr(X, shifted):
-        G = tf.matmul(X, X, transpose_a=True)
-        if shifted:  # ||Y||_F^2 = trace(Y^T Y)
-            G = G + 11.0 * (n * m + m * (m + 1)) * unit * tf.linalg.trace(G) * eye
-        L = tf.linalg.cholesky(G)
-        # X R^{-1} with R = L^T, as X (L^{-1})^T: an m x m triangular solve and one matmul
-        # (a triangular solve with n right-hand sides is several times slower on CPU).
-        return tf.matmul(X, tf.linalg.triangular_solve(L, eye, lower=True), transpose_b=True)
 
-    Q = cholesky_qr(Y, True)
-    Q = cholesky_qr(Q, False)
-    return cholesky_qr(Q, False)
+def _finite_or_identity(M):
+    """``(M, True)`` if ``M`` (square) is finite, else ``(I, False)``: eigh must not see NaN."""
+    finite = tf.reduce_all(tf.math.is_finite(M))
+    return tf.where(finite, M, tf.eye(tf.shape(M)[0], dtype=M.dtype)), finite
+
+
+def _rademacher_rows_from_bits(bits, n, m, dtype):
+    """``Omega^T`` (``(m, n)``) of the +-1 matrix packed in uint8 ``bits`` (the
+    column-major layout of :mod:`hessianlearn.utilities.test_matrices`), by a
+    256 x 8 lookup table."""
+    table = (2.0 * np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
+                                 bitorder="little") - 1.0).astype(dtype.as_numpy_dtype)
+    signs = tf.gather(tf.constant(table), tf.cast(bits, tf.int32))
+    return tf.reshape(tf.reshape(signs, [-1])[: n * m], [m, n])
 
 
 class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
@@ -183,20 +206,32 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
 
     With ``H`` the Hessian of the loss on the fed (Hessian) batch plus
     ``gamma_R I``, the fed gradient ``g`` (of the training batch, regularized),
-    and a fed Gaussian test matrix ``Omega`` ``(dimension, k + p)``:
+    and a fed test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian,
+    or Rademacher fed as packed bits and unpacked here):
 
-    1. ``Y = H Omega``, ``Q`` an orthonormal basis of ``Y`` (float64, shifted
-       Cholesky-QR3);
-    2. ``T = sym(Q^T H Q) = V Lambda V^T`` (``T`` formed in the problem's
-       precision, its eigenpairs in float64), sorted by ``|lambda|``
-       descending, the first ``k`` kept: ``U = Q V_k``;
-    3. ``mu = |lambda - gamma_R|``, ``p = -(U diag(1/(mu+gamma)) U^T g + (g - U U^T g)/gamma)``
-       (Woodbury, as :meth:`LowRankSaddleFreeNewton.direction`);
-    4. ``alpha = min(spectral_alpha, 0.1/|lambda_1|)`` if ``spectral`` else the
+    The ``(n, m)`` blocks are held transposed, as ``(m, n)`` rows (the layout
+of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
+
+1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,
+       ``G_1 = Y^T Y`` (:func:`_whitening`): a well-conditioned basis of the
+       range of ``Y`` (not yet orthonormal to round-off);
+    2. ``Z = H Q_1``; ``[G_2, B] = Q_1^T [Q_1, Z]``; with ``W_2 = G_2^{-1/2}``
+       the Rayleigh-Ritz matrix on the orthonormal basis ``Q = Q_1 W_2`` is
+       ``T = W_2^T B W_2 = Q^T H Q`` (``Q`` is never formed: this is Cholesky-QR2
+       with the second product folded into the small matrices);
+    3. ``T = P Lambda P^T`` (float64), sorted by ``|lambda|`` descending, the
+       first ``k`` kept: ``U = Q_1 C`` with ``C = W_2 P_k`` (``m x k``);
+    4. ``mu = |lambda - gamma_R|``, ``p = -(U diag(1/(mu+gamma)) U^T g + (g - U U^T g)/gamma)``
+       (Woodbury, as :meth:`LowRankSaddleFreeNewton.direction`), applied
+       through ``U^T g = C^T (Q_1^T g)`` and ``U a = Q_1 (C a)``;
+    5. ``alpha = min(spectral_alpha, 0.1/|lambda_1|)`` if ``spectral`` else the
        fed ``alpha``; ``w += alpha p`` if everything is finite.
 
-    The subspace, hence the step, equals that of the numpy double-pass
-    randomized eigensolver with the same ``Omega`` (up to round-off).
+    The tall products (``(n, m)`` blocks) run in the problem's precision, the
+    ``m x m`` algebra in float64. The subspace, hence the step, is that of the
+    numpy double-pass randomized eigensolver with the same ``Omega`` (equal to
+    round-off in float64; in float32 to float32 round-off times the condition
+    number of ``Y`` in the weakest directions, as any float32 QR of ``Y``).
 
     Parameters
     ----------
@@ -206,10 +241,14 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
         ``k``, at most ``dimension``.
     oversample : int
         ``p >= 0``; reduced to ``dimension - k``.
+    test_matrix : {'gaussian', 'rademacher'}
+        What :meth:`feed` takes as ``omega``: the ``(dimension, m)`` matrix in
+        the problem's dtype, or the packed bits (uint8, ``ceil(dimension m / 8)``).
 
     Attributes
     ----------
-    omega : placeholder, shape (dimension, k + p)
+    omega : placeholder
+        ``(dimension, m)`` (Gaussian) or ``(ceil(dimension m / 8),)`` uint8 (Rademacher).
     g, alpha, gamma, gamma_r, spectral_alpha, spectral : placeholders
     fetches : dict
         ``eigenvalues`` (``k``, of ``H`` including ``gamma_R``), ``alpha`` (the
@@ -218,7 +257,7 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
         Hessian columns applied per run, ``2 (k + p)``.
     """
 
-    def __init__(self, problem, regularization=None, rank=20, oversample=0):
+    def __init__(self, problem, regularization=None, rank=20, oversample=0, test_matrix="gaussian"):
         super().__init__(problem, regularization)
         n = problem.dimension
         rank = int(rank)
@@ -228,54 +267,71 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
         if oversample < 0:
             raise ValueError(f"oversample must be an int >= 0, got {oversample!r}.")
         self.rank, self.oversample = rank, oversample
+        self.test_matrix = check_test_matrix(test_matrix)
         m = rank + oversample
         self.columns = 2 * m
         f64 = tf.float64
+        dtype = self.dtype
+        # Gram eigenvalues below this fraction of the largest are round-off of the block
+        floor = m * np.finfo(dtype.as_numpy_dtype).eps
         with problem._graph.as_default(), tf.name_scope("fused_lrsfn"):
-            self.g = tf.placeholder(self.dtype, [n], name="g")
+            self.g = tf.placeholder(dtype, [n], name="g")
             self.alpha = self._scalar("alpha", f64)
             self.gamma = self._scalar("gamma", f64)
             self.gamma_r = self._scalar("gamma_r", f64)
             self.spectral_alpha = self._scalar("spectral_alpha", f64)
             self.spectral = tf.placeholder(tf.bool, [], name="spectral")
-            # Fed from the optimizer's generator: numpy's float32 normals are several times
-            # faster than TF's stateless kernel, and float64 problems then share the numpy
-            # path's random stream exactly.
-            self.omega = tf.placeholder(self.dtype, [n, m], name="omega")
+            # Drawn by the optimizer's numpy generator, so the numpy path can use the same
+            # matrix. The blocks are kept as rows ((m, n): X^T), the layout of the fast product.
+            if self.test_matrix == "rademacher":
+                self.omega = tf.placeholder(tf.uint8, [-(-n * m // 8)], name="omega_bits")
+                omega_t = _rademacher_rows_from_bits(self.omega, n, m, dtype)
+            else:
+                self.omega = tf.placeholder(dtype, [n, m], name="omega")
+                omega_t = tf.transpose(self.omega)
 
-            def apply_h(X):
+            def apply_h(XT):  # (H_loss X)^T for X^T of shape (m, n); gamma_R I is added by callers
                 # X is a constant direction: tf.gradients must not differentiate through it
-                X = tf.stop_gradient(X)
-                HX = problem._hessian_block_product(X)
-                return HX + tf.cast(self.gamma_r, self.dtype) * X
+                return problem._hessian_row_block_product(tf.stop_gradient(XT))
 
-            # Non-finite curvature (NaN data): factor finite stand-ins so the run completes,
-            # and report finite = False (no update).
-            Y = tf.cast(apply_h(self.omega), f64)
-            finite_y = tf.reduce_all(tf.math.is_finite(Y))
-            Q = _orthonormal_basis(tf.where(finite_y, Y, tf.cast(self.omega, f64)))
-            Q_w = tf.cast(Q, self.dtype)
-            # T in the problem's precision (one fewer (n, m) cast in float32), eigh in float64
-            T = tf.cast(tf.matmul(Q_w, apply_h(Q_w), transpose_a=True), f64)
-            finite_t = tf.logical_and(finite_y, tf.reduce_all(tf.math.is_finite(T)))
-            T = tf.where(finite_t, T, tf.eye(m, dtype=f64))
+            def gram(AT, BT):  # A^T B in float64 from the row blocks A^T, B^T
+                return tf.cast(tf.matmul(AT, BT, transpose_b=True), f64)
+
+            # Non-finite curvature (NaN data) shows in the small matrices: eigh gets the
+            # identity instead so the run completes, and finite = False (no update).
+            YT = apply_h(omega_t)
+            if regularization is not None:  # without one, gamma_R = 0: no (m, n) work
+                YT = YT + tf.cast(self.gamma_r, dtype) * omega_t
+            G_1, finite = _finite_or_identity(gram(YT, YT))
+            Q_1T = tf.matmul(tf.cast(_whitening(G_1, floor), dtype), YT, transpose_a=True)
+            G_2, finite_2 = _finite_or_identity(gram(Q_1T, Q_1T))
+            W_2 = _whitening(G_2, floor)
+            # Q_1^T (H_loss + gamma_R I) Q_1, the shift added to the small matrix
+            B = gram(apply_h(Q_1T), Q_1T)
+            B = 0.5 * (B + tf.transpose(B)) + self.gamma_r * G_2
+            T, finite_t = _finite_or_identity(tf.matmul(W_2, tf.matmul(B, W_2), transpose_a=True))
+            finite = tf.logical_and(finite, tf.logical_and(finite_2, finite_t))
             values, vectors = tf.linalg.eigh(0.5 * (T + tf.transpose(T)))
             order = tf.argsort(-tf.abs(values), stable=True)[:rank]
             values = tf.gather(values, order)
-            V = tf.gather(vectors, order, axis=1)
+            C = tf.matmul(W_2, tf.gather(vectors, order, axis=1))  # U = Q_1 C
+
+            def tall(vector):  # Q_1 vector, (n,) in float64
+                return tf.cast(tf.linalg.matvec(Q_1T, tf.cast(vector, dtype), transpose_a=True), f64)
+
             mu = tf.abs(values - self.gamma_r)
             g = tf.cast(self.g, f64)
-            Utg = tf.linalg.matvec(V, tf.linalg.matvec(Q, g, transpose_a=True), transpose_a=True)
-            U_scaled = tf.linalg.matvec(Q, tf.linalg.matvec(V, Utg / (mu + self.gamma)))
-            U_Utg = tf.linalg.matvec(Q, tf.linalg.matvec(V, Utg))
+            Utg = tf.linalg.matvec(C, tf.cast(tf.linalg.matvec(Q_1T, self.g), f64), transpose_a=True)
+            U_scaled = tall(tf.linalg.matvec(C, Utg / (mu + self.gamma)))
+            U_Utg = tall(tf.linalg.matvec(C, Utg))
             direction = -(U_scaled + (g - U_Utg) / self.gamma)
             lam1 = tf.abs(values[0])
             spectral_alpha = tf.where(lam1 > 0.0, tf.minimum(self.spectral_alpha,
                                                             0.1 / tf.maximum(lam1, 1e-300)),
                                       self.spectral_alpha)
             alpha = tf.where(self.spectral, spectral_alpha, self.alpha)
-            step = tf.cast(alpha * direction, self.dtype)
-            finite = tf.logical_and(finite_t, tf.reduce_all(tf.math.is_finite(step)))
+            step = tf.cast(alpha * direction, dtype)
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(step)))
             self.direction = direction
             self.fetches = {"eigenvalues": values, "alpha": alpha, "finite": finite,
                             "update": self._guarded_update(finite, step, [values, alpha])}
@@ -284,8 +340,9 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
              spectral=False):
         """``hessian_feed_dict`` plus the gradient and the step's scalars (a new dict)."""
         feed = dict(hessian_feed_dict)
+        omega_dtype = np.uint8 if self.test_matrix == "rademacher" else self.dtype.as_numpy_dtype
         feed.update({self.g: np.asarray(g, dtype=self.dtype.as_numpy_dtype),
-                     self.omega: np.asarray(omega, dtype=self.dtype.as_numpy_dtype),
+                     self.omega: np.asarray(omega, dtype=omega_dtype),
                      self.alpha: float(alpha),
                      self.gamma: float(gamma), self.gamma_r: float(gamma_r),
                      self.spectral_alpha: float(spectral_alpha), self.spectral: bool(spectral)})
