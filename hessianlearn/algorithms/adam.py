@@ -125,12 +125,10 @@ class Adam(Optimizer):
         self._check_parameters()
         if self._fused is None:
             step = fused_step("adam", self.problem, self.regularization if self._regularized else None)
-            dtype = self.problem.dtype.as_numpy_dtype
             if self._m is None:
                 step.reset(self.sess)
             else:  # continue from host-side moments
-                step.m.load(np.asarray(self._m, dtype=dtype), self.sess)
-                step.v.load(np.asarray(self._v, dtype=dtype), self.sess)
+                step.load(self.sess, self._m, self._v)
             self._fused = step
         step = self._fused
         p = self.parameters

@@ -28,6 +28,7 @@ import numpy as np
 
 from .._tf import tf
 from .mpi import _describe, _raise_gathered, check_communicator
+from .session_callables import run
 
 __all__ = ["evaluate", "register_derived", "count_samples", "global_sample_count", "partition_feed"]
 
@@ -199,7 +200,7 @@ def evaluate(sess, fetches, feed_dict, comm=None, *, local_fraction=None):
     graph; its fetches then need fully defined static shapes.
     """
     if comm is None:
-        return sess.run(fetches, feed_dict)
+        return run(sess, fetches, feed_dict)
     check_communicator(comm)
     flat = tf.nest.flatten(fetches)
     run_list, plan = [], []
@@ -220,7 +221,7 @@ def evaluate(sess, fetches, feed_dict, comm=None, *, local_fraction=None):
         if count == 0 or fraction == 0.0:
             values = [_zeros_like(fetch) for fetch in run_list]  # no samples: no contribution
         else:
-            values = sess.run(run_list, feed_dict)
+            values = run(sess, run_list, feed_dict)
     except Exception as err:  # noqa: BLE001 - forwarded to every rank, then re-raised
         error = err
     gathered = comm.allgather((_describe(error), count, fraction))
