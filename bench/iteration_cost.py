@@ -4,11 +4,12 @@ For the Tutorial 0 network (784-32(softplus)-784(sigmoid), MSE, float32, real
 MNIST x/255) and two batch shapes -- batch 32 / Hessian batch 8 / rank 40 and
 batch 1000 / Hessian batch 100 / rank 20, oversampling 0 -- this prints, all
 measured in one run (medians of ``--repeats``, numpy and fused paths
-interleaved):
+in alternating rounds):
 
 * the gradient time (loss + gradient, one session run on the batch);
 * the Hessian-column time (one ``HdW`` block of ``k`` columns on the Hessian
-  batch, divided by ``k``);
+  batch, divided by ``k``; and the row-layout block the fused step uses, run
+  without fetching: the ideal takes the cheaper);
 * the ideal LRSFN iteration ``gradient + 2 (k + p) columns`` and the measured
   ``LowRankSaddleFreeNewton.minimize`` time, numpy path and fused path, with
   their ratios to the ideal;
@@ -29,6 +30,11 @@ import time
 import numpy as np
 
 SHAPES = {"tutorial": (32, 8, 40), "large": (1000, 100, 20)}
+#: Sweeps at which the fits report the validation loss (Tutorial 0's table)
+VAL_MARKS = (1, 2, 5, 10, 20, 40, 50)
+#: (name, fused_step, test_matrix) of the timed LRSFN iterations
+LRSFN_VARIANTS = [("lrsfn numpy", False, "gaussian"), ("lrsfn numpy rademacher", False, "rademacher"),
+                  ("lrsfn fused", True, "gaussian"), ("lrsfn fused rademacher", True, "rademacher")]
 
 
 def _parse():
@@ -63,17 +69,30 @@ def _median_time(function, repeats):
     return statistics.median(times), times
 
 
-def _interleaved(functions, repeats):
-    """Median seconds of each function, calls alternating between them."""
-    for function in functions.values():
-        function()
+def _rounds(functions, repeats, rounds=3):
+    """Median seconds of each function: ``rounds`` rounds, each function timed in a run of
+    consecutive calls per round (as in training: the same graph again and again, caches warm),
+    the rounds alternating between the functions (slow drifts of the machine hit all alike)."""
     times = {name: [] for name in functions}
-    for _ in range(repeats):
+    per_round = max(1, -(-repeats // rounds))
+    for _ in range(rounds):
         for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
+            function()  # warm-up of this run of calls
+            for _ in range(per_round):
+                start = time.perf_counter()
+                function()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}, times
+
+
+def _val_loss_at(logger, marks):
+    """(mark, validation loss at the first validation at or after ``mark`` sweeps) for reached marks."""
+    out = []
+    for mark in marks:
+        after = [i for i in sorted(logger["val_loss"]) if logger["sweeps"][i] >= mark - 1e-9]
+        if after:
+            out.append((mark, logger["val_loss"][after[0]]))
+    return out
 
 
 def _spread(times):
@@ -123,32 +142,44 @@ def main():
         block_feed = dict(hess_feed)
         block_feed[dW] = block
         t_block, block_times = _median_time(lambda: sess.run(HdW, block_feed), args.repeats)
-        t_column = t_block / k
+        # The row-layout product the fused step uses, run without fetching its result: the
+        # cheaper of the two column costs makes the (stricter) ideal.
+        with problem._graph.as_default():
+            VT = tf.placeholder(problem.dtype, [k, problem.dimension])
+            HVT = problem._hessian_row_block_product(VT)
+        row_feed = dict(hess_feed)
+        row_feed[VT] = block.T.copy()
+        t_rows, _ = _median_time(lambda: sess.run(HVT.op, row_feed), args.repeats)
+        t_column = min(t_block, t_rows) / k
         ideal = t_grad + 2 * (k + p) * t_column
         optimizers = {}
-        for fused in (False, True):
-            optimizers[f"lrsfn {'fused' if fused else 'numpy'}"] = LowRankSaddleFreeNewton(
+        for name, fused, test_matrix in LRSFN_VARIANTS:
+            optimizers[name] = LowRankSaddleFreeNewton(
                 problem, None, sess, parameters={"hessian_low_rank": k, "oversample": p,
-                                                 "alpha": 5e-2, "fused_step": fused})
+                                                 "alpha": 5e-2, "fused_step": fused,
+                                                 "test_matrix": test_matrix})
+        for fused in (False, True):
             optimizers[f"adam {'fused' if fused else 'numpy'}"] = Adam(
                 problem, None, sess, parameters={"alpha": 1e-3, "fused_step": fused})
 
         def stepper(opt):
             return lambda: opt.minimize(feed, hess_feed)  # the weights train on: a real iteration
 
-        medians, times = _interleaved({name: stepper(opt) for name, opt in optimizers.items()},
+        medians, times = _rounds({name: stepper(opt) for name, opt in optimizers.items()},
                                       args.repeats)
         print(f"\n[{shape}] batch {batch}, Hessian batch {hess_batch}, rank k = {k}, oversample p = {p}, "
               f"dimension {problem.dimension}")
         print(f"  gradient                    {1e3 * t_grad:9.2f} ms  (IQR/median {_spread(grad_times):.2f})")
-        print(f"  Hessian column ({k}-block)   {1e3 * t_column:9.3f} ms  "
-              f"(= {t_column / t_grad:.2f} gradients; IQR/median {_spread(block_times):.2f})")
+        print(f"  Hessian column ({k}-block)   {1e3 * t_block / k:9.3f} ms  "
+              f"(= {t_block / k / t_grad:.2f} gradients; IQR/median {_spread(block_times):.2f})")
+        print(f"  Hessian column ({k} rows)    {1e3 * t_rows / k:9.3f} ms  "
+              f"(row layout, result not fetched; = {t_rows / k / t_grad:.2f} gradients)")
         print(f"  ideal LRSFN iteration       {1e3 * ideal:9.2f} ms  (gradient + {2 * (k + p)} columns)")
-        for name in ("lrsfn numpy", "lrsfn fused"):
-            print(f"  {name + ' iteration':27s} {1e3 * medians[name]:9.2f} ms  ratio to ideal "
+        for name, _, _ in LRSFN_VARIANTS:
+            print(f"  {name + ' iteration':34s} {1e3 * medians[name]:9.2f} ms  ratio to ideal "
                   f"{medians[name] / ideal:6.2f}  (IQR/median {_spread(times[name]):.2f})")
         for name in ("adam numpy", "adam fused"):
-            print(f"  {name + ' iteration':27s} {1e3 * medians[name]:9.2f} ms  = "
+            print(f"  {name + ' iteration':34s} {1e3 * medians[name]:9.2f} ms  = "
                   f"{medians[name] / t_grad:.2f} gradients")
         sess.close()
 
@@ -172,16 +203,24 @@ def main():
             "save_logger": False, "verbose": False, "intra_threads": args.threads,
             "inter_threads": args.threads, "seed": 0})
         model = hl.HessianlearnModel(problem, hl.L2Regularization(problem, 0.0), data, settings=settings)
-        model.set_optimizer(optimizer, {"fused_step": fused})
+        parameters = {"fused_step": fused}
+        if optimizer == "lrsfn":  # the fast configuration against the original's
+            parameters["test_matrix"] = "rademacher" if fused else "gaussian"
+        model.set_optimizer(optimizer, parameters)
         start = time.perf_counter()
         logger = model.fit()
         wall = time.perf_counter() - start
         done = logger["sweeps"][max(logger["sweeps"])]
         step_time = sum(logger["time"].values())
-        print(f"  {optimizer:5s} {'fused' if fused else 'numpy'}: {len(logger['sweeps']):5d} iterations, "
+        first = logger["time"][min(logger["time"])]  # includes building the step's graph
+        label = ("fused" if fused else "numpy") + (f" {parameters['test_matrix']}" if optimizer == "lrsfn" else "")
+        print(f"  {optimizer:5s} {label:16s}: {len(logger['sweeps']):5d} iterations, "
               f"{done:.3f} sweeps, {wall:7.2f} s: {wall / done:6.2f} s per sweep (steps alone "
               f"{step_time / done:6.2f}); val loss {logger['initial_val_loss']:.3e} -> "
               f"{logger['val_loss'][max(logger['val_loss'])]:.3e}")
+        print(f"        first iteration {first:.2f} s (graph build); the rest {(wall - first) / done:6.2f} s "
+              f"per sweep; val loss at sweeps " + ", ".join(
+                  f"{mark}: {loss:.3e}" for mark, loss in _val_loss_at(logger, VAL_MARKS)))
         model.close()
 
 
