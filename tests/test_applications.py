@@ -57,6 +57,21 @@ def test_autoencoder_smoke(tmp_path):
 
 
 @needs_mnist
+@pytest.mark.parametrize("script, arguments", [
+    ("mnist_autoencoder.py", ["--optimizers", "lrsfn", "adam"]),
+    ("mnist_vae.py", ["--optimizer", "lrsfn", "--hidden", "32"]),
+])
+def test_fast_path_smoke(script, arguments, tmp_path):
+    """--fast: fused Adam and LRSFN steps with Rademacher test matrices, same outputs."""
+    output = tmp_path / "out"
+    result = run(script, *arguments, "--sweeps", "0.3", *TINY, "--fast", "--quiet", "--output", str(output),
+                 cwd=tmp_path)
+    check_ok(result, output, ["summary.json"])
+    summary = json.loads((output / "summary.json").read_text())
+    assert all(s["sweeps"] >= 0.3 and 0 < s["val_loss"] < float("inf") for s in summary.values())
+
+
+@needs_mnist
 def test_classification_smoke(tmp_path):
     output = tmp_path / "out"
     result = run("mnist_classification.py", "--optimizers", "lrsfn", "adam", "sgd", "--sweeps", "0.2", *TINY,
@@ -99,6 +114,7 @@ BAD_ARGUMENTS = [
     ("mnist_classification.py", ["--alpha", "adam"], "--alpha"),
     ("mnist_gan.py", ["--seed", "-3"], "--seed"),
     ("mnist_gan.py", ["--rank", "0"], "--rank"),
+    ("mnist_autoencoder.py", ["--fast", "--mpi"], "--fast"),
 ]
 
 

@@ -108,6 +108,9 @@ def add_run_arguments(parser, printing_sweep_frequency, default_output):
     parser.add_argument("--printing-sweep-frequency", type=positive_float, default=printing_sweep_frequency,
                         help="print a table row and validate every this many sweeps")
     parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
+    parser.add_argument("--fast", action="store_true",
+                        help="fused in-graph steps for Adam and fixed-rank LRSFN, Rademacher test matrices "
+                             "(single process; see bench/README.md)")
     add_common_arguments(parser, default_output)
 
 
@@ -206,6 +209,9 @@ def prepare_run(parser, args, uses_hessian):
     ``uses_hessian``), :func:`get_communicator` and :func:`make_output_folder`, in this
     order. Returns ``(x_train, y_train, x_test, y_test, comm, rank)``.
     """
+    if getattr(args, "fast", False) and args.mpi:
+        parser.error("--fast computes each step in one session run, which cannot be reduced over MPI "
+                     "ranks; drop --fast or --mpi")
     x_train, y_train, x_test, y_test = load_images(parser, args)
     check_batch_sizes(parser, len(x_train), args.batch_size, args.hessian_batch_size if uses_hessian else None)
     comm = get_communicator(args.mpi)
@@ -254,6 +260,8 @@ def fit_settings(args, optimizer, alpha, problem_name, title, **extra):
         "inter_threads": args.threads,
         "seed": args.seed,
     }
+    if getattr(args, "fast", False):
+        settings.update(fused_step=True, test_matrix="rademacher")
     settings.update(extra)
     return settings
 
