@@ -6,6 +6,8 @@ For each problem it prints, all measured in one process with the same session:
 * ``Hdw`` time and its ratio to the gradient,
 * ``HdW`` with 20 columns: time and per-column ratio to the gradient,
 * graph build time + first session run of the block product for 20 and 100 columns,
+  and the first 100-column product of the Hessian operator (its 20-column block
+  built and run five times),
 * the peak resident memory (``ru_maxrss``) after the 100-column block.
 
 Timings are medians over ``--repeats`` rounds; each round times the gradient,
@@ -154,6 +156,9 @@ def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
           f"{b / block / g:5.2f}")
     for k, (tb_, tr_) in builds.items():
         print(f"  block {k:3d}: build {tb_:6.2f} s + first run {tr_:6.2f} s = {tb_ + tr_:6.2f} s")
+    first_call = sum(builds[block]) + (-(-100 // block) - 1) * b
+    print(f"  Hessian operator, first product of 100 columns (its default {block}-column blocks): "
+          f"build + first run + {-(-100 // block) - 1} more runs = {first_call:6.2f} s")
     print(f"  dynamic-column block (while loop): build {t_build_dyn:.2f} s + first run at 100 "
           f"columns {t_first_dyn:.2f} s; per column / gradient at {block} columns {d / block / g:5.2f}")
     print(f"  peak RSS after the 100-column block: {rss_mb:.0f} MB")
