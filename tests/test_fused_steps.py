@@ -256,3 +256,24 @@ def test_fused_lrsfn_float32_matches_the_numpy_path_to_float32_round_off(test_ma
     assert np.abs(lam_numpy).min() > 0
     np.testing.assert_allclose(lam_fused, lam_numpy, rtol=1e-4)
     assert np.linalg.norm(step_fused - step_numpy) <= 1e-3 * np.linalg.norm(step_numpy)
+
+
+def test_fused_lrsfn_uses_the_gauss_newton_matrix_when_asked(float64):
+    """hessian_type 'gauss_newton': the fused step decomposes J^T H_L J, as the numpy path."""
+    case = make_case("autoencoder", "mlp", "float64", seed=2)
+    problem, feed = case.problem, case.feed_dict
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    w0 = problem.get_weights(sess)
+    results = {}
+    for fused in (False, True):
+        problem.set_weights(sess, w0.copy())
+        opt = LowRankSaddleFreeNewton(problem, None, sess, parameters={
+            "hessian_low_rank": 3, "oversample": 5, "fused_step": fused, "hessian_type": "gauss_newton",
+            "test_matrix": "rademacher"})
+        opt.minimize(feed)
+        results[fused] = (problem.get_weights(sess), opt.eigenvalues)
+    np.testing.assert_allclose(results[True][1], results[False][1], rtol=1e-9)
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-9, atol=1e-12)
+    hessian_values = np.linalg.eigvalsh(_dense_hessian(problem, None, sess, feed))
+    assert not np.allclose(np.sort(results[True][1])[::-1], np.sort(hessian_values)[::-1][:3])

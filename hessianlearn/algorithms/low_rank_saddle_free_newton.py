@@ -250,7 +250,8 @@ class LowRankSaddleFreeNewton(Optimizer):
         p = self.parameters
         regularization = self.regularization if self._regularized else None
         step = fused_step("lrsfn", self.problem, regularization, rank=int(p["hessian_low_rank"]),
-                          oversample=int(p["oversample"]), test_matrix=p["test_matrix"])
+                          oversample=int(p["oversample"]), test_matrix=p["test_matrix"],
+                          curvature=p["hessian_type"])
         # The numpy path's draw from the same generator: the Gaussian matrix in the problem's
         # dtype, or the Rademacher matrix's packed bits (unpacked in the graph).
         n, m = self.problem.dimension, step.rank + step.oversample

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._tf import tf
 from ..utilities.test_matrices import check_test_matrix
+from .gauss_newton import gauss_newton_graph
 
 __all__ = ["FusedAdamStep", "FusedLowRankSaddleFreeNewtonStep", "fused_step"]
 
@@ -244,6 +245,9 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
     test_matrix : {'gaussian', 'rademacher'}
         What :meth:`feed` takes as ``omega``: the ``(dimension, m)`` matrix in
         the problem's dtype, or the packed bits (uint8, ``ceil(dimension m / 8)``).
+    curvature : {'hessian', 'gauss_newton'}
+        ``H`` is the loss's Hessian or its generalized Gauss-Newton matrix
+        ``J^T H_L J`` (:mod:`.gauss_newton`), as the optimizers' ``hessian_type``.
 
     Attributes
     ----------
@@ -257,7 +261,8 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
         Hessian columns applied per run, ``2 (k + p)``.
     """
 
-    def __init__(self, problem, regularization=None, rank=20, oversample=0, test_matrix="gaussian"):
+    def __init__(self, problem, regularization=None, rank=20, oversample=0, test_matrix="gaussian",
+                 curvature="hessian"):
         super().__init__(problem, regularization)
         n = problem.dimension
         rank = int(rank)
@@ -268,6 +273,13 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
             raise ValueError(f"oversample must be an int >= 0, got {oversample!r}.")
         self.rank, self.oversample = rank, oversample
         self.test_matrix = check_test_matrix(test_matrix)
+        if curvature not in ("hessian", "gauss_newton"):
+            raise ValueError(f"curvature must be 'hessian' or 'gauss_newton', got {curvature!r}.")
+        self.curvature = curvature
+        if curvature == "gauss_newton":  # raises NotImplementedError for losses without a GGN
+            rows_product = gauss_newton_graph(problem).row_block_product
+        else:
+            rows_product = problem._hessian_row_block_product
         m = rank + oversample
         self.columns = 2 * m
         f64 = tf.float64
@@ -292,7 +304,7 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
 
             def apply_h(XT):  # (H_loss X)^T for X^T of shape (m, n); gamma_R I is added by callers
                 # X is a constant direction: tf.gradients must not differentiate through it
-                return problem._hessian_row_block_product(tf.stop_gradient(XT))
+                return rows_product(tf.stop_gradient(XT))
 
             def gram(AT, BT):  # A^T B in float64 from the row blocks A^T, B^T
                 return tf.cast(tf.matmul(AT, BT, transpose_b=True), f64)

@@ -138,9 +138,14 @@ class GaussNewtonGraph:
         if k not in self._blocks:
             dW, _ = self.problem._hessian_block(k)
             with self.problem._graph.as_default():
-                columns = [self.vector_product(dW[:, j]) for j in range(k)]
-                self._blocks[k] = (dW, tf.stack(columns, axis=1))
+                self._blocks[k] = (dW, tf.transpose(self.row_block_product(tf.transpose(dW))))
         return self._blocks[k]
+
+    def row_block_product(self, VT):
+        """``(G V)^T`` for ``V^T`` of shape ``(k, dimension)`` (static ``k``): one product per
+        row, the rows contiguous (the layout of :func:`.hessian_products.hessian_row_block_product`)."""
+        with self.problem._graph.as_default():
+            return tf.stack([self.vector_product(row) for row in tf.unstack(VT, axis=0)], axis=0)
 
 
 def gauss_newton_graph(problem):
