@@ -99,7 +99,7 @@ class LowRankSaddleFreeNewton(Optimizer):
     (Gaussian in the problem's dtype, or Rademacher bits); the step equals the
     numpy path's for the same test matrix to round-off (float64 problems draw
     the same matrix). With ``test_matrix='rademacher'`` this is the fast path
-    (Tutorial 0: ~20 ms per iteration against ~80 ms, see ``bench/README.md``).
+    (Tutorial 0: ~15 ms per iteration against ~70 ms, see ``bench/README.md``).
 
     Attributes
     ----------
