@@ -234,12 +234,10 @@ def test_fused_steps_leave_weights_unchanged_on_nan(float64):
     np.testing.assert_array_equal(problem.get_weights(sess), w0)
 
 
-
-@pytest.mark.parametrize("test_matrix", ["gaussian", "rademacher"])
-def test_fused_lrsfn_float32_matches_the_numpy_path_to_float32_round_off(test_matrix):
-    """Float32 tall products, float64 small algebra: the fused step stays within float32
-    round-off (amplified by the conditioning of H Omega) of the numpy path's."""
-    case = make_case("autoencoder", "mlp", "float32", seed=2)
+def _one_step_both_paths(dtype, parameters):
+    """``{fused: (w_1 - w_0, eigenvalues)}`` of one LRSFN step from the same weights on an
+    autoencoder case, numpy path and fused path."""
+    case = make_case("autoencoder", "mlp", dtype, seed=2)
     problem, feed = case.problem, case.feed_dict
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
@@ -247,11 +245,18 @@ def test_fused_lrsfn_float32_matches_the_numpy_path_to_float32_round_off(test_ma
     results = {}
     for fused in (False, True):
         problem.set_weights(sess, w0.copy())
-        opt = LowRankSaddleFreeNewton(problem, None, sess, parameters={
-            "hessian_low_rank": 6, "oversample": 4, "alpha": 0.1, "fused_step": fused,
-            "test_matrix": test_matrix, "seed": 3})
+        opt = LowRankSaddleFreeNewton(problem, None, sess, parameters=dict(parameters, fused_step=fused))
         opt.minimize(feed)
         results[fused] = (problem.get_weights(sess) - w0, opt.eigenvalues)
+    return results, problem, sess, feed
+
+
+@pytest.mark.parametrize("test_matrix", ["gaussian", "rademacher"])
+def test_fused_lrsfn_float32_matches_the_numpy_path_to_float32_round_off(test_matrix):
+    """Float32 tall products, float64 small algebra: the fused step stays within float32
+    round-off (amplified by the conditioning of H Omega) of the numpy path's."""
+    results, *_ = _one_step_both_paths("float32", {"hessian_low_rank": 6, "oversample": 4, "alpha": 0.1,
+                                                   "test_matrix": test_matrix, "seed": 3})
     (step_fused, lam_fused), (step_numpy, lam_numpy) = results[True], results[False]
     assert np.abs(lam_numpy).min() > 0
     np.testing.assert_allclose(lam_fused, lam_numpy, rtol=1e-4)
@@ -260,20 +265,10 @@ def test_fused_lrsfn_float32_matches_the_numpy_path_to_float32_round_off(test_ma
 
 def test_fused_lrsfn_uses_the_gauss_newton_matrix_when_asked(float64):
     """hessian_type 'gauss_newton': the fused step decomposes J^T H_L J, as the numpy path."""
-    case = make_case("autoencoder", "mlp", "float64", seed=2)
-    problem, feed = case.problem, case.feed_dict
-    sess = tf.Session()
-    sess.run(tf.global_variables_initializer())
-    w0 = problem.get_weights(sess)
-    results = {}
-    for fused in (False, True):
-        problem.set_weights(sess, w0.copy())
-        opt = LowRankSaddleFreeNewton(problem, None, sess, parameters={
-            "hessian_low_rank": 3, "oversample": 5, "fused_step": fused, "hessian_type": "gauss_newton",
-            "test_matrix": "rademacher"})
-        opt.minimize(feed)
-        results[fused] = (problem.get_weights(sess), opt.eigenvalues)
+    results, problem, sess, feed = _one_step_both_paths("float64", {
+        "hessian_low_rank": 3, "oversample": 5, "hessian_type": "gauss_newton", "test_matrix": "rademacher"})
     np.testing.assert_allclose(results[True][1], results[False][1], rtol=1e-9)
     np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-9, atol=1e-12)
+    problem.set_weights(sess, problem.get_weights(sess) - results[True][0])  # back to w_0
     hessian_values = np.linalg.eigvalsh(_dense_hessian(problem, None, sess, feed))
     assert not np.allclose(np.sort(results[True][1])[::-1], np.sort(hessian_values)[::-1][:3])
