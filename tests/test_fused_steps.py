@@ -13,7 +13,7 @@ from hessianlearn.problem.fused_steps import (
 )
 from hessianlearn.problem.regression_problem import RegressionProblem
 from hessianlearn.problem.regularization import L2Regularization
-from hessianlearn.utilities.test_matrices import rademacher_bits, rademacher_from_bits
+from hessianlearn.utilities.random_matrices import rademacher_bits, rademacher_from_bits
 
 from cases import explicit_hessian, make_case
 

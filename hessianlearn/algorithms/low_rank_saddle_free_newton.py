@@ -5,7 +5,7 @@ from ..problem.curvature_operator import DEFAULT_BLOCK_SIZE
 from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate, global_sample_count, partition_feed
-from ..utilities.test_matrices import TEST_MATRICES, draw_test_matrix, rademacher_bits
+from ..utilities.random_matrices import TEST_MATRICES, draw_test_matrix, rademacher_bits
 from .low_rank_hessian import low_rank_hessian
 from .optimizer import (
     NonFiniteError,

@@ -27,7 +27,7 @@ from .operators import (
     as_generator,
     as_operator,
 )
-from ..utilities.test_matrices import check_test_matrix, draw_test_matrix
+from ..utilities.random_matrices import check_test_matrix, draw_test_matrix
 
 __all__ = ["randomized_eigensolver", "eigensolver_from_range"]
 
@@ -139,7 +139,7 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
         advanced (optimizers pass their own so each iteration differs).
     test_matrix : {'gaussian', 'rademacher'}, optional
         Entries of the ``(n, k + p)`` test matrix: standard normal (default) or
-        random signs (:mod:`hessianlearn.utilities.test_matrices`; much
+        random signs (:mod:`hessianlearn.utilities.random_matrices`; much
         cheaper to draw, the same range-finding guarantees in practice).
 
     Returns

@@ -22,7 +22,7 @@ they are single-process only (no MPI reduction can happen inside one run).
 import numpy as np
 
 from .._tf import tf
-from ..utilities.test_matrices import check_test_matrix
+from ..utilities.random_matrices import check_test_matrix
 from .gauss_newton import gauss_newton_graph
 
 __all__ = ["FusedAdamStep", "FusedLowRankSaddleFreeNewtonStep", "fused_step"]
@@ -194,7 +194,7 @@ def _finite_or_identity(M):
 
 def _rademacher_rows_from_bits(bits, n, m, dtype):
     """``Omega^T`` (``(m, n)``) of the +-1 matrix packed in uint8 ``bits`` (the
-    column-major layout of :mod:`hessianlearn.utilities.test_matrices`), by a
+    column-major layout of :mod:`hessianlearn.utilities.random_matrices`), by a
     256 x 8 lookup table."""
     table = (2.0 * np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
                                  bitorder="little") - 1.0).astype(dtype.as_numpy_dtype)

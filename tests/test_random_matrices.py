@@ -1,9 +1,9 @@
-"""Random test matrices (utilities/test_matrices.py): layout, statistics, seeding, eigensolver use."""
+"""Random test matrices (utilities/random_matrices.py): layout, statistics, seeding, eigensolver use."""
 import numpy as np
 import pytest
 
 from hessianlearn.algorithms.randomized_eigensolver import randomized_eigensolver
-from hessianlearn.utilities.test_matrices import (draw_test_matrix, rademacher_bits,
+from hessianlearn.utilities.random_matrices import (draw_test_matrix, rademacher_bits,
                                                   rademacher_from_bits)
 
 
