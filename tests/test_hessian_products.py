@@ -10,7 +10,8 @@ import pytest
 from hessianlearn import keras, tf
 from hessianlearn.problem import (AutoencoderProblem, ClassificationProblem, Hessian,
                                   RegressionProblem)
-from hessianlearn.problem.hessian_products import hessian_block_product, hessian_row_block_product
+from hessianlearn.problem.hessian_products import (hessian_block_product, hessian_row_block_parts,
+                                                   hessian_row_block_product)
 
 
 def _dense_regression(rng):
@@ -166,6 +167,12 @@ def test_row_block_equals_explicit_hessian(case, k):
     assert _relative(out, (H @ X).T) < 1e-12
     with pytest.raises(ValueError, match="static"):
         hessian_row_block_product(problem, tf.placeholder(problem.dtype, [None, problem.dimension]))
+    # per weight tensor in and out (the fused LRSFN step's layout)
+    parts = [tf.placeholder(problem.dtype, [k, b - a]) for a, b in problem.indices]
+    out_parts = sess.run(hessian_row_block_parts(problem, parts),
+                         {**feed, **{p: X[a:b].T for p, (a, b) in zip(parts, problem.indices)}})
+    assert [o.shape for o in out_parts] == [(k, b - a) for a, b in problem.indices]
+    assert _relative(np.concatenate(out_parts, axis=1), (H @ X).T) < 1e-12
 
 
 def test_dynamic_column_count_block(case):

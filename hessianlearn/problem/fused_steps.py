@@ -24,6 +24,7 @@ import numpy as np
 from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
 from .gauss_newton import gauss_newton_graph
+from .hessian_products import hessian_row_block_parts
 
 __all__ = ["FusedAdamStep", "FusedLowRankSaddleFreeNewtonStep", "fused_step"]
 
@@ -210,8 +211,10 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
     and a fed test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian,
     or Rademacher fed as packed bits and unpacked here):
 
-    The ``(n, m)`` blocks are held transposed, as ``(m, n)`` rows (the layout
-of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
+    The ``(n, m)`` blocks are held transposed and split per weight tensor, as
+``(m, n_i)`` rows (the layout of
+:func:`~hessianlearn.problem.hessian_products.hessian_row_block_parts`: no
+block is ever concatenated or sliced).
 
 1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,
        ``G_1 = Y^T Y`` (:func:`_whitening`): a well-conditioned basis of the
@@ -282,9 +285,14 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
             raise ValueError(f"curvature must be 'hessian' or 'gauss_newton', got {curvature!r}.")
         self.curvature = curvature
         if curvature == "gauss_newton":  # raises NotImplementedError for losses without a GGN
-            rows_product = gauss_newton_graph(problem).row_block_product
+            flat_product = gauss_newton_graph(problem).row_block_product
+
+            def parts_product(parts):  # the GGN takes flat rows
+                out = flat_product(tf.concat(parts, axis=1))
+                return [out[:, a:b] for a, b in problem.indices]
         else:
-            rows_product = problem._hessian_row_block_product
+            def parts_product(parts):
+                return hessian_row_block_parts(problem, parts)
         m = rank + oversample
         self.columns = 2 * m
         f64 = tf.float64
@@ -299,49 +307,55 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
             self.spectral_alpha = self._scalar("spectral_alpha", f64)
             self.spectral = tf.placeholder(tf.bool, [], name="spectral")
             # Drawn by the optimizer's numpy generator, so the numpy path can use the same
-            # matrix. The blocks are kept as rows ((m, n): X^T), the layout of the fast product.
+            # matrix. The (n, m) blocks X are kept as X^T split per weight tensor, a list of
+            # (m, n_i): the layout the block product takes and gives with no copies.
             if self.test_matrix == "rademacher":
                 self.omega = tf.placeholder(tf.uint8, [-(-n * m // 8)], name="omega_bits")
                 omega_t = _rademacher_rows_from_bits(self.omega, n, m, dtype)
             else:
                 self.omega = tf.placeholder(dtype, [n, m], name="omega")
                 omega_t = tf.transpose(self.omega)
+            omega_parts = [omega_t[:, a:b] for a, b in problem.indices]
 
-            def apply_h(XT):  # (H_loss X)^T for X^T of shape (m, n); gamma_R I is added by callers
+            def apply_h(X):  # (H_loss X)^T per weight; gamma_R I is added by callers
                 # X is a constant direction: tf.gradients must not differentiate through it
-                return rows_product(tf.stop_gradient(XT))
+                return parts_product([tf.stop_gradient(part) for part in X])
 
-            def gram(AT, BT):  # A^T B in float64 from the row blocks A^T, B^T
-                return tf.cast(tf.matmul(AT, BT, transpose_b=True), f64)
+            def gram(A, B):  # A^T B in float64 (m x m) from the split blocks
+                return tf.cast(tf.add_n([tf.matmul(a, b, transpose_b=True) for a, b in zip(A, B)]), f64)
+
+            def left(W, X):  # (X W)^T per weight for an m x m float64 W
+                W = tf.cast(W, dtype)
+                return [tf.matmul(W, part, transpose_a=True) for part in X]
 
             # Non-finite curvature (NaN data) shows in the small matrices: eigh gets the
             # identity instead so the run completes, and finite = False (no update).
-            def whitened(YT, XT):  # after the first pass: Q_1^T from Y^T = (H_loss X)^T
+            def whitened(Y, X):  # after the first pass: Q_1 from Y = H_loss X
                 if regularization is not None:  # without one, gamma_R = 0: no (m, n) work
-                    YT = YT + tf.cast(self.gamma_r, dtype) * XT
-                G_1, finite_1 = _finite_or_identity(gram(YT, YT))
-                return tf.matmul(tf.cast(_whitening(G_1, floor), dtype), YT, transpose_a=True), finite_1
+                    Y = [y + tf.cast(self.gamma_r, dtype) * x for y, x in zip(Y, X)]
+                G_1, finite_1 = _finite_or_identity(gram(Y, Y))
+                return left(_whitening(G_1, floor), Y), finite_1
 
             # The two passes share one block graph (built once: half the graph, half the build)
-            def body(i, XT, ZT, finite_1):  # pass 0: X = Omega -> Q_1; pass 1: X = Q_1 -> Z
-                P = apply_h(XT)
+            def body(i, X, Z, finite_1):  # pass 0: X = Omega -> Q_1; pass 1: X = Q_1 -> Z
+                P = apply_h(X)
 
                 def first():
-                    Q_1T, finite = whitened(P, XT)
-                    return Q_1T, ZT, finite
+                    Q_1, finite = whitened(P, X)
+                    return Q_1, Z, finite
 
-                return (i + 1,) + tuple(tf.cond(tf.equal(i, 0), first, lambda: (XT, P, finite_1)))
+                return (i + 1,) + tuple(tf.cond(tf.equal(i, 0), first, lambda: (X, P, finite_1)))
 
-            _, Q_1T, ZT, finite = tf.while_loop(
-                lambda i, *_: i < 2, body,
-                (tf.constant(0), omega_t, tf.zeros([m, n], dtype), tf.constant(True)),
+            zeros = [tf.zeros([m, b - a], dtype) for a, b in problem.indices]
+            _, Q_1, Z, finite = tf.while_loop(
+                lambda i, *_: i < 2, body, (tf.constant(0), omega_parts, zeros, tf.constant(True)),
                 parallel_iterations=1, back_prop=False)
-            Q_1T.set_shape([m, n])
-            ZT.set_shape([m, n])
-            G_2, finite_2 = _finite_or_identity(gram(Q_1T, Q_1T))
+            for part, (a, b) in zip(Q_1 + Z, problem.indices * 2):
+                part.set_shape([m, b - a])
+            G_2, finite_2 = _finite_or_identity(gram(Q_1, Q_1))
             W_2 = _whitening(G_2, floor)
             # Q_1^T (H_loss + gamma_R I) Q_1, the shift added to the small matrix
-            B = gram(ZT, Q_1T)
+            B = gram(Z, Q_1)
             B = 0.5 * (B + tf.transpose(B)) + self.gamma_r * G_2
             T, finite_t = _finite_or_identity(tf.matmul(W_2, tf.matmul(B, W_2), transpose_a=True))
             finite = tf.logical_and(finite, tf.logical_and(finite_2, finite_t))
@@ -351,11 +365,15 @@ of :func:`~hessianlearn.problem.hessian_products.hessian_row_block_product`).
             C = tf.matmul(W_2, tf.gather(vectors, order, axis=1))  # U = Q_1 C
 
             def tall(vector):  # Q_1 vector, (n,) in float64
-                return tf.cast(tf.linalg.matvec(Q_1T, tf.cast(vector, dtype), transpose_a=True), f64)
+                vector = tf.cast(vector, dtype)
+                return tf.cast(tf.concat([tf.linalg.matvec(part, vector, transpose_a=True)
+                                          for part in Q_1], axis=0), f64)
 
             mu = tf.abs(values - self.gamma_r)
             g = tf.cast(self.g, f64)
-            Utg = tf.linalg.matvec(C, tf.cast(tf.linalg.matvec(Q_1T, self.g), f64), transpose_a=True)
+            Q_1g = tf.add_n([tf.linalg.matvec(part, self.g[a:b])
+                             for part, (a, b) in zip(Q_1, problem.indices)])
+            Utg = tf.linalg.matvec(C, tf.cast(Q_1g, f64), transpose_a=True)
             U_scaled = tall(tf.linalg.matvec(C, Utg / (mu + self.gamma)))
             U_Utg = tall(tf.linalg.matvec(C, Utg))
             direction = -(U_scaled + (g - U_Utg) / self.gamma)

@@ -24,7 +24,8 @@ Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 """
 from .._tf import tf
 
-__all__ = ["hessian_vector_parts", "hessian_block_product", "hessian_row_block_product"]
+__all__ = ["hessian_vector_parts", "hessian_block_product", "hessian_row_block_product",
+           "hessian_row_block_parts"]
 
 
 def _dot(a_parts, b_parts):
@@ -110,12 +111,42 @@ def hessian_row_block_product(problem, VT):
     tensor, shape ``(k, dimension)``
         Row ``j`` is ``H V^T[j]``.
     """
-    k = VT.shape.as_list()[0]
-    if k is None:
+    if VT.shape.as_list()[0] is None:
         raise ValueError("hessian_row_block_product needs a static number of rows.")
-    products = [hessian_vector_parts(problem, problem._split(row)) for row in tf.unstack(VT, axis=0)]
-    return tf.concat([tf.reshape(tf.stack([parts[i] for parts in products], axis=0), [k, -1])
-                      for i in range(len(problem._weights))], axis=1)
+    directions = [problem._split(row) for row in tf.unstack(VT, axis=0)]
+    return tf.concat(_stack_products(problem, directions), axis=1)
+
+
+def hessian_row_block_parts(problem, VT_parts):
+    """``(H V)^T`` per weight tensor, for ``V^T`` given per weight tensor.
+
+    Parameters
+    ----------
+    problem : Problem
+    VT_parts : list of tensors
+        ``VT_parts[i]`` has shape ``(k, n_i)``, ``n_i`` the size of weight
+        tensor ``i`` (``k`` static): the columns of ``V^T`` that belong to it.
+
+    Returns
+    -------
+    list of tensors
+        Part ``i`` has shape ``(k, n_i)``. Nothing is concatenated or sliced:
+        a graph that keeps its blocks per weight tensor (the fused LRSFN step)
+        saves those copies of the ``(k, dimension)`` blocks.
+    """
+    if any(P.shape.as_list()[0] is None for P in VT_parts):
+        raise ValueError("hessian_row_block_parts needs a static number of rows.")
+    rows = [tf.unstack(P, axis=0) for P in VT_parts]
+    directions = [[tf.reshape(rows[i][j], shape) for i, shape in enumerate(problem.shapes)]
+                  for j in range(len(rows[0]))]
+    return _stack_products(problem, directions)
+
+
+def _stack_products(problem, directions):
+    """``[(k, n_i)]``: the products ``H v_j`` of the per-weight directions, stacked per weight."""
+    products = [hessian_vector_parts(problem, parts) for parts in directions]
+    return [tf.reshape(tf.stack([parts[i] for parts in products], axis=0), [len(directions), -1])
+            for i in range(len(problem._weights))]
 
 
 def _flat(parts):
