@@ -13,10 +13,11 @@ iteration. The graphs here compute the same step where the weights live:
   (the gradient of the training batch is fed: the two batches share the
   network's input placeholder).
 
-Both apply the update only when the loss, the gradient and the step are finite
-(a flag is fetched); otherwise the weights are unchanged and the caller raises.
-The graphs are built once per problem (and regularization, rank) and cached on
-the problem. The optimizers select them with their ``fused_step`` parameter;
+Both apply the update only when it is finite (Adam: the loss and ``||g||``;
+LRSFN: the small matrices and the step; a flag is fetched); otherwise the
+weights are unchanged and the caller raises.
+The graphs are built once per problem (and regularization, rank, test
+matrix kind, curvature) and cached on the problem. The optimizers select them with their ``fused_step`` parameter;
 they are single-process only (no MPI reduction can happen inside one run).
 """
 import numpy as np
@@ -211,15 +212,10 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
     and a fed test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian,
     or Rademacher fed as packed bits and unpacked here):
 
-    The ``(n, m)`` blocks are held transposed and split per weight tensor, as
-``(m, n_i)`` rows (the layout of
-:func:`~hessianlearn.problem.hessian_products.hessian_row_block_parts`: no
-block is ever concatenated or sliced).
-
-1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,
+    1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,
        ``G_1 = Y^T Y`` (:func:`_whitening`): a well-conditioned basis of the
        range of ``Y`` (not yet orthonormal to round-off);
-    2. ``Z = H Q_1``; ``[G_2, B] = Q_1^T [Q_1, Z]``; with ``W_2 = G_2^{-1/2}``
+    2. ``Z = H Q_1``; ``G_2 = Q_1^T Q_1``, ``B = Q_1^T Z``; with ``W_2 = G_2^{-1/2}``
        the Rayleigh-Ritz matrix on the orthonormal basis ``Q = Q_1 W_2`` is
        ``T = W_2^T B W_2 = Q^T H Q`` (``Q`` is never formed: this is Cholesky-QR2
        with the second product folded into the small matrices);
@@ -231,8 +227,13 @@ block is ever concatenated or sliced).
     5. ``alpha = min(spectral_alpha, 0.1/|lambda_1|)`` if ``spectral`` else the
        fed ``alpha``; ``w += alpha p`` if everything is finite.
 
-    Both passes run one block graph in a two-iteration ``tf.while_loop`` (the
-    whitening under ``tf.cond`` in the first): half the operations of two
+    The ``(n, m)`` blocks are held transposed and split per weight tensor, as
+    ``(m, n_i)`` rows (the layout of
+    :func:`~hessianlearn.problem.hessian_products.hessian_row_block_parts`:
+    only the test matrix is split, once; the Gauss-Newton products take flat
+    rows and are split back). Both passes run one block graph in a
+    two-iteration ``tf.while_loop`` (the whitening under ``tf.cond`` in the
+    first): half the operations of two
     unrolled blocks, so the graph builds in about half the time (Tutorial 0
     shape: 2.1 s + 0.9 s first run instead of 5.9 s + 1.9 s) and runs faster.
 
