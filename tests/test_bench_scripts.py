@@ -1,0 +1,41 @@
+"""The benchmark scripts still run and print their ratios (tiny settings; no timing is asserted)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tutorial_cases import needs_mnist
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+
+
+def _run(script, *arguments):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    result = subprocess.run([sys.executable, os.path.join(BENCH, script), *arguments], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _numbers_after(label, text):
+    return [float(x) for x in re.findall(re.escape(label) + r"\s+([0-9.]+)", text)]
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_iteration_cost_prints_ratios_for_every_path_and_a_fit():
+    out = _run("iteration_cost.py", "--repeats", "3", "--shapes", "tutorial", "--train-size", "2000",
+               "--fit-sweeps", "0.5", "--baseline-fit-sweeps", "0")
+    ratios = _numbers_after("ratio to ideal", out)
+    assert len(ratios) == 4 and all(0 < r < 1e3 for r in ratios), out
+    assert "[fit]" in out and "lrsfn fused rademacher" in out and "s per sweep" in out, out
+
+
+@pytest.mark.slow
+def test_hessian_actions_prints_ratios_and_memory():
+    out = _run("hessian_actions.py", "--problem", "P1", "--repeats", "3")
+    assert len(_numbers_after("Hdw / gradient", out)) == 1, out
+    assert len(_numbers_after("per column / gradient", out)) == 1, out
+    assert "Hessian operator, first product of 100 columns" in out and "peak RSS" in out, out
