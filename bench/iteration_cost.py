@@ -3,8 +3,8 @@
 For the Tutorial 0 network (784-32(softplus)-784(sigmoid), MSE, float32, real
 MNIST x/255) and two batch shapes -- batch 32 / Hessian batch 8 / rank 40 and
 batch 1000 / Hessian batch 100 / rank 20, oversampling 0 -- this prints, all
-measured in one run (medians of ``--repeats``, numpy and fused paths
-in alternating rounds):
+measured in one run (medians of ``--repeats``; the ideal's parts and every
+iteration are timed in the same alternating rounds):
 
 * the gradient time (loss + gradient, one session run on the batch);
 * the Hessian-column time (one ``HdW`` block of ``k`` columns on the Hessian
@@ -57,16 +57,6 @@ def _parse():
     if args.fit_sweeps < 0 or args.baseline_fit_sweeps < 0:
         parser.error("--fit-sweeps and --baseline-fit-sweeps must be >= 0")
     return args
-
-
-def _median_time(function, repeats):
-    function()  # warm-up (graph pruning, first-run allocations)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
 
 
 def _rounds(functions, repeats, rounds=3):
@@ -137,11 +127,8 @@ def main():
         feed = {problem.x: x_train[rng.choice(len(x_train), batch, replace=False)]}
         hess_feed = {problem.x: x_train[rng.choice(len(x_train), hess_batch, replace=False)]}
         block = rng.standard_normal((problem.dimension, k)).astype(np.float32)
-        t_grad, grad_times = _median_time(lambda: sess.run([problem.loss, problem.gradient], feed),
-                                          args.repeats)
         block_feed = dict(hess_feed)
         block_feed[dW] = block
-        t_block, block_times = _median_time(lambda: sess.run(HdW, block_feed), args.repeats)
         # The row-layout product the fused step uses, run without fetching its result: the
         # cheaper of the two column costs makes the (stricter) ideal.
         with problem._graph.as_default():
@@ -149,9 +136,6 @@ def main():
             HVT = problem._hessian_row_block_product(VT)
         row_feed = dict(hess_feed)
         row_feed[VT] = block.T.copy()
-        t_rows, _ = _median_time(lambda: sess.run(HVT.op, row_feed), args.repeats)
-        t_column = min(t_block, t_rows) / k
-        ideal = t_grad + 2 * (k + p) * t_column
         optimizers = {}
         for name, fused, test_matrix in LRSFN_VARIANTS:
             optimizers[name] = LowRankSaddleFreeNewton(
@@ -165,8 +149,17 @@ def main():
         def stepper(opt):
             return lambda: opt.minimize(feed, hess_feed)  # the weights train on: a real iteration
 
-        medians, times = _rounds({name: stepper(opt) for name, opt in optimizers.items()},
-                                      args.repeats)
+        # The ideal's parts are timed in the same alternating rounds as the iterations, so
+        # both see the same machine state.
+        functions = {"gradient": lambda: sess.run([problem.loss, problem.gradient], feed),
+                     "block": lambda: sess.run(HdW, block_feed),
+                     "rows": lambda: sess.run(HVT.op, row_feed)}
+        functions.update({name: stepper(opt) for name, opt in optimizers.items()})
+        medians, times = _rounds(functions, args.repeats)
+        t_grad, t_block, t_rows = medians["gradient"], medians["block"], medians["rows"]
+        grad_times, block_times = times["gradient"], times["block"]
+        t_column = min(t_block, t_rows) / k
+        ideal = t_grad + 2 * (k + p) * t_column
         print(f"\n[{shape}] batch {batch}, Hessian batch {hess_batch}, rank k = {k}, oversample p = {p}, "
               f"dimension {problem.dimension}")
         print(f"  gradient                    {1e3 * t_grad:9.2f} ms  (IQR/median {_spread(grad_times):.2f})")
