@@ -97,6 +97,7 @@ def main():
     from hessianlearn import tf
     from hessianlearn.algorithms.adam import Adam
     from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
+    from hessianlearn.problem.hessian_products import hessian_row_block_product
 
     (x_train, _), (x_test, _) = hl.load_mnist()
     x_train = x_train[: args.train_size].reshape(-1, 784).astype(np.float32) / 255.0
@@ -133,7 +134,7 @@ def main():
         # cheaper of the two column costs makes the (stricter) ideal.
         with problem._graph.as_default():
             VT = tf.placeholder(problem.dtype, [k, problem.dimension])
-            HVT = problem._hessian_row_block_product(VT)
+            HVT = hessian_row_block_product(problem, VT)
         row_feed = dict(hess_feed)
         row_feed[VT] = block.T.copy()
         optimizers = {}

@@ -27,7 +27,7 @@ from .operators import (
     as_generator,
     as_operator,
 )
-from ..utilities.random_matrices import check_test_matrix, draw_test_matrix
+from ..utilities.random_matrices import draw_test_matrix
 
 __all__ = ["randomized_eigensolver", "eigensolver_from_range"]
 
@@ -176,7 +176,6 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
         raise ValueError(f"'k' = {k} must not exceed the dimension n = {n}.")
     p = 10 if p is None else _check_int(p, "p", minimum=0)
     p = min(p, n - k)
-    test_matrix = check_test_matrix(test_matrix)
     rng = as_generator(seed)
     # A float32 operator (a float32 network) gets a float32 test matrix: half the bytes to draw and feed.
     dtype = np.float32 if np.dtype(op.dtype) == np.float32 else np.float64

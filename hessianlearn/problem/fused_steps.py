@@ -17,8 +17,9 @@ Both apply the update only when it is finite (Adam: the loss and ``||g||``;
 LRSFN: the small matrices and the step; a flag is fetched); otherwise the
 weights are unchanged and the caller raises.
 The graphs are built once per problem (and regularization, rank, test
-matrix kind, curvature) and cached on the problem. The optimizers select them with their ``fused_step`` parameter;
-they are single-process only (no MPI reduction can happen inside one run).
+matrix kind, curvature) and cached on the problem. The optimizers select them
+with their ``fused_step`` parameter; they are single-process only (no MPI
+reduction can happen inside one run).
 """
 import numpy as np
 
@@ -54,7 +55,7 @@ def fused_step(kind, problem, regularization=None, **options):
 
 
 class _FusedStep:
-    """Shared parts: the regularized loss and gradient, the guarded weight update."""
+    """Shared parts: the problem, its regularization and dtype, scalar placeholders, the guarded update."""
 
     def __init__(self, problem, regularization):
         self.problem = problem
@@ -63,12 +64,6 @@ class _FusedStep:
 
     def _scalar(self, name, dtype=None):
         return tf.placeholder(dtype or self.dtype, [], name=name)
-
-    def _regularized_gradient(self, g):
-        """``g + gamma w`` (the regularization's gradient) when there is a regularization."""
-        if self.regularization is None:
-            return g
-        return g + self.regularization.gradient
 
     def _guarded_update(self, finite, update, after):
         """``w += update`` if ``finite`` (else ``w += 0``), run after the tensors in ``after``."""

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from .._tf import check_keras_model, float_dtype, tf
-from .hessian_products import hessian_block_product, hessian_row_block_product, hessian_vector_parts
+from .hessian_products import hessian_block_product, hessian_vector_parts
 from ..utilities.reduction import register_derived
 
 __all__ = ["Problem"]
@@ -201,11 +201,6 @@ class Problem:
         self.hessian_block_size = k
         self.dW, self.HdW = self._hessian_block(k)
         return self.dW, self.HdW
-
-    def _hessian_row_block_product(self, VT):
-        """Build ``(H V)^T`` for ``V^T`` of shape ``(k, dimension)``, static ``k`` (row layout;
-        see :func:`.hessian_products.hessian_row_block_product`)."""
-        return hessian_row_block_product(self, VT)
 
     def _hessian_block(self, k):
         """The cached ``(dW, HdW)`` pair for ``k`` columns, built on first use."""

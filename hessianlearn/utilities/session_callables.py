@@ -78,7 +78,7 @@ class _Entry:
 
 
 def run(sess, fetches, feed_dict=None):
-    """``sess.run(fetches, feed_dict)``, through a cached callable when possible.
+    """``sess.run(fetches, feed_dict)``, through the prepared lists cached on ``sess`` when possible.
 
     Parameters
     ----------
