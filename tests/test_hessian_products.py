@@ -46,13 +46,33 @@ def _conv_classifier(rng):
     return p, {p.x: rng.standard_normal((5, 6, 6, 1)), p.y_true: np.eye(3)[labels]}
 
 
+def _relu_pool_classifier(rng):
+    """ReLU-family activations and max pools (VALID with a dropped row, SAME): the kernels
+    whose second-order gradients :mod:`hessianlearn.problem.second_order_gradients` replaces."""
+    model = keras.Sequential([
+        keras.layers.Conv2D(3, 3, activation="relu", input_shape=(7, 7, 1)),
+        keras.layers.MaxPooling2D(2, padding="same"),
+        keras.layers.Conv2D(3, 2),
+        keras.layers.ReLU(max_value=6.0),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(4),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Dense(3),
+    ])
+    p = ClassificationProblem(model, loss_type="cross_entropy")
+    labels = rng.integers(0, 3, size=6)
+    return p, {p.x: rng.standard_normal((6, 7, 7, 1)), p.y_true: np.eye(3)[labels]}
+
+
 CASES = {"dense_regression": _dense_regression, "dense_autoencoder": _dense_autoencoder,
-         "conv_classifier": _conv_classifier}
+         "conv_classifier": _conv_classifier, "relu_pool_classifier": _relu_pool_classifier}
 
 
 def _explicit_hessian(problem, sess, feed):
-    """Row ``i`` is ``d g_i / dw``: an independent dense reference."""
-    g = problem.gradient
+    """Row ``i`` is ``d g_i / dw``: an independent dense reference (TensorFlow's own
+    gradients, differentiated twice, not the problem's gradient graph)."""
+    g = tf.concat([tf.reshape(t, [-1]) for t in tf.gradients(problem.loss, problem._weights)], 0)
     rows = [tf.concat([tf.reshape(t, [-1]) for t in tf.gradients(g[i], problem._weights)], 0)
             for i in range(problem.dimension)]
     return sess.run(tf.stack(rows), feed)

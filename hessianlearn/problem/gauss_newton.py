@@ -33,6 +33,7 @@ Keras weight regularization losses) have no such factorization:
 :func:`gauss_newton_graph` raises ``NotImplementedError`` for them.
 """
 from .._tf import tf
+from .second_order_gradients import shared_argmax
 
 __all__ = ["GaussNewtonGraph", "gauss_newton_graph", "gauss_newton_block"]
 
@@ -112,9 +113,8 @@ class GaussNewtonGraph:
 
     def jacobian_vector_product(self, v):
         """``[J_o v for each output o]``: forward-mode products for a flat ``(dimension,)`` ``v``."""
-        v_parts = self.problem._split(v)
-        inner = tf.add_n([tf.reduce_sum(a * b) for a, b in zip(self._jtu, v_parts)])
-        return _zeros_for_none(tf.gradients(inner, self._u), self.outputs)
+        v_parts = self.problem._split(v)  # d/du (J^T u)^T v = J v: v as output sensitivities
+        return _zeros_for_none(tf.gradients(self._jtu, self._u, grad_ys=v_parts), self.outputs)
 
     def vector_product(self, v):
         """``G v = J^T H_L J v`` for a flat ``(dimension,)`` tensor ``v``."""
@@ -144,7 +144,7 @@ class GaussNewtonGraph:
     def row_block_product(self, VT):
         """``(G V)^T`` for ``V^T`` of shape ``(k, dimension)`` (static ``k``): one product per
         row, the rows contiguous (the layout of :func:`.hessian_products.hessian_row_block_product`)."""
-        with self.problem._graph.as_default():
+        with self.problem._graph.as_default(), shared_argmax():  # one point, many columns
             return tf.stack([self.vector_product(row) for row in tf.unstack(VT, axis=0)], axis=0)
 
 

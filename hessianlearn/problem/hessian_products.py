@@ -23,14 +23,10 @@ Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 ``tf.vectorized_map`` over the columns, were all slower in TF 2.21 graph mode.
 """
 from .._tf import tf
+from .second_order_gradients import shared_argmax
 
 __all__ = ["hessian_vector_parts", "hessian_block_product", "hessian_row_block_product",
            "hessian_row_block_parts"]
-
-
-def _dot(a_parts, b_parts):
-    """``sum_i <a_i, b_i>`` as a scalar tensor."""
-    return tf.add_n([tf.reduce_sum(a * b) for a, b in zip(a_parts, b_parts)])
 
 
 def hessian_vector_parts(problem, v_parts):
@@ -52,8 +48,10 @@ def hessian_vector_parts(problem, v_parts):
     weights = problem._weights
     hv = [None] * len(weights)
     for _, ids in problem._objectives():
-        g_dot_v = _dot([problem._gradient_parts[i] for i in ids], [v_parts[i] for i in ids])
-        for i, h in zip(ids, problem._gradients(g_dot_v, ids)):
+        # d/dw (g^T v) = sum_i (dg_i/dw)^T v_i: v_i enter as the gradients' output
+        # sensitivities, so no scalar is formed and broadcast back to each weight's shape
+        gradient_parts = [tf.convert_to_tensor(problem._gradient_parts[i]) for i in ids]
+        for i, h in zip(ids, problem._gradients(gradient_parts, ids, grad_ys=[v_parts[i] for i in ids])):
             hv[i] = h
     return [tf.zeros_like(w) if h is None else h for w, h in zip(weights, hv)]
 
@@ -144,7 +142,8 @@ def hessian_row_block_parts(problem, VT_parts):
 
 def _stack_products(problem, directions):
     """``[(k, n_i)]``: the products ``H v_j`` of the per-weight directions, stacked per weight."""
-    products = [hessian_vector_parts(problem, parts) for parts in directions]
+    with shared_argmax():  # the columns share one forward pass, hence its argmax positions
+        products = [hessian_vector_parts(problem, parts) for parts in directions]
     return [tf.reshape(tf.stack([parts[i] for parts in products], axis=0), [len(directions), -1])
             for i in range(len(problem._weights))]
 

@@ -1,0 +1,114 @@
+"""Gradients of first-order gradient kernels, for reverse-over-reverse Hessian products.
+
+A Hessian product differentiates the gradient's graph, so TensorFlow calls the
+registered gradients of the first-order kernels (``ReluGrad``, ``MaxPoolGrad``, ...).
+Some of them return dense zeros for inputs that the kernel's output does not
+depend on almost everywhere: ``ReluGrad(g, f) = g * [f > 0]`` is piecewise
+constant in ``f``, and ``MaxPoolGrad(x, y, g)`` (``g`` routed to each window's
+argmax) is piecewise constant in ``x`` and ``y``. In a Hessian product every such
+zero is an activation-sized tensor, filled and summed (``AddN``) into the real
+contributions, once per column. The gradients here return ``None`` for them
+(no contribution; the values are unchanged). The derivative of ``MaxPoolGrad``
+in ``g``, ``r -> r[argmax]`` per window (an R-forward max pool), is
+``MaxPoolGradGrad``, which searches every window again on each call; inside
+:func:`shared_argmax` (the block products: many columns at one point) it is a
+gather at argmax positions computed once (``max_pool_with_argmax``, per graph
+loop context): on P3 of ``bench/hessian_actions.py`` 4.6 -> 2 ms per column and
+pool, for a one-time 6.6 ms.
+
+:func:`second_order_overrides` is the context the problems build their gradient
+in; the ops it creates carry the override, so every later differentiation of
+the gradient (``Hdw``, ``HdW``, explicit Hessians) uses these functions.
+"""
+import contextlib
+import weakref
+
+from .._tf import tf
+
+__all__ = ["second_order_overrides", "shared_argmax"]
+
+_PREFIX = "HessianlearnSecondOrder"
+
+
+def _relu_grad_grad(op, grad):
+    """``ReluGrad(g, f) = g [f > 0]``: linear in ``g``, zero derivative in ``f``."""
+    return tf.raw_ops.ReluGrad(gradients=grad, features=op.inputs[1]), None
+
+
+def _relu6_grad_grad(op, grad):
+    return tf.raw_ops.Relu6Grad(gradients=grad, features=op.inputs[1]), None
+
+
+def _leaky_relu_grad_grad(op, grad):
+    return tf.raw_ops.LeakyReluGrad(gradients=grad, features=op.inputs[1],
+                                    alpha=op.get_attr("alpha")), None
+
+
+# Per graph: (MaxPoolGrad op name, control flow context) -> argmax of its forward input
+_ARGMAX = weakref.WeakKeyDictionary()
+
+
+def _argmax(op):
+    """Flat argmax positions (batch included) of the windows of ``op``'s forward input."""
+    graph = op.graph
+    context = graph._get_control_flow_context()  # a while-loop body needs its own copy
+    cache = _ARGMAX.setdefault(graph, {})
+    key = (op.name, id(context))
+    if key not in cache:
+        with tf.control_dependencies(None), tf.name_scope(op.name.split("/")[-1] + "_argmax"):
+            _, argmax = tf.nn.max_pool_with_argmax(
+                tf.stop_gradient(op.inputs[0]), op.get_attr("ksize"), op.get_attr("strides"),
+                op.get_attr("padding").decode(), include_batch_in_index=True)
+        cache[key] = (context, argmax)  # the context is kept alive with its id
+    return cache[key][1]
+
+
+_SHARED_ARGMAX = [False]
+
+
+@contextlib.contextmanager
+def shared_argmax():
+    """Context for building many Hessian columns at one point: max pools' second-order
+    terms gather at argmax positions computed once instead of searching per column."""
+    previous, _SHARED_ARGMAX[0] = _SHARED_ARGMAX[0], True
+    try:
+        yield
+    finally:
+        _SHARED_ARGMAX[0] = previous
+
+
+def _max_pool_grad_grad(op, grad):
+    """``d MaxPoolGrad(x, y, g) / d g`` applied to ``grad`` (shaped like ``x``): ``grad`` at
+    each window's argmax, shaped like ``y``; ``None`` for ``x`` and ``y``."""
+    padding = op.get_attr("padding").decode()
+    if not _SHARED_ARGMAX[0] or op.get_attr("data_format").decode() != "NHWC" \
+            or padding not in ("SAME", "VALID"):
+        pooled = tf.raw_ops.MaxPoolGradGrad(
+            orig_input=op.inputs[0], orig_output=op.inputs[1], grad=grad, ksize=op.get_attr("ksize"),
+            strides=op.get_attr("strides"), padding=padding,
+            data_format=op.get_attr("data_format").decode())
+    else:
+        pooled = tf.reshape(tf.gather(tf.reshape(grad, [-1]), _argmax(op)), tf.shape(op.inputs[1]))
+    return None, None, pooled
+
+
+_GRADIENTS = {"ReluGrad": _relu_grad_grad, "Relu6Grad": _relu6_grad_grad,
+              "LeakyReluGrad": _leaky_relu_grad_grad, "MaxPoolGrad": _max_pool_grad_grad}
+for _op_type, _function in _GRADIENTS.items():
+    try:
+        tf.RegisterGradient(_PREFIX + _op_type)(_function)
+    except KeyError:  # registered by an earlier import of this module (a reload)
+        pass
+_OVERRIDES = {op_type: _PREFIX + op_type for op_type in _GRADIENTS}
+
+
+@contextlib.contextmanager
+def second_order_overrides(graph=None):
+    """Context in which the first-order kernels created get the gradients above.
+
+    Build a loss's gradient inside it; Hessian products taken of that gradient
+    later (anywhere) then skip the zero terms. First-order values are unchanged.
+    """
+    graph = tf.get_default_graph() if graph is None else graph
+    with graph.gradient_override_map(_OVERRIDES):
+        yield
