@@ -8,6 +8,9 @@ For each problem it prints, all measured in one process with the same session:
 * graph build time + first session run of the block product for 20 and 100 columns,
   and the first 100-column product of the Hessian operator (its 20-column block
   built and run five times),
+* at a point captured by ``Hessian.at_point`` (:mod:`hessianlearn.problem.linearization`):
+  the gradient run that also captures, ``Hdw`` and ``HdW`` per column on the captured
+  inputs (the direction's work alone), all against the gradient,
 * the peak resident memory (``ru_maxrss``) after the 100-column block.
 
 Timings are medians over ``--repeats`` rounds; each round times the gradient,
@@ -91,6 +94,7 @@ def _baseline_block_product(problem, V):
 def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
     import hessianlearn as hl
     from hessianlearn.problem.hessian_products import hessian_block_product
+    from hessianlearn.problem.linearization import capture_op, linearization
     tf = hl.tf
     if baseline:
         hl.Problem._hessian_block_product = _baseline_block_product
@@ -135,16 +139,31 @@ def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
     feed_b = dict(data)
     feed_b[dW] = rng.standard_normal((n, block)).astype(dtype)
     fetch_g = [problem.loss, problem.gradient]
+    # products at a captured point (Hessian.at_point): the direction's work alone
+    t0 = time.perf_counter()
+    at_vector = linearization(problem, problem.dw, problem.Hdw)
+    at_block = linearization(problem, dW, HdW)
+    t_build_at = time.perf_counter() - t0
+    capture = capture_op(problem, [at_vector, at_block])
+    fetch_c = fetch_g + [capture]
+    sess.run(fetch_c, feed_g)
+    feed_av = {at_vector.direction: feed_v[problem.dw]}
+    feed_ab = {at_block.direction: feed_b[dW]}
     for _ in range(3):  # warm-up
         sess.run(fetch_g, feed_g), sess.run(problem.Hdw, feed_v), sess.run(HdW, feed_b)
+        sess.run(at_vector.product, feed_av), sess.run(at_block.product, feed_ab)
     sess.run(HdW_dyn, feed_d)
-    tg, tv, tb, td = [], [], [], []
+    tg, tv, tb, td, tc, tav, tab = [], [], [], [], [], [], []
     for _ in range(repeats):
         tg.append(_timed(sess, fetch_g, feed_g))
         tv.append(_timed(sess, problem.Hdw, feed_v))
         tb.append(_timed(sess, HdW, feed_b))
         td.append(_timed(sess, HdW_dyn, feed_d))
+        tc.append(_timed(sess, fetch_c, feed_g))
+        tav.append(_timed(sess, at_vector.product, feed_av))
+        tab.append(_timed(sess, at_block.product, feed_ab))
     g, v, b, d = np.median(tg), np.median(tv), np.median(tb), np.median(td)
+    c, av, ab = np.median(tc), np.median(tav), np.median(tab)
     load = os.getloadavg()[0]
     print(f"{name}: dimension {n}, problem graph build {build_core:.2f} s, threads {threads}, "
           f"xla {'on' if xla else 'off'}, block construction "
@@ -154,6 +173,9 @@ def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
     print(f"  Hdw                 {1e3 * v:8.2f} ms   Hdw / gradient            {v / g:5.2f}")
     print(f"  HdW ({block:3d} columns)  {1e3 * b:8.2f} ms   per column / gradient     "
           f"{b / block / g:5.2f}")
+    print(f"  at a captured point (at_point; copies built in {t_build_at:.2f} s): capture with the "
+          f"gradient {c / g:5.2f} gradients, Hdw / gradient {av / g:5.2f}, HdW per column / "
+          f"gradient {ab / block / g:5.2f}")
     for k, (tb_, tr_) in builds.items():
         print(f"  block {k:3d}: build {tb_:6.2f} s + first run {tr_:6.2f} s = {tb_ + tr_:6.2f} s")
     first_call = sum(builds[block]) + (-(-100 // block) - 1) * b

@@ -1,0 +1,105 @@
+"""Curvature products at a captured point (``at_point``, :mod:`hessianlearn.problem.linearization`)
+against the explicit float64 Hessians of the MLP and CNN cases."""
+import numpy as np
+import pytest
+
+from hessianlearn import tf
+from hessianlearn.problem import GaussNewton, Hessian, L2Regularization
+from hessianlearn.problem.linearization import linearization
+from test_hessian_products import _relative, case, references  # noqa: F401 (fixtures)
+
+
+@pytest.mark.parametrize("blocks", [True, False])
+def test_products_at_point_equal_the_explicit_hessian(case, blocks):
+    problem, feed, sess, rng, H = case
+    A = Hessian(problem, sess, block_size=3).at_point(feed, blocks=blocks)
+    assert A.dimension == problem.dimension
+    X = rng.standard_normal((problem.dimension, 5))  # a full block and a zero-padded one
+    assert _relative(A(X), H @ X) < 1e-12
+    assert _relative(A(X[:, 0]), H @ X[:, 0]) < 1e-12
+    np.testing.assert_allclose(A.quadratics(X), np.einsum("ij,ij->j", X, H @ X), rtol=1e-11)
+    L = A.as_linear_operator()
+    assert _relative(L.matvec(X[:, 1]), H @ X[:, 1]) < 1e-12
+
+
+def test_point_is_frozen_until_captured_again(case):
+    """Changing the weights after the capture changes nothing; a new capture moves."""
+    problem, feed, sess, rng, H = case
+    A = Hessian(problem, sess, block_size=2).at_point(feed)
+    x = rng.standard_normal(problem.dimension)
+    w0 = problem.get_weights(sess)
+    problem.set_weights(sess, w0 + 0.3 * rng.standard_normal(problem.dimension))
+    fresh = Hessian(problem, sess)(x, feed)
+    assert _relative(fresh, H @ x) > 1e-3  # the Hessian did move
+    assert _relative(A(x), H @ x) < 1e-12
+    moved = Hessian(problem, sess, block_size=2).at_point(feed)
+    assert _relative(moved(x), fresh) < 1e-12
+    assert _relative(moved(np.stack([x, 2 * x], axis=1))[:, 1], 2 * fresh) < 1e-12
+    problem.set_weights(sess, w0)
+
+
+def test_a_later_capture_retires_the_earlier_point(case):
+    """Points of one problem share the capture variables: an older point then refuses to
+    run instead of silently giving the newer point's products."""
+    problem, feed, sess, rng, H = case
+    A = Hessian(problem, sess).at_point(feed)
+    x = rng.standard_normal(problem.dimension)
+    first = A(x)
+    B = Hessian(problem, sess).at_point(feed)
+    with pytest.raises(RuntimeError, match="at_point again"):
+        A(x)
+    np.testing.assert_array_equal(B(x), first)
+
+
+def test_regularization_and_layer_blocks_at_point(case):
+    problem, feed, sess, rng, H = case
+    reg = L2Regularization(problem, gamma=0.25)
+    x = rng.standard_normal(problem.dimension)
+    A = Hessian(problem, sess, regularization=reg).at_point(feed)
+    assert _relative(A(x), H @ x + 0.25 * x) < 1e-12
+    name = next(iter(problem.layer_descriptors))
+    s = problem.layer_descriptors[name]["slice"]
+    B = Hessian(problem, sess, layer_name=name).at_point(feed)
+    assert _relative(B(x[s]), H[s, s] @ x[s]) < 1e-12
+
+
+def test_repeated_captures_do_not_grow_the_graph(case):
+    problem, feed, sess, rng, _ = case
+    Hessian(problem, sess, block_size=2).at_point(feed)
+    count = len(problem._graph.get_operations())
+    for _ in range(3):
+        Hessian(problem, sess, block_size=2).at_point(feed)
+    assert len(problem._graph.get_operations()) == count
+
+
+def test_gauss_newton_at_point_equals_fresh(case):
+    problem, feed, sess, rng, _ = case
+    try:
+        G = GaussNewton(problem, sess, block_size=2)
+        X = rng.standard_normal((problem.dimension, 3))
+        fresh = G(X, feed)
+    except NotImplementedError:
+        pytest.skip("no Gauss-Newton matrix for this loss")
+    assert _relative(G.at_point(feed)(X), fresh) < 1e-12
+
+
+def test_direction_free_product_is_refused(case):
+    problem = case[0]
+    with pytest.raises(ValueError, match="does not depend"):
+        linearization(problem, problem.dw, problem.gradient)
+
+
+def test_frontier_excludes_the_direction_work(case):
+    """The copy reads the batch and weights from the capture: no placeholder of data remains."""
+    problem = case[0]
+    linear = linearization(problem, problem.dw, problem.Hdw)
+    assert linear.frontier
+    ancestors, stack = set(), [linear.product.op]
+    while stack:
+        op = stack.pop()
+        if op not in ancestors:
+            ancestors.add(op)
+            stack.extend(t.op for t in op.inputs)
+    placeholders = {op.name for op in ancestors if op.type == "Placeholder"}
+    assert placeholders == {linear.direction.op.name}
+    assert tf.float64 == linear.product.dtype
