@@ -51,6 +51,17 @@ def _direction_dependent(placeholder, tensor):
     return dependent
 
 
+def _recomputed(placeholder, tensor):
+    """Direction-free operations copied rather than captured: the forward ``MaxPool`` of
+    each ``MaxPoolGrad`` in the copy. oneDNN runs ``MaxPoolGrad`` on a workspace of its
+    forward op; without that op in the graph TensorFlow's own kernel runs, 7x slower
+    (P3 of ``bench/hessian_actions.py``)."""
+    dependent = _direction_dependent(placeholder, tensor)
+    return {op.inputs[1].op for op in dependent
+            if op.type == "MaxPoolGrad" and op.inputs[1].op.type == "MaxPool"
+            and op.inputs[1].op.inputs[0] is op.inputs[0]}
+
+
 def _cache(problem):
     cache = problem.__dict__.get("_linearization_cache")
     if cache is None:
@@ -86,7 +97,7 @@ class Linearization:
 
     def __init__(self, problem, placeholder, tensor):
         graph = problem._graph
-        dependent = _direction_dependent(placeholder, tensor)
+        dependent = _direction_dependent(placeholder, tensor) | _recomputed(placeholder, tensor)
         frontier, constants = {}, {}  # by name, in a deterministic order
         for op in sorted(dependent, key=lambda op: op.name):
             for t in op.inputs:
