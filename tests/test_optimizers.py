@@ -152,6 +152,28 @@ def test_gmres_minres_newton_steps_agree_with_cg_on_spd(float64, cls):
                                rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("cls, parameters", [
+    (InexactNewtonCG, {"globalization": "trust_region", "cg_max_iter": 6}),
+    (InexactNewtonCG, {"globalization": "line_search", "hessian_type": "gauss_newton"}),
+    (InexactNewtonGMRES, {"krylov_max_iter": 6}),
+    (InexactNewtonMINRES, {"krylov_max_iter": 6}),
+], ids=["cg-trust-region", "cg-gauss-newton", "gmres", "minres"])
+def test_hessian_at_point_gives_the_same_iterates_and_sweeps(float64, cls, parameters):
+    """Products on the captured point are the same products: three steps agree to round-off."""
+    case = small_classifier()
+    runs = []
+    for at_point in (False, True):
+        case.reset()
+        opt = cls(case.problem, sess=case.sess, parameters={**parameters, "hessian_at_point": at_point})
+        for _ in range(3):
+            opt.minimize(case.feed)
+        runs.append((case.problem.get_weights(case.sess), list(opt.sweeps)))
+    assert relative_error(runs[1][0] - case.w0, runs[0][0] - case.w0) < 1e-10
+    assert runs[1][1] == runs[0][1]
+    with pytest.raises(ValueError, match="hessian_at_point"):
+        cls(case.problem, sess=case.sess, parameters={"hessian_at_point": "yes"}).minimize(case.feed)
+
+
 # ---------------------------------------------------------------------- hand-computed updates
 def test_gradient_descent_fixed_step_is_w_minus_alpha_g(float64):
     case = linear_least_squares()

@@ -21,6 +21,8 @@ def _krylov_newton_parameters(solver_name):
         "krylov_abs_tolerance": [1e-12, f"{solver_name} absolute residual floor"],
         "krylov_max_iter": [10, f"Maximum {solver_name} iterations per step"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
+        "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
+                             "(Hessian.at_point): cheaper products when the solver takes several"],
         "seed": [0, "Seed of the optimizer's random generator"],
     }
     entries.update(line_search_parameters())

@@ -22,6 +22,8 @@ def ParametersInexactNewtonCG():
         "trust_region_initial_radius": [1.0, "Initial trust-region radius (trust_region)"],
         "trust_region_max_radius": [1e3, "Largest trust-region radius (trust_region)"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
+        "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
+                             "(Hessian.at_point): cheaper products when the solver takes several"],
         "seed": [0, "Seed of the optimizer's random generator"],
     }
     entries.update(line_search_parameters())

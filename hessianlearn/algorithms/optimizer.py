@@ -84,20 +84,24 @@ class _CountingOperator(LinearOperator):
     fraction of the Hessian batch the feed holds: 1, or ``n_j / N`` for a part).
     """
 
-    def __init__(self, optimizer, feed_dict, weight=1.0):
+    def __init__(self, optimizer, feed_dict, weight=1.0, at_point=False):
         super().__init__(dtype=optimizer.H.dtype, shape=optimizer.H.shape)
         self._optimizer = optimizer
-        self._feed = dict(feed_dict)
         self._weight = float(weight)
+        if at_point:  # capture the point now; products then do the direction's work only
+            self._apply = optimizer.H.at_point(feed_dict, blocks=False)
+        else:
+            feed = dict(feed_dict)
+            self._apply = lambda x: optimizer.H(x, feed)
 
     def _matvec(self, x):
         self._optimizer.sweeps[1] += self._weight
-        return self._optimizer.H(np.ravel(x), self._feed)
+        return self._apply(np.ravel(x))
 
     def _matmat(self, X):
         X = np.asarray(X)
         self._optimizer.sweeps[1] += self._weight * X.shape[1]
-        return self._optimizer.H(X, self._feed)
+        return self._apply(X)
 
     _rmatvec = _matvec
     _rmatmat = _matmat
@@ -221,9 +225,10 @@ class Optimizer:
             _check_choice(p["hessian_type"], tuple(CURVATURE_OPERATORS), "hessian_type")
         if "max_backtrack" in p:
             _check_count(p["max_backtrack"], "max_backtrack", minimum=0)
+        for key in ("fused_step", "hessian_at_point"):
+            if key in p and not isinstance(p[key], (bool, np.bool_)):
+                raise ValueError(f"Parameter '{key}' must be True or False, got {p[key]!r}.")
         if "fused_step" in p:
-            if not isinstance(p["fused_step"], (bool, np.bool_)):
-                raise ValueError(f"Parameter 'fused_step' must be True or False, got {p['fused_step']!r}.")
             if p["fused_step"] and self.comm is not None:
                 raise ValueError(
                     "Parameter 'fused_step' = True computes the whole step in one session run, "
@@ -295,9 +300,19 @@ class Optimizer:
         self.sweeps[0] += 0.5
         return float(sum(values))
 
-    def hessian_operator(self, feed_dict, weight=1.0):
-        """``H`` on ``feed_dict`` as a ``LinearOperator`` whose columns are counted in ``sweeps[1]``."""
-        return _CountingOperator(self, feed_dict, weight)
+    def hessian_operator(self, feed_dict, weight=1.0, at_point=None):
+        """``H`` on ``feed_dict`` as a ``LinearOperator`` whose columns are counted in ``sweeps[1]``.
+
+        With ``at_point`` (default: the ``hessian_at_point`` parameter, if the optimizer
+        has one) the operator is ``H.at_point(feed_dict)``: one run captures the
+        direction-free work and each product repeats only the direction's (the
+        capture is not counted in ``sweeps``: it is the part each counted product
+        would otherwise redo).
+        """
+        if at_point is None:
+            at_point = bool(self.parameters["hessian_at_point"]) \
+                if "hessian_at_point" in self.parameters else False
+        return _CountingOperator(self, feed_dict, weight, at_point)
 
     # ------------------------------------------------------------------ the step
     def minimize(self, feed_dict, hessian_feed_dict=None):

@@ -65,6 +65,8 @@ def _defaults():
                               "(same step as the numpy path to round-off; single process)"],
         "hessian_type": ["hessian", "Curvature operator of the optimizer and of the recorded spectra: "
                                     "'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
+        "hessian_at_point": [False, "Inexact Newton (incg, ingmres, inminres): capture the Hessian batch's "
+                                    "direction-free work once per step, cheaper Krylov products (Hessian.at_point)"],
         "hessian_low_rank": [20, "Rank of the low-rank Hessian of LRSFN (fixed rank when range_finding is None)"],
         "globalization": [None, "None (fixed alpha), 'line_search', 'spectral_step' (LRSFN), 'trust_region' (INCG)"],
         "max_backtrack": [10, "Maximum backtracking steps of the Armijo line search"],

@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ..utilities.reduction import evaluate
+from ..utilities.reduction import count_samples, evaluate
 
 __all__ = ["CurvatureOperator", "OperatorWrapper", "layer_slice"]
 
@@ -243,7 +243,11 @@ class _AtPoint(CurvatureOperator):
         self._vector = linearization(problem, *operator._vector_product())
         self._block = linearization(problem, *operator._block_product(self.block_size)) if blocks else None
         capture = capture_op(problem, [x for x in (self._vector, self._block) if x is not None])
-        self.sess.run(capture, feed_dict)
+        evaluate(self.sess, capture, feed_dict, self.comm)  # collective under MPI
+        self._fraction = None  # under MPI: this rank's share of the batch, fixed at the capture
+        if self.comm is not None:
+            counts = self.comm.allgather(count_samples(feed_dict) or 0)
+            self._fraction = counts[self.comm.Get_rank()] / sum(counts) if sum(counts) else None
         # the capture variables are the problem's: a later capture replaces this point
         points = problem.__dict__.setdefault("_captured_point", {})
         self._generation = points[self.sess] = points.get(self.sess, 0) + 1
@@ -253,7 +257,8 @@ class _AtPoint(CurvatureOperator):
             raise RuntimeError(
                 "This operator's point was replaced by a later at_point() capture on the same "
                 "problem and session (they share the captured values); call at_point again.")
-        return super()._run(placeholder, tensor, value, feed_dict)
+        return evaluate(self.sess, tensor, {placeholder: value}, self.comm,
+                        local_fraction=self._fraction)
 
     def _vector_product(self):
         return self._vector.direction, self._vector.product

@@ -49,6 +49,10 @@ def regression_case():
             check_close(f"Hdw gamma={gamma}", H2(v, hlocal), H1(v, hfull))
             check_close(f"HdW gamma={gamma}", H2(V, hlocal), H1(V, hfull))
             check_close(f"quadratics gamma={gamma}", H2.quadratics(V, hlocal), H1.quadratics(V, hfull))
+            # at a captured point: each rank captures its shard, products are reduced
+            A2 = H2.at_point(hlocal)
+            check_close(f"at_point Hdw gamma={gamma}", A2(v), H1(v, hfull))
+            check_close(f"at_point HdW gamma={gamma}", A2(V), H1(V, hfull))
             G1 = GaussNewton(problem, sess, regularization=reg)
             G2 = GaussNewton(problem, sess, regularization=reg, comm=COMM)
             check_close(f"Gauss-Newton GV gamma={gamma}", G2(V, hlocal), G1(V, hfull))
