@@ -8,6 +8,7 @@ from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFre
 from hessianlearn.algorithms.optimizer import NonFiniteError
 from hessianlearn.problem.fused_steps import (
     FusedLowRankSaddleFreeNewtonStep,
+    _rademacher_parts_from_bits,
     _whitening,
     fused_step,
 )
@@ -16,6 +17,24 @@ from hessianlearn.problem.regularization import L2Regularization
 from hessianlearn.utilities.random_matrices import rademacher_bits, rademacher_from_bits
 
 from cases import explicit_hessian, make_case
+
+
+@pytest.mark.parametrize("n, indices", [
+    (48, [(0, 16), (16, 24), (24, 48)]),          # byte-aligned parts: bytes sliced, then unpacked
+    (45, [(0, 7), (7, 30), (30, 45)]),            # unaligned: unpacked whole, then sliced
+    (40, [(0, 8), (8, 12), (12, 40)]),            # one unaligned bound is enough to fall back
+])
+def test_rademacher_parts_unpack_the_numpy_layout(n, indices):
+    """The graph's per-weight unpacking of the packed signs equals the numpy decoding."""
+    m = 5
+    bits = rademacher_bits(np.random.default_rng(n), n, m)
+    expected = rademacher_from_bits(bits, n, m)  # (n, m)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        placeholder = tf.placeholder(tf.uint8, [bits.size])
+        parts = sess.run(_rademacher_parts_from_bits(placeholder, n, m, indices, tf.float64),
+                         {placeholder: bits})
+    for (a, b), part in zip(indices, parts):
+        np.testing.assert_array_equal(part, expected[a:b].T)
 
 
 def _setup(kind="classification_cross_entropy", gamma=None, seed=0):
