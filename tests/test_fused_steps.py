@@ -117,7 +117,20 @@ def test_fused_adam_switches_with_the_numpy_path(float64):
                                                      (3, "rademacher")])
 def test_fused_lrsfn_direction_equals_numpy_direction_for_the_same_test_matrix(
         float64, gamma, oversample, test_matrix):
-    problem, regularization, feed, sess = _setup(gamma=gamma)
+    _check_fused_direction(*_setup(gamma=gamma), oversample, test_matrix)
+
+
+def test_fused_lrsfn_direction_on_a_relu_max_pool_cnn(float64):
+    """The fused step's two passes run in a while loop: the max pools' argmax positions
+    (shared by a block's columns) are built inside it, the step still equals the numpy one."""
+    from test_hessian_products import _relu_pool_classifier
+    problem, feed = _relu_pool_classifier(np.random.default_rng(3))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    _check_fused_direction(problem, None, feed, sess, 2, "gaussian")
+
+
+def _check_fused_direction(problem, regularization, feed, sess, oversample, test_matrix):
     n, k = problem.dimension, 5
     opt = LowRankSaddleFreeNewton(problem, regularization, sess,
                                   parameters={"hessian_low_rank": k, "oversample": oversample})
