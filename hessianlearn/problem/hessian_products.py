@@ -6,9 +6,12 @@ reverse-over-reverse differentiation,
 
 .. math::  H v = \\nabla_w \\big( g(w)^T v \\big),
 
-with ``v`` treated as a constant. The forward and first backward passes are the
-ones already in the graph for the gradient, so a session run that fetches both
-``gradient`` and ``H v`` computes them once.
+with ``v`` treated as a constant, built as ``tf.gradients(g, w, grad_ys=v)``
+(``v`` as the output sensitivities of ``g``: no scalar ``g^T v`` is formed and
+broadcast back). The forward and first backward passes are the ones already in
+the graph for the gradient, so a session run that fetches both ``gradient`` and
+``H v`` computes them once; the gradients of the first-order kernels it
+differentiates are those of :mod:`.second_order_gradients` (no dense zeros).
 
 A block ``V`` of ``k`` columns is built as ``k`` such products that share the
 forward and backward passes and run in one session call; the build time grows

@@ -15,8 +15,8 @@ later run feeds only the direction:
 
 so the products keep describing the captured point even if the weights change
 afterwards (capture again to move). On the 784-100-784 autoencoder at batch 1000
-(``bench/hessian_actions.py``, P1) a product costs 1.67 gradients fresh and
-about 1.3 captured.
+(``bench/hessian_actions.py``, P1) a product costs 1.5-1.7 gradients fresh and
+1.0-1.1 captured.
 
 The copy is made with ``tf.import_graph_def`` from the node definitions of the
 direction-dependent operations (constants come along, control inputs from
