@@ -24,6 +24,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..utilities.reduction import count_samples, evaluate
+from .linearization import capture_op, linearization
 
 __all__ = ["CurvatureOperator", "OperatorWrapper", "layer_slice"]
 
@@ -237,7 +238,6 @@ class _AtPoint(CurvatureOperator):
     """A curvature operator's products re-built on inputs captured at one point."""
 
     def __init__(self, operator, feed_dict, blocks):
-        from .linearization import capture_op, linearization
         self.__dict__.update(operator.__dict__)  # problem, sess, layer slice, regularization, ...
         problem = operator.problem
         self._vector = linearization(problem, *operator._vector_product())
