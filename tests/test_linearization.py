@@ -5,6 +5,7 @@ import pytest
 
 from hessianlearn import tf
 from hessianlearn.problem import GaussNewton, Hessian, L2Regularization
+from hessianlearn.problem.hessian_products import hessian_block_product
 from hessianlearn.problem.linearization import linearization
 from test_hessian_products import _relative, case, references  # noqa: F401 (fixtures)
 
@@ -87,6 +88,14 @@ def test_direction_free_product_is_refused(case):
     problem = case[0]
     with pytest.raises(ValueError, match="does not depend"):
         linearization(problem, problem.dw, problem.gradient)
+
+
+def test_products_through_control_flow_are_refused(case):
+    """The dynamic-column block loops over its columns in a tf.while_loop: no partial copy."""
+    problem = case[0]
+    V = tf.placeholder(problem.dtype, [problem.dimension, None])
+    with pytest.raises(NotImplementedError, match="control flow"):
+        linearization(problem, V, hessian_block_product(problem, V))
 
 
 def test_frontier_excludes_the_direction_work(case):

@@ -20,8 +20,10 @@ afterwards (capture again to move). On the 784-100-784 autoencoder at batch 1000
 
 The copy is made with ``tf.import_graph_def`` from the node definitions of the
 direction-dependent operations (constants come along, control inputs from
-outside and colocation hints are dropped), so any product graph works: the
-Hessian, its blocks, the Gauss-Newton products. Frontier values live in
+outside and colocation hints are dropped), so any product graph without control
+flow works: the Hessian, its static blocks, the Gauss-Newton products (a
+``tf.while_loop`` or ``tf.cond`` on the direction's path, as in recurrent layers,
+raises ``NotImplementedError``). Frontier values live in
 variables with unknown shape that belong to no collection (not saved, not
 initialized by ``global_variables_initializer``); variables are shared by all
 linearizations of one problem, so capturing several products at once stores each
@@ -49,6 +51,12 @@ def _direction_dependent(placeholder, tensor):
             dependent.add(op)
             stack.extend(c for t in op.outputs for c in t.consumers() if c in ancestors)
     return dependent
+
+
+#: Operation types of graph control flow (v1 loops and conds, functional forms).
+_CONTROL_FLOW = frozenset({"Enter", "Exit", "NextIteration", "Merge", "Switch", "LoopCond",
+                           "While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
+                           "StatefulPartitionedCall"})
 
 
 def _recomputed(placeholder, tensor):
@@ -98,6 +106,12 @@ class Linearization:
     def __init__(self, problem, placeholder, tensor):
         graph = problem._graph
         dependent = _direction_dependent(placeholder, tensor) | _recomputed(placeholder, tensor)
+        loops = sorted({op.type for op in dependent} & _CONTROL_FLOW)
+        if loops:
+            raise NotImplementedError(
+                f"{tensor.name} runs through graph control flow ({', '.join(loops)}: a tf.while_loop "
+                "or tf.cond, e.g. a recurrent layer or a dynamic-column block), which a partial "
+                "copy cannot carry; apply this operator without at_point, or use a static block.")
         frontier, constants = {}, {}  # by name, in a deterministic order
         for op in sorted(dependent, key=lambda op: op.name):
             for t in op.inputs:
