@@ -52,6 +52,22 @@ def test_a_later_capture_retires_the_earlier_point(case):
     np.testing.assert_array_equal(B(x), first)
 
 
+def test_capture_in_a_run_of_ones_own(case):
+    """capture_op fetched with the gradient, then at_point(captured=True): the same products."""
+    problem, feed, sess, rng, H = case
+    H_op = Hessian(problem, sess, block_size=2)
+    old = H_op.at_point(feed)
+    g, _ = sess.run([problem.gradient, H_op.capture_op()], feed)
+    A = H_op.at_point(feed, captured=True)
+    X = rng.standard_normal((problem.dimension, 3))
+    assert _relative(A(X), H @ X) < 1e-12
+    with pytest.raises(RuntimeError, match="at_point again"):  # retired by capture_op
+        old(X[:, 0])
+    with tf.Session(graph=problem._graph) as other:  # nothing captured in this session
+        with pytest.raises(ValueError, match="captured=True"):
+            Hessian(problem, other).at_point(feed, captured=True)
+
+
 def test_regularization_and_layer_blocks_at_point(case):
     problem, feed, sess, rng, H = case
     reg = L2Regularization(problem, gamma=0.25)

@@ -161,15 +161,18 @@ def test_gmres_minres_newton_steps_agree_with_cg_on_spd(float64, cls):
 def test_hessian_at_point_gives_the_same_iterates_and_sweeps(float64, cls, parameters):
     """Products on the captured point are the same products: three steps agree to round-off."""
     case = small_classifier()
-    runs = []
-    for at_point in (False, True):
-        case.reset()
-        opt = cls(case.problem, sess=case.sess, parameters={**parameters, "hessian_at_point": at_point})
-        for _ in range(3):
-            opt.minimize(case.feed)
-        runs.append((case.problem.get_weights(case.sess), list(opt.sweeps)))
-    assert relative_error(runs[1][0] - case.w0, runs[0][0] - case.w0) < 1e-10
-    assert runs[1][1] == runs[0][1]
+    hessian_batch = {key: value[:20] for key, value in case.feed.items()}
+    for hessian_feed in (None, hessian_batch):  # captured with the gradient / in a run of its own
+        runs = []
+        for at_point in (False, True):
+            case.reset()
+            opt = cls(case.problem, sess=case.sess,
+                      parameters={**parameters, "hessian_at_point": at_point})
+            for _ in range(3):
+                opt.minimize(case.feed, hessian_feed)
+            runs.append((case.problem.get_weights(case.sess), list(opt.sweeps)))
+        assert relative_error(runs[1][0] - case.w0, runs[0][0] - case.w0) < 1e-10
+        assert runs[1][1] == runs[0][1]
     with pytest.raises(ValueError, match="hessian_at_point"):
         cls(case.problem, sess=case.sess, parameters={"hessian_at_point": "yes"}).minimize(case.feed)
 

@@ -84,12 +84,12 @@ class _CountingOperator(LinearOperator):
     fraction of the Hessian batch the feed holds: 1, or ``n_j / N`` for a part).
     """
 
-    def __init__(self, optimizer, feed_dict, weight=1.0, at_point=False):
+    def __init__(self, optimizer, feed_dict, weight=1.0, at_point=False, captured=False):
         super().__init__(dtype=optimizer.H.dtype, shape=optimizer.H.shape)
         self._optimizer = optimizer
         self._weight = float(weight)
-        if at_point:  # capture the point now; products then do the direction's work only
-            self._apply = optimizer.H.at_point(feed_dict, blocks=False)
+        if at_point:  # capture the point (unless done); products do the direction's work only
+            self._apply = optimizer.H.at_point(feed_dict, blocks=False, captured=captured)
         else:
             feed = dict(feed_dict)
             self._apply = lambda x: optimizer.H(x, feed)
@@ -260,13 +260,16 @@ class Optimizer:
         return self.regularization is not None and self.regularization.is_active
 
     # ------------------------------------------------------------------ evaluations
-    def _evaluate(self, feed_dict):
+    def _evaluate(self, feed_dict, capture=None):
         """Loss, gradient (and accuracy) in one ``evaluate`` call; fills ``last_evaluation``.
 
         Returns ``(loss, g)`` with ``loss = data_loss + R(w)`` and ``g`` of shape
         ``(dimension,)``. Raises :class:`NonFiniteError` if either is NaN or inf.
+        ``capture`` (an op) runs in the same call (the curvature's capture at this point).
         """
         fetches = {"data_loss": self.problem.loss, "gradient": self.problem.gradient}
+        if capture is not None:
+            fetches["capture"] = capture
         accuracy = getattr(self.problem, "accuracy", None)
         if accuracy is not None:
             fetches["accuracy"] = accuracy
@@ -307,12 +310,18 @@ class Optimizer:
         has one) the operator is ``H.at_point(feed_dict)``: one run captures the
         direction-free work and each product repeats only the direction's (the
         capture is not counted in ``sweeps``: it is the part each counted product
-        would otherwise redo).
+        would otherwise redo). When the Hessian batch is the gradient's batch,
+        :meth:`minimize` captures in the gradient's run, so the capture costs no pass.
         """
         if at_point is None:
-            at_point = bool(self.parameters["hessian_at_point"]) \
-                if "hessian_at_point" in self.parameters else False
-        return _CountingOperator(self, feed_dict, weight, at_point)
+            at_point = self._hessian_at_point()
+        captured = at_point and feed_dict is getattr(self, "_captured_feed", None)
+        self._captured_feed = None  # a capture serves one operator, right after it
+        return _CountingOperator(self, feed_dict, weight, at_point, captured)
+
+    def _hessian_at_point(self):
+        return bool(self.parameters["hessian_at_point"]) if "hessian_at_point" in self.parameters \
+            else False
 
     # ------------------------------------------------------------------ the step
     def minimize(self, feed_dict, hessian_feed_dict=None):
@@ -343,7 +352,11 @@ class Optimizer:
         hess_feed = feed if hessian_feed_dict is None else _check_feed(hessian_feed_dict,
                                                                        "hessian_feed_dict")
         self._check_parameters()
-        loss, g = self._evaluate(feed)
+        # products at a point on the gradient's own batch: capture in the gradient's run
+        capture = self.H.capture_op(blocks=False) \
+            if hess_feed is feed and self._hessian_at_point() else None
+        self._captured_feed = feed if capture is not None else None
+        loss, g = self._evaluate(feed, capture)
         info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"]}
         info.update(self._step(feed, hess_feed, loss, g))
         info["alpha"] = self.alpha

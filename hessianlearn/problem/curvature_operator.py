@@ -24,7 +24,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..utilities.reduction import count_samples, evaluate
-from .linearization import capture_op, linearization
+from .linearization import capture_op as _capture_op, linearization
 
 __all__ = ["CurvatureOperator", "OperatorWrapper", "layer_slice"]
 
@@ -194,7 +194,7 @@ class CurvatureOperator:
             return float(arr @ ax)
         return np.einsum("ij,ij->j", arr, ax)
 
-    def at_point(self, feed_dict, blocks=True):
+    def at_point(self, feed_dict, blocks=True, captured=False):
         """This operator frozen at the current weights and the batch in ``feed_dict``.
 
         One session run stores the products' direction-free inputs (forward and
@@ -213,13 +213,33 @@ class CurvatureOperator:
         blocks : bool, optional
             Also capture the ``block_size``-column product for matrices (its graph
             copy is built on first use). With ``False`` matrices go column by column.
+        captured : bool, optional
+            ``True`` if :meth:`capture_op` (same ``blocks``) was just run on this batch
+            by the caller; no capture run is made then.
 
         Returns
         -------
         OperatorWrapper
             ``dimension``, ``shape``, ``__call__(x)``, ``quadratics``, ``as_linear_operator()``.
         """
-        return OperatorWrapper(_AtPoint(self, feed_dict, blocks), {})
+        return OperatorWrapper(_AtPoint(self, feed_dict, blocks, captured), {})
+
+    def capture_op(self, blocks=True):
+        """The op :meth:`at_point` runs to capture: fetch it in a run of your own on the
+        same batch (e.g. with the gradient, sharing the forward and backward passes), then
+        call ``at_point(feed_dict, blocks, captured=True)`` right after. Asking for it
+        retires the earlier points of this problem and session (their values are about
+        to be overwritten)."""
+        op = _capture_op(self.problem, [x for x in self._linearizations(blocks) if x is not None])
+        points = self.problem.__dict__.setdefault("_captured_point", {})
+        points[self.sess] = points.get(self.sess, 0) + 1
+        return op
+
+    def _linearizations(self, blocks):
+        """``(vector, block or None)`` linearizations of this operator's products (cached)."""
+        vector = linearization(self.problem, *self._vector_product())
+        block = linearization(self.problem, *self._block_product(self.block_size)) if blocks else None
+        return vector, block
 
     def as_linear_operator(self, feed_dict):
         """A symmetric ``scipy.sparse.linalg.LinearOperator`` on a frozen copy of ``feed_dict``."""
@@ -237,26 +257,27 @@ class CurvatureOperator:
 class _AtPoint(CurvatureOperator):
     """A curvature operator's products re-built on inputs captured at one point."""
 
-    def __init__(self, operator, feed_dict, blocks):
+    def __init__(self, operator, feed_dict, blocks, captured=False):
         self.__dict__.update(operator.__dict__)  # problem, sess, layer slice, regularization, ...
         problem = operator.problem
-        self._vector = linearization(problem, *operator._vector_product())
-        self._block = linearization(problem, *operator._block_product(self.block_size)) if blocks else None
-        capture = capture_op(problem, [x for x in (self._vector, self._block) if x is not None])
-        evaluate(self.sess, capture, feed_dict, self.comm)  # collective under MPI
+        self._vector, self._block = operator._linearizations(blocks)
+        if not captured:
+            evaluate(self.sess, operator.capture_op(blocks), feed_dict, self.comm)  # collective
         self._fraction = None  # under MPI: this rank's share of the batch, fixed at the capture
         if self.comm is not None:
             counts = self.comm.allgather(count_samples(feed_dict) or 0)
             self._fraction = counts[self.comm.Get_rank()] / sum(counts) if sum(counts) else None
         # the capture variables are the problem's: a later capture replaces this point
-        points = problem.__dict__.setdefault("_captured_point", {})
-        self._generation = points[self.sess] = points.get(self.sess, 0) + 1
+        self._generation = problem.__dict__.get("_captured_point", {}).get(self.sess)
+        if self._generation is None:
+            raise ValueError("captured=True but capture_op() was never run in this session; "
+                             "run it on the batch first, or call at_point without captured.")
 
     def _run(self, placeholder, tensor, value, feed_dict):
         if self.problem.__dict__["_captured_point"][self.sess] != self._generation:
             raise RuntimeError(
-                "This operator's point was replaced by a later at_point() capture on the same "
-                "problem and session (they share the captured values); call at_point again.")
+                "This operator's point was replaced by a later capture (at_point or capture_op) on "
+                "the same problem and session (they share the captured values); call at_point again.")
         return evaluate(self.sess, tensor, {placeholder: value}, self.comm,
                         local_fraction=self._fraction)
 
