@@ -141,7 +141,7 @@ def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
     fetch_g = [problem.loss, problem.gradient]
     # products at a captured point (Hessian.at_point): the direction's work alone
     t0 = time.perf_counter()
-    at_vector = linearization(problem, problem.dw, problem.Hdw)
+    at_vector = linearization(problem, *problem._point_hessian_vector_product())
     at_block = linearization(problem, dW, HdW)
     t_build_at = time.perf_counter() - t0
     capture = capture_op(problem, [at_vector, at_block])

@@ -128,6 +128,10 @@ class CurvatureOperator:
     def _block_product(self, k):
         raise NotImplementedError
 
+    def _point_vector_product(self):
+        """The vector product that :meth:`at_point` copies (default: :meth:`_vector_product`)."""
+        return self._vector_product()
+
     # -- numpy side
     def _check_input(self, x):
         if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") and not hasattr(x, "shape"):
@@ -237,7 +241,7 @@ class CurvatureOperator:
 
     def _linearizations(self, blocks):
         """``(vector, block or None)`` linearizations of this operator's products (cached)."""
-        vector = linearization(self.problem, *self._vector_product())
+        vector = linearization(self.problem, *self._point_vector_product())
         block = linearization(self.problem, *self._block_product(self.block_size)) if blocks else None
         return vector, block
 

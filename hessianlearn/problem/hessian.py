@@ -25,6 +25,9 @@ class Hessian(CurvatureOperator):
     def _block_product(self, k):
         return self.problem._hessian_block(k)
 
+    def _point_vector_product(self):
+        return self.problem._point_hessian_vector_product()
+
 
 def HessianWrapper(H, feed_dict):
     """``H`` bound to one data dict: a callable ``x -> H(x, feed_dict)`` with ``dimension``."""

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from .._tf import check_keras_model, float_dtype, tf
-from .hessian_products import hessian_block_product, hessian_vector_parts
+from .hessian_products import hessian_block_product, hessian_row_block_product, hessian_vector_parts
 from .second_order_gradients import second_order_overrides
 from ..utilities.reduction import register_derived
 
@@ -184,6 +184,20 @@ class Problem:
         :mod:`.hessian_products`.
         """
         return _flatten(hessian_vector_parts(self, self._split(v)))
+
+    def _point_hessian_vector_product(self):
+        """``(v, H v)``, ``v`` a ``(dimension,)`` placeholder, built as a one-column block.
+
+        The form products at a captured point copy (``Hessian.at_point``): inside a
+        block a max pool's second-order term gathers at argmax positions that do not
+        depend on the direction, so the capture stores them once; ``Hdw`` searches
+        the pool windows per product instead (cheaper for a single fresh product).
+        """
+        if "_point_hdw" not in self.__dict__:
+            with self._graph.as_default():
+                v = tf.placeholder(self.dtype, [self.dimension], name="dw_at_point")
+                self._point_hdw = (v, tf.reshape(hessian_row_block_product(self, v[tf.newaxis]), [-1]))
+        return self._point_hdw
 
     def _hessian_block_product(self, V):
         """Build ``H V`` for a ``(dimension, k)`` tensor with static ``k`` (one session run).
