@@ -7,6 +7,7 @@ from hessianlearn import tf
 from hessianlearn.problem import GaussNewton, Hessian, L2Regularization
 from hessianlearn.problem.hessian_products import hessian_block_product
 from hessianlearn.problem.linearization import linearization
+from cases import PROBLEM_KINDS, make_case
 from test_hessian_products import _relative, case, references  # noqa: F401 (fixtures)
 
 
@@ -128,3 +129,18 @@ def test_frontier_excludes_the_direction_work(case):
     placeholders = {op.name for op in ancestors if op.type == "Placeholder"}
     assert placeholders == {linear.direction.op.name}
     assert tf.float64 == linear.product.dtype
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("kind", PROBLEM_KINDS)
+def test_every_problem_family_at_point_equals_fresh(kind, arch):
+    """VAE, GAN (block diagonal), H1 (derivative loss), several-input Keras models: the copy
+    carries every family's product graph; the capture includes fed noise."""
+    case = make_case(kind, arch, "float64", hessian_block_size=2)
+    problem, feed = case.problem, case.feed_dict
+    with tf.Session(graph=problem._graph) as sess:
+        sess.run(tf.global_variables_initializer())
+        X = np.random.default_rng(1).standard_normal((problem.dimension, 3))
+        H = Hessian(problem, sess)
+        expected = H(X, feed)
+        assert _relative(H.at_point(feed)(X), expected) < 1e-12
