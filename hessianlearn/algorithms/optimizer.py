@@ -189,6 +189,7 @@ class Optimizer:
         # the same stream on every rank (seed None: rank 0's entropy is broadcast)
         self.rng = synchronized_generator(comm, self.parameters["seed"])
         self.last_evaluation = {}
+        self._captured_feed = None  # the batch minimize() captured the curvature on, if any
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -315,7 +316,7 @@ class Optimizer:
         """
         if at_point is None:
             at_point = self._hessian_at_point()
-        captured = at_point and feed_dict is getattr(self, "_captured_feed", None)
+        captured = at_point and feed_dict is self._captured_feed
         self._captured_feed = None  # a capture serves one operator, right after it
         return _CountingOperator(self, feed_dict, weight, at_point, captured)
 

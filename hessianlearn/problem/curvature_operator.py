@@ -172,12 +172,11 @@ class CurvatureOperator:
     def _apply_matrix(self, X, feed_dict):
         n, ncols = X.shape
         k = self.block_size
-        if ncols == 1 or self._block_product(k) is None:  # None: no block graph (at a point)
-            if ncols > 1:
-                return np.stack([self._run(*self._vector_product(), x, feed_dict) for x in X.T], axis=1)
-            return self._run(*self._vector_product(), X[:, 0], feed_dict)[:, None]
+        block = None if ncols == 1 else self._block_product(k)  # None at a point without blocks
+        if block is None:
+            return np.stack([self._run(*self._vector_product(), x, feed_dict) for x in X.T], axis=1)
         out = np.empty((n, ncols), dtype=self.dtype)
-        placeholder, tensor = self._block_product(k)
+        placeholder, tensor = block
         for start in range(0, ncols, k):
             stop = min(start + k, ncols)
             block = X[:, start:stop]
@@ -263,7 +262,6 @@ class _AtPoint(CurvatureOperator):
 
     def __init__(self, operator, feed_dict, blocks, captured=False):
         self.__dict__.update(operator.__dict__)  # problem, sess, layer slice, regularization, ...
-        problem = operator.problem
         self._vector, self._block = operator._linearizations(blocks)
         if not captured:
             evaluate(self.sess, operator.capture_op(blocks), feed_dict, self.comm)  # collective
@@ -272,7 +270,7 @@ class _AtPoint(CurvatureOperator):
             counts = self.comm.allgather(count_samples(feed_dict) or 0)
             self._fraction = counts[self.comm.Get_rank()] / sum(counts) if sum(counts) else None
         # the capture variables are the problem's: a later capture replaces this point
-        self._generation = problem.__dict__.get("_captured_point", {}).get(self.sess)
+        self._generation = self.problem.__dict__.get("_captured_point", {}).get(self.sess)
         if self._generation is None:
             raise ValueError("captured=True but capture_op() was never run in this session; "
                              "run it on the batch first, or call at_point without captured.")

@@ -59,12 +59,11 @@ _CONTROL_FLOW = frozenset({"Enter", "Exit", "NextIteration", "Merge", "Switch", 
                            "StatefulPartitionedCall"})
 
 
-def _recomputed(placeholder, tensor):
+def _recomputed(dependent):
     """Direction-free operations copied rather than captured: the forward ``MaxPool`` of
-    each ``MaxPoolGrad`` in the copy. oneDNN runs ``MaxPoolGrad`` on a workspace of its
+    each ``MaxPoolGrad`` among the ``dependent`` operations. oneDNN runs ``MaxPoolGrad`` on a workspace of its
     forward op; without that op in the graph TensorFlow's own kernel runs, 7x slower
     (P3 of ``bench/hessian_actions.py``)."""
-    dependent = _direction_dependent(placeholder, tensor)
     return {op.inputs[1].op for op in dependent
             if op.type == "MaxPoolGrad" and op.inputs[1].op.type == "MaxPool"
             and op.inputs[1].op.inputs[0] is op.inputs[0]}
@@ -105,7 +104,8 @@ class Linearization:
 
     def __init__(self, problem, placeholder, tensor):
         graph = problem._graph
-        dependent = _direction_dependent(placeholder, tensor) | _recomputed(placeholder, tensor)
+        dependent = _direction_dependent(placeholder, tensor)
+        dependent |= _recomputed(dependent)
         loops = sorted({op.type for op in dependent} & _CONTROL_FLOW)
         if loops:
             raise NotImplementedError(

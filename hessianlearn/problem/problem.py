@@ -84,6 +84,7 @@ class Problem:
             )
         self._graph = self.NN.inputs[0].graph
         self._blocks = {}
+        self._point_hdw = None  # (v, H v) for products at a captured point, built on first use
         with self._graph.as_default():
             self._build_inputs()
             self._build_loss()
@@ -193,7 +194,7 @@ class Problem:
         depend on the direction, so the capture stores them once; ``Hdw`` searches
         the pool windows per product instead (cheaper for a single fresh product).
         """
-        if "_point_hdw" not in self.__dict__:
+        if self._point_hdw is None:
             with self._graph.as_default():
                 v = tf.placeholder(self.dtype, [self.dimension], name="dw_at_point")
                 self._point_hdw = (v, tf.reshape(hessian_row_block_product(self, v[tf.newaxis]), [-1]))
