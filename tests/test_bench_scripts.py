@@ -43,3 +43,11 @@ def test_hessian_actions_prints_ratios_and_memory():
     assert len(_numbers_after("per column / gradient", out)) == 2, out
     assert len(_numbers_after("capture with the gradient", out)) == 1, out
     assert "Hessian operator, first product of 100 columns" in out and "peak RSS" in out, out
+
+
+@pytest.mark.slow
+def test_conv_batching_prints_per_kernel_ratios():
+    out = _run("conv_batching.py", "--columns", "2", "--repeats", "3")
+    ratios = _numbers_after("wide / single", out)
+    assert len(ratios) == 1 and ratios[0] > 0, out
+    assert out.count(" ms ") >= 8 and "gradients (single calls)" in out, out

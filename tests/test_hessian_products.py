@@ -10,7 +10,8 @@ import pytest
 from hessianlearn import keras, tf
 from hessianlearn.problem import (AutoencoderProblem, ClassificationProblem, Hessian,
                                   RegressionProblem)
-from hessianlearn.problem.hessian_products import (hessian_block_product, hessian_row_block_parts,
+from hessianlearn.problem.hessian_products import (_producer, folded_sensitivities,
+                                                   hessian_block_product, hessian_row_block_parts,
                                                    hessian_row_block_product)
 
 
@@ -65,8 +66,39 @@ def _relu_pool_classifier(rng):
     return p, {p.x: rng.standard_normal((6, 7, 7, 1)), p.y_true: np.eye(3)[labels]}
 
 
+class _FrozenKernelDense(keras.layers.Layer):
+    """``x K + b`` with a frozen kernel ``K``: a bias gradient with no kernel gradient to fold into."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        shape = (int(input_shape[-1]), self.units)  # fixed values: the references rebuild the model
+        fixed = np.linspace(-1.0, 1.0, shape[0] * shape[1]).reshape(shape)
+        self.kernel = self.add_weight("kernel", shape, trainable=False,
+                                      initializer=lambda shape, dtype=None: tf.constant(fixed, dtype))
+        self.bias = self.add_weight("bias", (self.units,), initializer="zeros")
+
+    def call(self, x):
+        return tf.nn.bias_add(tf.matmul(x, self.kernel), self.bias)
+
+
+def _unpaired_biases(rng):
+    """A bias alone (frozen kernel) and a kernel alone (no bias): nothing is folded there."""
+    model = keras.Sequential([
+        keras.layers.Dense(4, activation="tanh", use_bias=False, input_shape=(3,)),
+        _FrozenKernelDense(3),
+        keras.layers.Activation("softplus"),
+        keras.layers.Dense(2),
+    ])
+    p = RegressionProblem(model)
+    return p, {p.x: rng.standard_normal((7, 3)), p.y_true: rng.standard_normal((7, 2))}
+
+
 CASES = {"dense_regression": _dense_regression, "dense_autoencoder": _dense_autoencoder,
-         "conv_classifier": _conv_classifier, "relu_pool_classifier": _relu_pool_classifier}
+         "conv_classifier": _conv_classifier, "relu_pool_classifier": _relu_pool_classifier,
+         "unpaired_biases": _unpaired_biases}
 
 
 def _explicit_hessian(problem, sess, feed):
@@ -115,6 +147,17 @@ def case(request, float64, references):
 
 def _relative(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def test_bias_gradients_fold_into_their_kernels(case):
+    """Every bias whose layer has a trainable kernel enters through the kernel's local step."""
+    problem = case[0]
+    parts = [tf.convert_to_tensor(g) for g in problem._gradient_parts]
+    ys, grad_ys = folded_sensitivities(parts, problem._split(problem.dw))
+    biases = [y for y in ys if _producer(y).type == "BiasAddGrad"]
+    unpaired = sum(isinstance(layer, _FrozenKernelDense) for layer in problem.NN.layers)
+    assert len(biases) == unpaired
+    assert len(ys) == len(grad_ys) and all(s is not None for s in grad_ys)
 
 
 def test_hdw_equals_explicit_hessian_and_is_symmetric(case):

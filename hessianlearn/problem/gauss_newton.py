@@ -33,6 +33,7 @@ Keras weight regularization losses) have no such factorization:
 :func:`gauss_newton_graph` raises ``NotImplementedError`` for them.
 """
 from .._tf import tf
+from .hessian_products import folded_sensitivities
 from .second_order_gradients import shared_argmax
 
 __all__ = ["GaussNewtonGraph", "gauss_newton_graph", "gauss_newton_block"]
@@ -114,7 +115,8 @@ class GaussNewtonGraph:
     def jacobian_vector_product(self, v):
         """``[J_o v for each output o]``: forward-mode products for a flat ``(dimension,)`` ``v``."""
         v_parts = self.problem._split(v)  # d/du (J^T u)^T v = J v: v as output sensitivities
-        return _zeros_for_none(tf.gradients(self._jtu, self._u, grad_ys=v_parts), self.outputs)
+        ys, grad_ys = folded_sensitivities(self._jtu, v_parts)  # biases folded into their kernels
+        return _zeros_for_none(tf.gradients(ys, self._u, grad_ys=grad_ys), self.outputs)
 
     def vector_product(self, v):
         """``G v = J^T H_L J v`` for a flat ``(dimension,)`` tensor ``v``."""
