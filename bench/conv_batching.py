@@ -17,20 +17,20 @@ stacked along the output channels of the filter, the ``k`` tangents stacked
 along the batch (or the channels) of the activations. This prints, per kernel
 and summed, the time of one call per column against the wide call divided by
 ``k``, each measured in the same alternating rounds, and the eight single
-calls against the network's own gradient. The wide calls only pay if their
+calls against the network's own gradient (``timing.rounds``). The wide calls only pay if their
 per-column time is clearly below the single calls'.
 
 Run: ``python bench/conv_batching.py [--columns 20] [--repeats 15]``.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import rounds  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -98,15 +98,7 @@ def main():
             calls[name + " wide"] = (lambda t=wide: sess.run(t.op))
     sess = _session(tf, args.threads, False)
     sess.run(tf.global_variables_initializer())
-    times = {name: [] for name in calls}
-    for _ in range(3):  # alternating rounds: drifts of the machine hit every kernel alike
-        for name, call in calls.items():
-            call()
-            for _ in range(-(-args.repeats // 3)):
-                start = time.perf_counter()
-                call()
-                times[name].append(time.perf_counter() - start)
-    t = {name: statistics.median(v) for name, v in times.items()}
+    t, _ = rounds(calls, args.repeats)
     print(f"conv_batching: P3 shapes, k = {k} columns per wide call, threads {args.threads}, "
           f"load average {os.getloadavg()[0]:.1f}, {args.repeats} calls per kernel (median)")
     print(f"  P3 gradient (loss + gradient, one run)   {1e3 * t['gradient']:8.2f} ms")

