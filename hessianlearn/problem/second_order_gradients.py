@@ -14,7 +14,12 @@ in ``g``, ``r -> r[argmax]`` per window (an R-forward max pool), is
 :func:`shared_argmax` (the block products: many columns at one point) it is a
 gather at argmax positions computed once (``max_pool_with_argmax``, per graph
 loop context): on P3 of ``bench/hessian_actions.py`` 4.6 -> 2 ms per column and
-pool, for a one-time 6.6 ms.
+pool, for a one-time 6.6 ms. Likewise the smooth activations' kernels
+(``SigmoidGrad``, ``TanhGrad``, ``SoftplusGrad``) have a second derivative that is a
+direction-independent factor times the incoming sensitivity (``dy (1 - 2y)`` for the
+sigmoid); TensorFlow rebuilt it from three or more elementwise ops per column, here
+the factor is made once per point and each column multiplies by it (P1 of
+``bench/hessian_actions.py``: about 5 % of a column).
 
 :func:`second_order_overrides` is the context the problems build their gradient
 in; the ops it creates carry the override, so every later differentiation of
@@ -44,23 +49,58 @@ def _leaky_relu_grad_grad(op, grad):
                                     alpha=op.get_attr("alpha")), None
 
 
-# Per graph: (MaxPoolGrad op name, control flow context) -> argmax of its forward input
-_ARGMAX = weakref.WeakKeyDictionary()
+# Per graph: (op name, what, control flow context) -> a direction-independent tensor of the op
+_POINT_TENSORS = weakref.WeakKeyDictionary()
+
+
+def _point_tensor(op, what, build):
+    """``build()``, made once per ``op`` and graph loop context and shared by every column.
+
+    It depends on the point (the op's inputs), not on a direction: the columns of a block
+    share it, and a product at a captured point stores it with the capture.
+    """
+    graph = op.graph
+    context = graph._get_control_flow_context()  # a while-loop body needs its own copy
+    cache = _POINT_TENSORS.setdefault(graph, {})
+    key = (op.name, what, id(context))
+    if key not in cache:
+        with tf.control_dependencies(None), tf.name_scope(op.name.split("/")[-1] + "_" + what):
+            cache[key] = (context, build())  # the context is kept alive with its id
+    return cache[key][1]
 
 
 def _argmax(op):
     """Flat argmax positions (batch included) of the windows of ``op``'s forward input."""
-    graph = op.graph
-    context = graph._get_control_flow_context()  # a while-loop body needs its own copy
-    cache = _ARGMAX.setdefault(graph, {})
-    key = (op.name, id(context))
-    if key not in cache:
-        with tf.control_dependencies(None), tf.name_scope(op.name.split("/")[-1] + "_argmax"):
-            _, argmax = tf.nn.max_pool_with_argmax(
-                tf.stop_gradient(op.inputs[0]), op.get_attr("ksize"), op.get_attr("strides"),
-                op.get_attr("padding").decode(), include_batch_in_index=True)
-        cache[key] = (context, argmax)  # the context is kept alive with its id
-    return cache[key][1]
+    def build():
+        _, argmax = tf.nn.max_pool_with_argmax(
+            tf.stop_gradient(op.inputs[0]), op.get_attr("ksize"), op.get_attr("strides"),
+            op.get_attr("padding").decode(), include_batch_in_index=True)
+        return argmax
+    return _point_tensor(op, "argmax", build)
+
+
+def _sigmoid_grad_grad(op, grad):
+    """``SigmoidGrad(y, dy) = dy y (1 - y)``: ``grad dy (1 - 2y)`` for ``y``, ``SigmoidGrad(y, grad)``
+    for ``dy``; the factor ``dy (1 - 2y)`` once per point (one ``Mul`` per column, not four ops)."""
+    y, dy = op.inputs
+    factor = _point_tensor(op, "factor", lambda: tf.stop_gradient(dy * (1.0 - 2.0 * y)))
+    return grad * factor, tf.raw_ops.SigmoidGrad(y=y, dy=grad)
+
+
+def _tanh_grad_grad(op, grad):
+    """``TanhGrad(y, dy) = dy (1 - y^2)``: ``-2 grad dy y`` for ``y``, ``TanhGrad(y, grad)`` for ``dy``."""
+    y, dy = op.inputs
+    factor = _point_tensor(op, "factor", lambda: tf.stop_gradient(-2.0 * dy * y))
+    return grad * factor, tf.raw_ops.TanhGrad(y=y, dy=grad)
+
+
+def _softplus_grad_grad(op, grad):
+    """``SoftplusGrad(dy, x) = dy sigmoid(x)``: ``SoftplusGrad(grad, x)`` for ``dy`` and
+    ``grad dy sigmoid'(x)`` for ``x``, with ``sigmoid'(x) = 1 / (e^-x + 2 + e^x)``."""
+    dy, x = op.inputs
+    factor = _point_tensor(op, "factor",
+                           lambda: tf.stop_gradient(dy / (tf.exp(-x) + 2.0 + tf.exp(x))))
+    return tf.raw_ops.SoftplusGrad(gradients=grad, features=x), grad * factor
 
 
 _SHARED_ARGMAX = [False]
@@ -93,7 +133,9 @@ def _max_pool_grad_grad(op, grad):
 
 
 _GRADIENTS = {"ReluGrad": _relu_grad_grad, "Relu6Grad": _relu6_grad_grad,
-              "LeakyReluGrad": _leaky_relu_grad_grad, "MaxPoolGrad": _max_pool_grad_grad}
+              "LeakyReluGrad": _leaky_relu_grad_grad, "MaxPoolGrad": _max_pool_grad_grad,
+              "SigmoidGrad": _sigmoid_grad_grad, "TanhGrad": _tanh_grad_grad,
+              "SoftplusGrad": _softplus_grad_grad}
 for _op_type, _function in _GRADIENTS.items():
     try:
         tf.RegisterGradient(_PREFIX + _op_type)(_function)
