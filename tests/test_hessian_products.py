@@ -186,6 +186,28 @@ def test_hdw_matches_central_finite_differences(case):
     assert _relative((g_plus - g_minus) / (2 * eps), hv) < 1e-6
 
 
+def test_products_stay_differentiable_to_third_order(case):
+    """The second-order gradients (shared factors, folded biases) keep ``Hdw`` a smooth
+    function of ``w``: ``d/dt u^T H(w + t s) v`` from the graph equals central differences."""
+    problem, feed, sess, rng, _ = case
+    if any(isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.ReLU)) or
+           getattr(layer, "activation", None) is keras.activations.relu for layer in problem.NN.layers):
+        pytest.skip("piecewise-linear activations: finite differences may cross a kink")
+    u, v, s = (x / np.linalg.norm(x) for x in rng.standard_normal((3, problem.dimension)))
+    with problem._graph.as_default():
+        third = tf.gradients(tf.reduce_sum(tf.constant(u) * problem.Hdw), problem._weights)
+        third = tf.concat([tf.reshape(t, [-1]) for t in third], axis=0)
+    exact = s @ sess.run(third, {**feed, problem.dw: v})
+    w0 = problem.get_weights(sess)
+    eps = 1e-4
+    values = []
+    for sign in (1, -1):
+        problem.set_weights(sess, w0 + sign * eps * s)
+        values.append(u @ sess.run(problem.Hdw, {**feed, problem.dw: v}))
+    problem.set_weights(sess, w0)
+    assert abs((values[0] - values[1]) / (2 * eps) - exact) < 1e-6 * max(abs(exact), 1e-3)
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 7])
 def test_block_placeholder_equals_explicit_hessian(case, k):
     problem, feed, sess, rng, H = case

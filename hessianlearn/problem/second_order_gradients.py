@@ -57,7 +57,8 @@ def _point_tensor(op, what, build):
     """``build()``, made once per ``op`` and graph loop context and shared by every column.
 
     It depends on the point (the op's inputs), not on a direction: the columns of a block
-    share it, and a product at a captured point stores it with the capture.
+    share it, and a product at a captured point stores it with the capture. It stays
+    differentiable, so a product differentiated once more (third order) is still exact.
     """
     graph = op.graph
     context = graph._get_control_flow_context()  # a while-loop body needs its own copy
@@ -83,14 +84,14 @@ def _sigmoid_grad_grad(op, grad):
     """``SigmoidGrad(y, dy) = dy y (1 - y)``: ``grad dy (1 - 2y)`` for ``y``, ``SigmoidGrad(y, grad)``
     for ``dy``; the factor ``dy (1 - 2y)`` once per point (one ``Mul`` per column, not four ops)."""
     y, dy = op.inputs
-    factor = _point_tensor(op, "factor", lambda: tf.stop_gradient(dy * (1.0 - 2.0 * y)))
+    factor = _point_tensor(op, "factor", lambda: dy * (1.0 - 2.0 * y))
     return grad * factor, tf.raw_ops.SigmoidGrad(y=y, dy=grad)
 
 
 def _tanh_grad_grad(op, grad):
     """``TanhGrad(y, dy) = dy (1 - y^2)``: ``-2 grad dy y`` for ``y``, ``TanhGrad(y, grad)`` for ``dy``."""
     y, dy = op.inputs
-    factor = _point_tensor(op, "factor", lambda: tf.stop_gradient(-2.0 * dy * y))
+    factor = _point_tensor(op, "factor", lambda: -2.0 * dy * y)
     return grad * factor, tf.raw_ops.TanhGrad(y=y, dy=grad)
 
 
@@ -99,7 +100,7 @@ def _softplus_grad_grad(op, grad):
     ``grad dy sigmoid'(x)`` for ``x``, with ``sigmoid'(x) = 1 / (e^-x + 2 + e^x)``."""
     dy, x = op.inputs
     factor = _point_tensor(op, "factor",
-                           lambda: tf.stop_gradient(dy / (tf.exp(-x) + 2.0 + tf.exp(x))))
+                           lambda: dy / (tf.exp(-x) + 2.0 + tf.exp(x)))
     return tf.raw_ops.SoftplusGrad(gradients=grad, features=x), grad * factor
 
 
