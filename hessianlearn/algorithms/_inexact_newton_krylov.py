@@ -7,7 +7,8 @@ or Armijo line search).  The optimizers differ only in the solver class and
 the solver name in their parameter descriptions.
 """
 from ..utilities.parameter_list import ParameterList
-from .optimizer import Optimizer, _check_count, _check_positive, line_search_parameters
+from .optimizer import (Optimizer, _check_count, _check_positive, at_point_parameters,
+                        line_search_parameters)
 
 __all__ = []
 
@@ -21,8 +22,7 @@ def _krylov_newton_parameters(solver_name):
         "krylov_abs_tolerance": [1e-12, f"{solver_name} absolute residual floor"],
         "krylov_max_iter": [10, f"Maximum {solver_name} iterations per step"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian'"],
-        "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
-                             "(Hessian.at_point): cheaper products when the solver takes several"],
+        **at_point_parameters(),
         "seed": [0, "Seed of the optimizer's random generator"],
     }
     entries.update(line_search_parameters())

@@ -3,7 +3,8 @@ import numpy as np
 
 from ..utilities.parameter_list import ParameterList
 from .cg_solver import CGSolver, ParametersCGSolver
-from .optimizer import Optimizer, _check_count, _check_positive, line_search_parameters
+from .optimizer import (Optimizer, _check_count, _check_positive, at_point_parameters,
+                        line_search_parameters)
 from .trust_region import TrustRegion
 
 __all__ = ["InexactNewtonCG", "ParametersInexactNewtonCG"]
@@ -22,8 +23,7 @@ def ParametersInexactNewtonCG():
         "trust_region_initial_radius": [1.0, "Initial trust-region radius (trust_region)"],
         "trust_region_max_radius": [1e3, "Largest trust-region radius (trust_region)"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
-        "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
-                             "(Hessian.at_point): cheaper products when the solver takes several"],
+        **at_point_parameters(),
         "seed": [0, "Seed of the optimizer's random generator"],
     }
     entries.update(line_search_parameters())

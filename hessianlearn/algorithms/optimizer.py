@@ -416,6 +416,15 @@ class Optimizer:
                 "steepest_descent_fallback": bool(fallback)}
 
 
+def at_point_parameters():
+    """The ``[value, description]`` entry of optimizers whose Krylov products may run at a
+    captured point (read by :meth:`Optimizer.hessian_operator` and :meth:`Optimizer.minimize`)."""
+    return {
+        "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
+                             "(Hessian.at_point): cheaper products when the solver takes several"],
+    }
+
+
 def line_search_parameters():
     """The ``[value, description]`` entries shared by optimizers with an Armijo line search."""
     return {
