@@ -24,7 +24,8 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..utilities.reduction import count_samples, evaluate
-from .linearization import capture_op as _capture_op, linearization
+from .linearization import (capture_op as _capture_op, linearization, point_generation,
+                            retire_points)
 
 __all__ = ["CurvatureOperator", "OperatorWrapper", "layer_slice"]
 
@@ -234,8 +235,7 @@ class CurvatureOperator:
         retires the earlier points of this problem and session (their values are about
         to be overwritten)."""
         op = _capture_op(self.problem, [x for x in self._linearizations(blocks) if x is not None])
-        points = self.problem.__dict__.setdefault("_captured_point", {})
-        points[self.sess] = points.get(self.sess, 0) + 1
+        retire_points(self.problem, self.sess)
         return op
 
     def _linearizations(self, blocks):
@@ -270,13 +270,13 @@ class _AtPoint(CurvatureOperator):
             counts = self.comm.allgather(count_samples(feed_dict) or 0)
             self._fraction = counts[self.comm.Get_rank()] / sum(counts) if sum(counts) else None
         # the capture variables are the problem's: a later capture replaces this point
-        self._generation = self.problem.__dict__.get("_captured_point", {}).get(self.sess)
+        self._generation = point_generation(self.problem, self.sess)
         if self._generation is None:
             raise ValueError("captured=True but capture_op() was never run in this session; "
                              "run it on the batch first, or call at_point without captured.")
 
     def _run(self, placeholder, tensor, value, feed_dict):
-        if self.problem.__dict__["_captured_point"][self.sess] != self._generation:
+        if point_generation(self.problem, self.sess) != self._generation:
             raise RuntimeError(
                 "This operator's point was replaced by a later capture (at_point or capture_op) on "
                 "the same problem and session (they share the captured values); call at_point again.")

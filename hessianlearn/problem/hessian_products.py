@@ -117,7 +117,7 @@ def folded_sensitivities(parts, v_parts):
 
 
 def _local_gradients(op, grad):
-    """The registered gradient of ``op`` alone: sensitivities of its inputs for output sensitivity ``grad``."""
+    """The registered gradient of ``op`` alone: its inputs' sensitivities for output sensitivity ``grad``."""
     if len(op.outputs) != 1 or op._get_control_flow_context() is not None:
         return None  # inside graph control flow only tf.gradients knows the gradient loop state
     try:

@@ -31,7 +31,7 @@ tensor once.
 """
 from .._tf import tf
 
-__all__ = ["Linearization", "linearization", "capture_op"]
+__all__ = ["Linearization", "linearization", "capture_op", "retire_points", "point_generation"]
 
 
 def _direction_dependent(placeholder, tensor):
@@ -73,8 +73,23 @@ def _cache(problem):
     cache = problem.__dict__.get("_linearization_cache")
     if cache is None:
         cache = problem.__dict__["_linearization_cache"] = {"variables": {}, "products": {},
-                                                            "captures": {}}
+                                                            "captures": {}, "generations": {}}
     return cache
+
+
+def retire_points(problem, sess):
+    """Start a new captured point of ``problem`` in ``sess``; returns its generation.
+
+    The frontier variables are shared by every linearization of the problem, so a
+    new capture overwrites the values earlier points read: their generation is older."""
+    generations = _cache(problem)["generations"]
+    generations[sess] = generations.get(sess, 0) + 1
+    return generations[sess]
+
+
+def point_generation(problem, sess):
+    """The generation of the latest captured point of ``problem`` in ``sess`` (``None``: none yet)."""
+    return _cache(problem)["generations"].get(sess)
 
 
 class Linearization:
