@@ -31,13 +31,6 @@ from .hessian_products import hessian_row_block_parts
 __all__ = ["FusedAdamStep", "FusedLowRankSaddleFreeNewtonStep", "fused_step"]
 
 
-def _cache(problem):
-    cache = problem.__dict__.get("_fused_step_cache")
-    if cache is None:
-        cache = problem.__dict__["_fused_step_cache"] = {}
-    return cache
-
-
 def fused_step(kind, problem, regularization=None, **options):
     """The cached fused step graph ``kind`` (``'adam'`` or ``'lrsfn'``) for ``problem``.
 
@@ -48,7 +41,7 @@ def fused_step(kind, problem, regularization=None, **options):
     if kind not in classes:
         raise ValueError(f"kind must be one of {sorted(classes)}, got {kind!r}.")
     key = (kind, regularization, tuple(sorted(options.items())))
-    cache = _cache(problem)
+    cache = problem._graph_cache("fused_steps")
     if key not in cache:
         cache[key] = classes[kind](problem, regularization, **options)
     return cache[key]

@@ -38,8 +38,6 @@ from .second_order_gradients import shared_argmax
 
 __all__ = ["GaussNewtonGraph", "gauss_newton_graph", "gauss_newton_block"]
 
-_CACHE_ATTRIBUTE = "_gauss_newton_graph_cache"
-
 
 def _flatten(tensors):
     return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)
@@ -152,11 +150,7 @@ class GaussNewtonGraph:
 
 def gauss_newton_graph(problem):
     """The (cached) :class:`GaussNewtonGraph` of ``problem``, built on first call."""
-    cache = problem.__dict__.get(_CACHE_ATTRIBUTE)
-    if cache is None:
-        cache = GaussNewtonGraph(problem)
-        problem.__dict__[_CACHE_ATTRIBUTE] = cache
-    return cache
+    return problem._graph_cache("gauss_newton", lambda: GaussNewtonGraph(problem))
 
 
 def gauss_newton_block(problem, k):

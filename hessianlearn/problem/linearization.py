@@ -70,11 +70,8 @@ def _recomputed(dependent):
 
 
 def _cache(problem):
-    cache = problem.__dict__.get("_linearization_cache")
-    if cache is None:
-        cache = problem.__dict__["_linearization_cache"] = {"variables": {}, "products": {},
-                                                            "captures": {}, "generations": {}}
-    return cache
+    return problem._graph_cache("linearization", lambda: {"variables": {}, "products": {},
+                                                          "captures": {}, "generations": {}})
 
 
 def retire_points(problem, sess):

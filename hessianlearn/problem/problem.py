@@ -85,6 +85,7 @@ class Problem:
         self._graph = self.NN.inputs[0].graph
         self._blocks = {}
         self._point_hdw = None  # (v, H v) for products at a captured point, built on first use
+        self._graph_caches = {}  # graph pieces other modules build on demand (see _graph_cache)
         with self._graph.as_default():
             self._build_inputs()
             self._build_loss()
@@ -207,6 +208,14 @@ class Problem:
         :func:`.hessian_products.hessian_block_product`.
         """
         return hessian_block_product(self, V)
+
+    def _graph_cache(self, name, build=dict):
+        """The problem's cache ``name`` (``build()`` on first use): where modules that add
+        graph pieces to this problem (fused steps, linearizations, the Gauss-Newton graph)
+        keep them, so each is built once per problem."""
+        if name not in self._graph_caches:
+            self._graph_caches[name] = build()
+        return self._graph_caches[name]
 
     def _initialize_hessian_blocking(self, hessian_block_size):
         """Build (or reuse) the block product for ``k`` columns; sets ``dW`` and ``HdW``.
