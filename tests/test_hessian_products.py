@@ -105,9 +105,9 @@ def _explicit_hessian(problem, sess, feed):
     """Row ``i`` is ``d g_i / dw``: an independent dense reference (TensorFlow's own
     gradients, differentiated twice, not the problem's gradient graph)."""
     g = tf.concat([tf.reshape(t, [-1]) for t in tf.gradients(problem.loss, problem._weights)], 0)
-    rows = [tf.concat([tf.reshape(t, [-1]) for t in tf.gradients(g[i], problem._weights)], 0)
-            for i in range(problem.dimension)]
-    return sess.run(tf.stack(rows), feed)
+    i = tf.placeholder(tf.int32, [])  # one graph for every row, run once per entry
+    row = tf.concat([tf.reshape(t, [-1]) for t in tf.gradients(g[i], problem._weights)], 0)
+    return np.stack([sess.run(row, {**feed, i: j}) for j in range(problem.dimension)])
 
 
 @pytest.fixture(scope="module")
