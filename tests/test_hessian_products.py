@@ -292,3 +292,41 @@ def test_float32_block_agrees_with_float64():
             dW, HdW = problem._hessian_block(3)
             results[floatx] = sess.run(HdW, {**feed, dW: X.astype(floatx)})
     assert _relative(results["float32"], results["float64"]) < 1e-5
+
+
+def _branched_relu(rng):
+    """A ReLU feeding a max pool and, besides, the head directly: the pooled mask must not apply."""
+    x = keras.Input((6, 6, 1))
+    a = keras.layers.Conv2D(2, 3, activation="relu")(x)
+    pooled = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(a))
+    out = keras.layers.Dense(3)(keras.layers.Concatenate()([pooled, keras.layers.Flatten()(a)]))
+    p = ClassificationProblem(keras.Model(x, out), loss_type="cross_entropy")
+    labels = rng.integers(0, 3, size=5)
+    return p, {p.x: rng.standard_normal((5, 6, 6, 1)), p.y_true: np.eye(3)[labels]}
+
+
+@pytest.mark.parametrize("build", [_relu_pool_classifier, _branched_relu])
+def test_relu_feeding_a_max_pool_is_masked_at_the_pooled_size(float64, build):
+    """``ReluGrad(MaxPoolGrad(a, p, dp), a) = MaxPoolGrad(a, p, ReluGrad(dp, p))``: the gradient
+    and the Hessian products use the pooled mask where the pool is the ReLU's only use, with
+    the same values (bitwise for the gradient); TensorFlow's own gradient is left alone."""
+    rng = np.random.default_rng(3)
+    problem, feed = build(rng)
+    relus = problem._graph_cache("pooled_relus")
+    assert [op.type for op in relus] == ["Relu"]
+    activation = relus[0].outputs[0]
+    dW, HdW = problem._hessian_block(2)
+    full_masks = lambda: [op for op in problem._graph.get_operations()  # noqa: E731
+                          if op.type == "ReluGrad" and op.inputs[1] is activation]
+    branched = build is _branched_relu
+    assert bool(full_masks()) == branched
+    standard = tf.gradients(problem.loss, problem._weights)  # outside the problem: TF's gradient
+    assert full_masks() and relus[0]._gradient_function is None
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        g, g_tf = sess.run([problem.gradient, standard], feed)
+        np.testing.assert_array_equal(g, np.concatenate([t.ravel() for t in g_tf]))
+        H = _explicit_hessian(problem, sess, feed)
+        X = rng.standard_normal((problem.dimension, 2))
+        assert _relative(sess.run(HdW, {**feed, dW: X}), H @ X) < 1e-12
+        assert _relative(sess.run(problem.Hdw, {**feed, problem.dw: X[:, 0]}), H @ X[:, 0]) < 1e-12

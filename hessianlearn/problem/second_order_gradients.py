@@ -21,6 +21,15 @@ sigmoid); TensorFlow rebuilt it from three or more elementwise ops per column, h
 the factor is made once per point and each column multiplies by it (P1 of
 ``bench/hessian_actions.py``: about 5 % of a column).
 
+One first-order gradient is rewritten as well: a ``Relu`` whose output ``a`` feeds a
+max pool ``p = MaxPool(a)`` has the gradient ``ReluGrad(MaxPoolGrad(a, p, dp), a)``,
+a mask over the activation. Every entry the pool routes back lands on its window's
+maximum, where ``a = p``, so the same values are ``MaxPoolGrad(a, p, ReluGrad(dp, p))``:
+the mask at the pooled size (a quarter for 2x2 pools). The gradient applies it once,
+a Hessian column four times (twice per such layer: in the gradient it differentiates
+and on the way back through the forward pass); on P3 of ``bench/hessian_actions.py``
+``ReluGrad`` op time 4.1 -> 1.3 ms per column, a block column 4 % faster.
+
 :func:`second_order_overrides` is the context the problems build their gradient
 in; the ops it creates carry the override, so every later differentiation of
 the gradient (``Hdw``, ``HdW``, explicit Hessians) uses these functions.
@@ -30,7 +39,7 @@ import weakref
 
 from .._tf import tf
 
-__all__ = ["second_order_overrides", "shared_argmax"]
+__all__ = ["second_order_overrides", "shared_argmax", "pooled_relus"]
 
 _PREFIX = "HessianlearnSecondOrder"
 
@@ -145,13 +154,54 @@ for _op_type, _function in _GRADIENTS.items():
 _OVERRIDES = {op_type: _PREFIX + op_type for op_type in _GRADIENTS}
 
 
+def _pooled_relu_gradient(op, grad):
+    """Gradient of ``a = Relu(z)`` feeding a max pool: ``MaxPoolGrad(a, p, ReluGrad(dp, p))``
+    when ``grad`` is that pool's ``MaxPoolGrad(a, p, dp)`` (``a``'s only use), else the usual
+    ``ReluGrad(grad, a)``. Equal values: each routed entry lands where ``a`` is its window's
+    maximum ``p``, so the mask ``[a > 0]`` there is ``[p > 0]``."""
+    a = op.outputs[0]
+    pool = grad.op
+    if pool.type != "MaxPoolGrad" or pool.inputs[0] is not a:
+        return tf.raw_ops.ReluGrad(gradients=grad, features=a)
+    _, p, dp = pool.inputs
+    return tf.raw_ops.MaxPoolGrad(
+        orig_input=a, orig_output=p, grad=tf.raw_ops.ReluGrad(gradients=dp, features=p),
+        ksize=pool.get_attr("ksize"), strides=pool.get_attr("strides"),
+        padding=pool.get_attr("padding"), explicit_paddings=pool.get_attr("explicit_paddings"),
+        data_format=pool.get_attr("data_format"))
+
+
+def pooled_relus(outputs):
+    """The ``Relu`` ops among the ancestors of ``outputs`` whose output feeds a ``MaxPool``:
+    the ones :func:`second_order_overrides` gives :func:`_pooled_relu_gradient`."""
+    seen, stack, found = set(), [t.op for t in outputs], {}
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        if op.type == "MaxPool" and op.inputs[0].op.type == "Relu":
+            found[op.inputs[0].op.name] = op.inputs[0].op
+        stack.extend(t.op for t in op.inputs)
+    return list(found.values())
+
+
 @contextlib.contextmanager
-def second_order_overrides(graph=None):
+def second_order_overrides(graph=None, relus=()):
     """Context in which the first-order kernels created get the gradients above.
 
     Build a loss's gradient inside it; Hessian products taken of that gradient
     later (anywhere) then skip the zero terms. First-order values are unchanged.
+    ``relus`` (from :func:`pooled_relus`) take the pooled-mask gradient while the
+    context lasts; outside it they keep TensorFlow's.
     """
     graph = tf.get_default_graph() if graph is None else graph
-    with graph.gradient_override_map(_OVERRIDES):
-        yield
+    previous = [op._gradient_function for op in relus]
+    for op in relus:
+        op._gradient_function = _pooled_relu_gradient
+    try:
+        with graph.gradient_override_map(_OVERRIDES):
+            yield
+    finally:
+        for op, function in zip(relus, previous):
+            op._gradient_function = function
