@@ -312,8 +312,9 @@ def test_relu_feeding_a_max_pool_is_masked_at_the_pooled_size(float64, build):
     the same values (bitwise for the gradient); TensorFlow's own gradient is left alone."""
     rng = np.random.default_rng(3)
     problem, feed = build(rng)
-    relus = problem._graph_cache("pooled_relus")
-    assert [op.type for op in relus] == ["Relu"]
+    overridden = problem._graph_cache("forward_overrides")
+    relus = [op for op in overridden if op.type == "Relu"]
+    assert sorted(op.type for op in overridden) == ["Relu", "SoftmaxCrossEntropyWithLogits"]
     activation = relus[0].outputs[0]
     dW, HdW = problem._hessian_block(2)
     full_masks = lambda: [op for op in problem._graph.get_operations()  # noqa: E731
@@ -330,3 +331,21 @@ def test_relu_feeding_a_max_pool_is_masked_at_the_pooled_size(float64, build):
         X = rng.standard_normal((problem.dimension, 2))
         assert _relative(sess.run(HdW, {**feed, dW: X}), H @ X) < 1e-12
         assert _relative(sess.run(problem.Hdw, {**feed, problem.dw: X[:, 0]}), H @ X[:, 0]) < 1e-12
+
+
+def test_softmax_cross_entropy_second_derivative_is_a_row_sum(float64):
+    """``(r - <r, s>) s`` with ``s`` once per point: no batched matrix product or softmax per
+    column (TensorFlow's own gradient has both); equal to the explicit Hessian."""
+    rng = np.random.default_rng(3)
+    problem, feed = _relu_pool_classifier(rng)
+    dW, HdW = problem._hessian_block(3)
+    types = [op.type for op in problem._graph.get_operations()]
+    assert "BatchMatMulV2" not in types and types.count("Softmax") == 1
+    with problem._graph.as_default():  # TF's gradient of the problem's gradient has them
+        tf.gradients(problem.gradient, problem._weights, grad_ys=problem.dw)
+    assert "BatchMatMulV2" in [op.type for op in problem._graph.get_operations()]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        H = _explicit_hessian(problem, sess, feed)
+        X = rng.standard_normal((problem.dimension, 3))
+        assert _relative(sess.run(HdW, {**feed, dW: X}), H @ X) < 1e-12

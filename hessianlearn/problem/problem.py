@@ -18,7 +18,7 @@ import numpy as np
 
 from .._tf import check_keras_model, float_dtype, tf
 from .hessian_products import hessian_block_product, hessian_row_block_product, hessian_vector_parts
-from .second_order_gradients import pooled_relus, second_order_overrides
+from .second_order_gradients import forward_overrides, second_order_overrides
 from ..utilities.reduction import register_derived
 
 __all__ = ["Problem"]
@@ -160,9 +160,9 @@ class Problem:
     def _gradients(self, ys, weight_ids, grad_ys=None):
         """Flat-ordered list of gradients of ``ys`` w.r.t. the weights ``weight_ids``."""
         weights = self._weights
-        relus = self._graph_cache(
-            "pooled_relus", lambda: pooled_relus([loss for loss, _ in self._objectives()]))
-        with second_order_overrides(self._graph, relus):  # see .second_order_gradients
+        forward = self._graph_cache(
+            "forward_overrides", lambda: forward_overrides([loss for loss, _ in self._objectives()]))
+        with second_order_overrides(self._graph, forward):  # see .second_order_gradients
             grads = tf.gradients(ys, [weights[i] for i in weight_ids], grad_ys=grad_ys)
         return [tf.zeros_like(weights[i]) if g is None else g for g, i in zip(grads, weight_ids)]
 

@@ -28,7 +28,12 @@ maximum, where ``a = p``, so the same values are ``MaxPoolGrad(a, p, ReluGrad(dp
 the mask at the pooled size (a quarter for 2x2 pools). The gradient applies it once,
 a Hessian column four times (twice per such layer: in the gradient it differentiates
 and on the way back through the forward pass); on P3 of ``bench/hessian_actions.py``
-``ReluGrad`` op time 4.1 -> 1.3 ms per column, a block column 4 % faster.
+``ReluGrad`` op time 4.1 -> 1.3 ms per column, a block column 4 % faster. And the
+softmax cross-entropy's second derivative, ``(r - <r, s>) s`` per row for softmax ``s``,
+takes the row sums as a reduction with ``s`` made once per point, where TensorFlow
+recomputed ``s`` and formed ``<r, s>`` as a batch of ``1 x C`` by ``C x 1`` matrix products,
+per column. Both are gradients of forward ops (:func:`forward_overrides`), set only while
+the problem differentiates.
 
 :func:`second_order_overrides` is the context the problems build their gradient
 in; the ops it creates carry the override, so every later differentiation of
@@ -39,7 +44,7 @@ import weakref
 
 from .._tf import tf
 
-__all__ = ["second_order_overrides", "shared_argmax", "pooled_relus"]
+__all__ = ["second_order_overrides", "shared_argmax", "forward_overrides"]
 
 _PREFIX = "HessianlearnSecondOrder"
 
@@ -171,9 +176,36 @@ def _pooled_relu_gradient(op, grad):
         data_format=pool.get_attr("data_format"))
 
 
-def pooled_relus(outputs):
-    """The ``Relu`` ops among the ancestors of ``outputs`` whose output feeds a ``MaxPool``:
-    the ones :func:`second_order_overrides` gives :func:`_pooled_relu_gradient`."""
+def _is_zero(tensor):
+    return tensor is None or getattr(tensor, "_is_zeros_tensor", False) \
+        or tensor.op.type == "ZerosLike"
+
+
+def _softmax_cross_entropy_gradient(op, grad_loss, grad_grad):
+    """Gradient of ``(loss, backprop) = SoftmaxCrossEntropyWithLogits(logits, labels)``.
+
+    ``backprop = s - labels`` with ``s = softmax(logits)``, so its derivative applied to a
+    sensitivity ``r`` (``grad_grad``, shape ``(batch, C)``) is ``(r - <r, s>) s`` per row:
+    here ``s`` once per point and ``<r, s>`` a row sum. ``grad_loss`` (shape ``(batch,)``)
+    contributes ``grad_loss backprop``. Labels get no gradient (they are data).
+    """
+    logits = op.inputs[0]
+    terms = []
+    if not _is_zero(grad_loss):
+        terms.append(tf.expand_dims(grad_loss, -1) * op.outputs[1])
+    if not _is_zero(grad_grad):
+        s = _point_tensor(op, "softmax", lambda: tf.nn.softmax(logits))
+        terms.append((grad_grad - tf.reduce_sum(grad_grad * s, axis=-1, keepdims=True)) * s)
+    if not terms:
+        return tf.zeros_like(logits), None
+    return (terms[0] if len(terms) == 1 else terms[0] + terms[1]), None
+
+
+def forward_overrides(outputs):
+    """``{op: gradient function}`` for the forward ops among the ancestors of ``outputs``
+    that :func:`second_order_overrides` differentiates its own way: a ``Relu`` whose output
+    feeds a ``MaxPool`` (:func:`_pooled_relu_gradient`) and the softmax cross-entropy
+    (:func:`_softmax_cross_entropy_gradient`)."""
     seen, stack, found = set(), [t.op for t in outputs], {}
     while stack:
         op = stack.pop()
@@ -181,27 +213,30 @@ def pooled_relus(outputs):
             continue
         seen.add(op.name)
         if op.type == "MaxPool" and op.inputs[0].op.type == "Relu":
-            found[op.inputs[0].op.name] = op.inputs[0].op
+            found[op.inputs[0].op] = _pooled_relu_gradient
+        elif op.type == "SoftmaxCrossEntropyWithLogits":
+            found[op] = _softmax_cross_entropy_gradient
         stack.extend(t.op for t in op.inputs)
-    return list(found.values())
+    return found
 
 
 @contextlib.contextmanager
-def second_order_overrides(graph=None, relus=()):
+def second_order_overrides(graph=None, forward=None):
     """Context in which the first-order kernels created get the gradients above.
 
     Build a loss's gradient inside it; Hessian products taken of that gradient
     later (anywhere) then skip the zero terms. First-order values are unchanged.
-    ``relus`` (from :func:`pooled_relus`) take the pooled-mask gradient while the
-    context lasts; outside it they keep TensorFlow's.
+    The forward ops in ``forward`` (from :func:`forward_overrides`) take their
+    gradient functions while the context lasts; outside it they keep TensorFlow's.
     """
     graph = tf.get_default_graph() if graph is None else graph
-    previous = [op._gradient_function for op in relus]
-    for op in relus:
-        op._gradient_function = _pooled_relu_gradient
+    forward = forward or {}
+    previous = {op: op._gradient_function for op in forward}
+    for op, function in forward.items():
+        op._gradient_function = function
     try:
         with graph.gradient_override_map(_OVERRIDES):
             yield
     finally:
-        for op, function in zip(relus, previous):
+        for op, function in previous.items():
             op._gradient_function = function
