@@ -187,18 +187,20 @@ def _softmax_cross_entropy_gradient(op, grad_loss, grad_grad):
     ``backprop = s - labels`` with ``s = softmax(logits)``, so its derivative applied to a
     sensitivity ``r`` (``grad_grad``, shape ``(batch, C)``) is ``(r - <r, s>) s`` per row:
     here ``s`` once per point and ``<r, s>`` a row sum. ``grad_loss`` (shape ``(batch,)``)
-    contributes ``grad_loss backprop``. Labels get no gradient (they are data).
+    contributes ``grad_loss backprop`` to the logits and ``-grad_loss log s`` to the labels,
+    as in TensorFlow's gradient.
     """
     logits = op.inputs[0]
-    terms = []
+    terms, labels = [], None
     if not _is_zero(grad_loss):
         terms.append(tf.expand_dims(grad_loss, -1) * op.outputs[1])
+        labels = tf.expand_dims(grad_loss, -1) * -tf.nn.log_softmax(logits)
     if not _is_zero(grad_grad):
         s = _point_tensor(op, "softmax", lambda: tf.nn.softmax(logits))
         terms.append((grad_grad - tf.reduce_sum(grad_grad * s, axis=-1, keepdims=True)) * s)
     if not terms:
-        return tf.zeros_like(logits), None
-    return (terms[0] if len(terms) == 1 else terms[0] + terms[1]), None
+        return tf.zeros_like(logits), labels
+    return (terms[0] if len(terms) == 1 else terms[0] + terms[1]), labels
 
 
 def forward_overrides(outputs):
