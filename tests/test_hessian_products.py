@@ -373,3 +373,27 @@ def test_softmax_cross_entropy_gradients_equal_tensorflows(float64):
     with tf.Session() as sess:
         for a, b in zip(*sess.run([ours, theirs])):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("build", [_dense_autoencoder, _dense_regression])
+def test_least_squares_loss_enters_a_column_as_one_product(float64, build):
+    """``squared_error``: a Hessian column passes the loss as one ``Mul`` by ``2 g``, with no
+    ``Neg`` or ``Square`` (``tf.square(y - yhat)`` took two of each); against the explicit Hessian."""
+    rng = np.random.default_rng(3)
+    problem, feed = build(rng)
+    before = set(problem._graph.get_operations())
+    v = tf.placeholder(problem.dtype, [problem.dimension])
+    hv = problem._hessian_vector_product(v)
+    live, stack = set(), [hv.op]  # the ops a run of hv executes (dead branches are pruned)
+    while stack:
+        op = stack.pop()
+        if op not in live and op not in before:
+            live.add(op)
+            stack.extend(t.op for t in op.inputs)
+    types = [op.type for op in live]
+    assert "Neg" not in types and "Square" not in types
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        H = _explicit_hessian(problem, sess, feed)
+        x = rng.standard_normal(problem.dimension)
+        assert _relative(sess.run(hv, {**feed, v: x}), H @ x) < 1e-12

@@ -1,6 +1,6 @@
 """Autoencoder: the target is the input, ``f(w) = mean (x - NN(x; w))^2`` per entry."""
 from .._tf import tf
-from .problem import Problem
+from .problem import Problem, squared_error
 from .regression_problem import relative_error_tensors
 
 __all__ = ["AutoencoderProblem"]
@@ -22,6 +22,6 @@ class AutoencoderProblem(Problem):
                 f"{self.x.shape.as_list()[1:]}, output {self.y_prediction.shape.as_list()[1:]}."
             )
         self.y_true = self.x
-        self.loss = tf.reduce_mean(tf.square(self.x - self.y_prediction))
+        self.loss = tf.reduce_mean(squared_error(self.y_prediction, self.x))
         self.rel_error, self.variance_reduction = relative_error_tensors(self.x, self.y_prediction)
         self.accuracy = 1.0 - self.rel_error

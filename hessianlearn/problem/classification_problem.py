@@ -1,6 +1,6 @@
 """Classification from logits with a cross-entropy, least-squares or mixed loss."""
 from .._tf import tf
-from .problem import Problem
+from .problem import Problem, squared_error
 
 __all__ = ["ClassificationProblem"]
 
@@ -28,7 +28,7 @@ class ClassificationProblem(Problem):
         self.y_true = tf.placeholder(self.dtype, self.y_prediction.shape, name="y_true")
         cross_entropy = tf.reduce_mean(
             tf.nn.softmax_cross_entropy_with_logits_v2(labels=self.y_true, logits=self.y_prediction))
-        least_squares = tf.reduce_mean(tf.square(self.y_true - self.y_prediction))
+        least_squares = tf.reduce_mean(squared_error(self.y_prediction, self.y_true))
         self.loss = {
             "cross_entropy": cross_entropy,
             "least_squares": least_squares,

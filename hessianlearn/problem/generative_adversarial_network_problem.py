@@ -1,6 +1,6 @@
 """Generative adversarial network: a two-player game with one loss per player."""
 from .._tf import check_keras_model, tf
-from .problem import Problem
+from .problem import Problem, squared_error
 
 __all__ = ["GenerativeAdversarialNetworkProblem"]
 
@@ -104,8 +104,9 @@ class GenerativeAdversarialNetworkProblem(Problem):
             self.discriminator_loss = xent(tf.ones_like(a), a) + xent(tf.zeros_like(b), b)
             self.generator_loss = xent(tf.ones_like(b), b)
         else:
-            self.discriminator_loss = tf.reduce_mean(tf.square(a - 1.0)) + tf.reduce_mean(tf.square(b))
-            self.generator_loss = tf.reduce_mean(tf.square(b - 1.0))
+            self.discriminator_loss = (tf.reduce_mean(squared_error(a, 1.0))
+                                       + tf.reduce_mean(tf.square(b)))
+            self.generator_loss = tf.reduce_mean(squared_error(b, 1.0))
         self.loss = self.discriminator_loss + self.generator_loss
         self.y_true = None
         correct = tf.concat([tf.cast(a > 0, self.dtype), tf.cast(b <= 0, self.dtype)], axis=0)

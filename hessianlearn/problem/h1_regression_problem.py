@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from .._tf import tf
+from .problem import squared_error
 from .regression_problem import RegressionProblem, relative_error_tensors
 
 __all__ = ["H1RegressionProblem"]
@@ -88,6 +89,6 @@ class H1RegressionProblem(RegressionProblem):
             columns.append(tf.reshape(jv, [batch, d_out]))
         self.jacobian_basis_product = tf.stack(columns, axis=-1)
         self.dy_true = tf.placeholder(self.dtype, [None, d_out, r], name="dy_true")
-        self.h1_loss = tf.reduce_mean(tf.square(self.jacobian_basis_product - self.dy_true))
+        self.h1_loss = tf.reduce_mean(squared_error(self.jacobian_basis_product, self.dy_true))
         self.loss = self.l2_loss + tf.constant(self.h1_weight, self.dtype) * self.h1_loss
         self.h1_rel_error, _ = relative_error_tensors(self.dy_true, self.jacobian_basis_product)

@@ -3,7 +3,7 @@ import numpy as np
 
 from .._tf import tf
 from ..utilities.reduction import register_derived
-from .problem import Problem
+from .problem import Problem, squared_error
 
 __all__ = ["RegressionProblem", "relative_error_tensors"]
 
@@ -47,6 +47,6 @@ class RegressionProblem(Problem):
 
     def _build_loss(self):
         self.y_true = tf.placeholder(self.dtype, self.y_prediction.shape, name="y_true")
-        self.loss = tf.reduce_mean(tf.square(self.y_true - self.y_prediction))
+        self.loss = tf.reduce_mean(squared_error(self.y_prediction, self.y_true))
         self.rel_error, self.variance_reduction = relative_error_tensors(self.y_true, self.y_prediction)
         self.accuracy = 1.0 - self.rel_error

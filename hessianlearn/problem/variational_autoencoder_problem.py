@@ -1,6 +1,6 @@
 """Variational autoencoder: reconstruction loss plus the Gaussian KL term."""
 from .._tf import tf
-from .problem import Problem
+from .problem import Problem, squared_error
 from .regression_problem import relative_error_tensors
 
 __all__ = ["VariationalAutoencoderProblem"]
@@ -116,7 +116,7 @@ class VariationalAutoencoderProblem(Problem):
         x, xhat = self.x, self.y_prediction
         feature_axes = list(range(1, len(x.shape)))
         if self.loss_type == "least_squares":
-            per_sample = tf.reduce_sum(tf.square(x - xhat), axis=feature_axes)
+            per_sample = tf.reduce_sum(squared_error(xhat, x), axis=feature_axes)
         else:
             p = tf.clip_by_value(xhat, _CLIP, 1.0 - _CLIP)
             per_sample = -tf.reduce_sum(x * tf.log(p) + (1.0 - x) * tf.log(1.0 - p), axis=feature_axes)
