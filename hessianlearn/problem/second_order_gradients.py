@@ -1,4 +1,4 @@
-"""Gradients of first-order gradient kernels, for reverse-over-reverse Hessian products.
+"""Gradients that make Hessian products cheap: of first-order kernels and of some forward ops.
 
 A Hessian product differentiates the gradient's graph, so TensorFlow calls the
 registered gradients of the first-order kernels (``ReluGrad``, ``MaxPoolGrad``, ...).
