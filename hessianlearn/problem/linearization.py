@@ -30,18 +30,14 @@ linearizations of one problem, so capturing several products at once stores each
 tensor once.
 """
 from .._tf import tf
+from .graph_walks import ancestor_ops
 
 __all__ = ["Linearization", "linearization", "capture_op", "retire_points", "point_generation"]
 
 
 def _direction_dependent(placeholder, tensor):
     """Operations on a path from ``placeholder`` to ``tensor`` (both ends included)."""
-    ancestors, stack = set(), [tensor.op]
-    while stack:
-        op = stack.pop()
-        if op not in ancestors:
-            ancestors.add(op)
-            stack.extend(t.op for t in op.inputs)
+    ancestors = ancestor_ops([tensor])
     if placeholder.op not in ancestors:
         raise ValueError(f"{tensor.name} does not depend on {placeholder.name}: nothing to linearize.")
     dependent, stack = set(), [placeholder.op]

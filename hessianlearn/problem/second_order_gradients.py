@@ -43,6 +43,7 @@ import contextlib
 import weakref
 
 from .._tf import tf
+from .graph_walks import ancestor_ops
 
 __all__ = ["second_order_overrides", "shared_argmax", "forward_overrides"]
 
@@ -208,17 +209,12 @@ def forward_overrides(outputs):
     that :func:`second_order_overrides` differentiates its own way: a ``Relu`` whose output
     feeds a ``MaxPool`` (:func:`_pooled_relu_gradient`) and the softmax cross-entropy
     (:func:`_softmax_cross_entropy_gradient`)."""
-    seen, stack, found = set(), [t.op for t in outputs], {}
-    while stack:
-        op = stack.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
+    found = {}
+    for op in ancestor_ops(outputs):
         if op.type == "MaxPool" and op.inputs[0].op.type == "Relu":
             found[op.inputs[0].op] = _pooled_relu_gradient
         elif op.type == "SoftmaxCrossEntropyWithLogits":
             found[op] = _softmax_cross_entropy_gradient
-        stack.extend(t.op for t in op.inputs)
     return found
 
 
