@@ -194,8 +194,9 @@ def _softmax_cross_entropy_gradient(op, grad_loss, grad_grad):
     logits = op.inputs[0]
     terms, labels = [], None
     if not _is_zero(grad_loss):
-        terms.append(tf.expand_dims(grad_loss, -1) * op.outputs[1])
-        labels = tf.expand_dims(grad_loss, -1) * -tf.nn.log_softmax(logits)
+        per_row = tf.expand_dims(grad_loss, -1)
+        terms.append(per_row * op.outputs[1])
+        labels = per_row * -tf.nn.log_softmax(logits)
     if not _is_zero(grad_grad):
         s = _point_tensor(op, "softmax", lambda: tf.nn.softmax(logits))
         terms.append((grad_grad - tf.reduce_sum(grad_grad * s, axis=-1, keepdims=True)) * s)
