@@ -7,6 +7,7 @@ from hessianlearn import keras, tf
 from hessianlearn.problem import (ClassificationProblem, Hessian, L2Regularization, Problem,
                                  RegressionProblem)
 from hessianlearn.problem.gauss_newton import gauss_newton_graph
+from hessianlearn.problem.graph_walks import ancestor_ops
 from hessianlearn.problem.gauss_newton_operator import GaussNewton, GaussNewtonWrapper
 
 from cases import make_case, make_session
@@ -140,6 +141,14 @@ def test_products_equal_explicit_jt_hl_j(case):
     np.testing.assert_allclose(op(V[:, 0], feed), G @ V[:, 0], rtol=0, atol=atol)
     np.testing.assert_allclose(op.quadratics(V, feed), np.einsum("ij,ij->j", V, G @ V),
                                rtol=0, atol=atol * problem.dimension)
+
+
+def test_cross_entropy_loss_hessian_is_a_row_sum():
+    """``H_L J v`` for the softmax cross-entropy uses the problem's rewritten second derivative
+    (a row sum, the softmax once per point), not TensorFlow's per-product batched matmul."""
+    problem, _ = make_case("classification_cross_entropy", "mlp")
+    types = {op.type for op in ancestor_ops([problem.GNdw])}
+    assert "SoftmaxCrossEntropyWithLogits" in types and "BatchMatMulV2" not in types
 
 
 def test_ggn_symmetric_positive_semidefinite_for_convex_losses(case):

@@ -107,7 +107,8 @@ class GaussNewtonGraph:
             # J^T u, linear in the dummy cotangents u (one per output).
             self._u = [tf.zeros_like(z) for z in self.outputs]
             self._jtu = problem._gradients(self.outputs, ids, grad_ys=self._u)
-            self._loss_gradients = tf.gradients(problem.loss, self.outputs)
+            with problem._differentiation():  # e.g. the cross-entropy's H_L as a row sum
+                self._loss_gradients = tf.gradients(problem.loss, self.outputs)
             self.GNdw = self.vector_product(problem.dw)
 
     def jacobian_vector_product(self, v):
@@ -123,7 +124,8 @@ class GaussNewtonGraph:
             jv = [tf.stop_gradient(t) for t in self.jacobian_vector_product(v)]
             terms = [tf.reduce_sum(g * t) for g, t in zip(self._loss_gradients, jv) if g is not None]
             if terms:
-                hl_jv = tf.gradients(tf.add_n(terms), self.outputs)
+                with problem._differentiation():
+                    hl_jv = tf.gradients(tf.add_n(terms), self.outputs)
             else:  # the loss does not depend on the outputs at all
                 hl_jv = [None] * len(self.outputs)
             hl_jv = [tf.stop_gradient(t) for t in _zeros_for_none(hl_jv, self.outputs)]

@@ -167,12 +167,17 @@ class Problem:
             parts.append(tf.reshape(part, tf.concat([[k], s], axis=0)))
         return parts
 
+    def _differentiation(self):
+        """Context for every ``tf.gradients`` over this problem's graph: the gradients of
+        :mod:`.second_order_gradients`, forward ops' included, that keep Hessian products cheap."""
+        forward = self._graph_cache(
+            "forward_overrides", lambda: forward_overrides([loss for loss, _ in self._objectives()]))
+        return second_order_overrides(self._graph, forward)
+
     def _gradients(self, ys, weight_ids, grad_ys=None):
         """Flat-ordered list of gradients of ``ys`` w.r.t. the weights ``weight_ids``."""
         weights = self._weights
-        forward = self._graph_cache(
-            "forward_overrides", lambda: forward_overrides([loss for loss, _ in self._objectives()]))
-        with second_order_overrides(self._graph, forward):  # see .second_order_gradients
+        with self._differentiation():
             grads = tf.gradients(ys, [weights[i] for i in weight_ids], grad_ys=grad_ys)
         return [tf.zeros_like(weights[i]) if g is None else g for g, i in zip(grads, weight_ids)]
 
