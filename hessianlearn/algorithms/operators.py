@@ -292,3 +292,16 @@ def _operator_and_vector(A, b, argument="A", vector_argument="b"):
         return as_operator(A, argument, n=b.shape[0]), b
     op = as_operator(A, argument)
     return op, _check_vector(b, op.shape[0], vector_argument)
+
+
+def _bind_form(function_name, form, signature, args, kwargs):
+    """Bind a call to the ``inspect.Signature`` of one of a function's call forms.
+
+    A mismatch (unknown keyword, too many positional arguments, a missing
+    argument) raises ``TypeError`` naming the function, the form and its
+    signature, with Python's own description of the problem.
+    """
+    try:
+        return signature.bind(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"{function_name}, {form} form {signature}: {error}.") from None

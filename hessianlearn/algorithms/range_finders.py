@@ -19,9 +19,13 @@ each new block on the sub-batch operators :math:`A_1, \\dots, A_J` (the
 Hessian on data partitions) and stops once those quotients are dominated by
 sampling noise.
 """
+import inspect
+from collections.abc import Mapping
+
 import numpy as np
 
 from .operators import (
+    _bind_form,
     _check_int,
     _check_positive_float,
     _operator_and_dimension,
@@ -108,8 +112,8 @@ def _probe_block(op, Q, rng, block_size, width, scale):
     return new, estimate, scale
 
 
-def block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
-                       return_info=False):
+def _block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
+                        return_info=False, verbose=False):
     """Adaptive blocked randomized range finder.
 
     Grows :math:`Q` until the probe estimate of :math:`\\|(I - QQ^T) A\\|_2`
@@ -135,6 +139,8 @@ def block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
         Seed of the probes; a ``Generator`` is used and advanced.
     return_info : bool
         Also return a dict of diagnostics.
+    verbose : bool
+        Print the error estimate after every block.
 
     Returns
     -------
@@ -167,6 +173,9 @@ def block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
         columns += block_size
         blocks += 1
         Q = np.hstack([Q, new])
+        if verbose:
+            print("At iteration", blocks, "error estimate is", estimate,
+                  "converged =", estimate <= epsilon)
         if estimate <= epsilon:
             reason = "epsilon"
             break
@@ -179,9 +188,8 @@ def block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
                "operator_columns": columns, "blocks": blocks}
 
 
-def noise_aware_adaptive_range_finder(Aop, partition_ops, block_size,
-                                      noise_tolerance, epsilon, max_vectors=None,
-                                      seed=0, return_info=False):
+def _noise_aware_on_partitions(Aop, partition_ops, block_size, noise_tolerance, epsilon,
+                               max_vectors=None, seed=0, return_info=False, verbose=False):
     """Range finder that stops when new directions see only sampling noise.
 
     Grows :math:`Q` blockwise as :func:`block_range_finder`.  For each new
@@ -222,6 +230,8 @@ def noise_aware_adaptive_range_finder(Aop, partition_ops, block_size,
         Seed of the probes; a ``Generator`` is used and advanced.
     return_info : bool
         Also return a dict of diagnostics.
+    verbose : bool
+        Print the error estimate and noise ratio of every block.
 
     Returns
     -------
@@ -268,6 +278,9 @@ def noise_aware_adaptive_range_finder(Aop, partition_ops, block_size,
         magnitude = float(np.mean(np.abs(np.mean(quotients, axis=0))))
         ratio = spread / magnitude if magnitude > 0 else (np.inf if spread > 0 else 0.0)
         ratios.append(ratio)
+        if verbose:
+            print("At iteration", len(ratios), "error estimate is", estimate,
+                  "noise ratio is", ratio)
         if ratio > noise_tolerance:
             reason = "noise"
             break
@@ -280,3 +293,231 @@ def noise_aware_adaptive_range_finder(Aop, partition_ops, block_size,
     return Q, {"reason": reason, "error_estimate": estimate,
                "noise_ratios": ratios, "operator_columns": columns,
                "partition_columns": partition_columns}
+
+
+class _BoundCurvature:
+    """``x -> Hessian(x, feed_dict)`` with the ``dimension`` (and ``dtype``) of ``Hessian``."""
+
+    def __init__(self, hessian, feed_dict):
+        self._hessian = hessian
+        self._feed_dict = feed_dict
+        self.dimension = hessian.dimension
+        if hasattr(hessian, "dtype"):
+            self.dtype = hessian.dtype
+
+    def __call__(self, x):
+        return self._hessian(x, self._feed_dict)
+
+    def quadratics(self, X):
+        """Column-wise :math:`x_i^T H x_i` of ``X`` (``(n, b)``) on this batch."""
+        if hasattr(self._hessian, "quadratics"):
+            return np.asarray(self._hessian.quadratics(X, self._feed_dict), dtype=np.float64)
+        return np.einsum("ij,ij->j", X, np.asarray(self(X), dtype=np.float64))
+
+
+def _noise_aware_on_feed_dicts(Hessian, hessian_feed_dict, rq_estimator_dict_list,
+                               block_size=None, noise_tolerance=1.0, epsilon=1e-1,
+                               max_vectors=20, verbose=False, seed=0):
+    """The feed-dictionary form of :func:`noise_aware_adaptive_range_finder` (see there)."""
+    if not callable(Hessian) or not hasattr(Hessian, "dimension"):
+        raise TypeError(
+            "'Hessian' must be a curvature operator with an int 'dimension' and "
+            "__call__(x, feed_dict) (e.g. hessianlearn's Hessian), got "
+            f"{type(Hessian).__name__}.")
+    if not isinstance(hessian_feed_dict, Mapping):
+        raise TypeError("'hessian_feed_dict' must be a dict of placeholders to data, got "
+                        f"{type(hessian_feed_dict).__name__}.")
+    if not isinstance(rq_estimator_dict_list, (list, tuple)):
+        raise TypeError("'rq_estimator_dict_list' must be a list of feed dicts (one per data "
+                        f"partition), got {type(rq_estimator_dict_list).__name__}.")
+    if len(rq_estimator_dict_list) < 2:
+        raise ValueError("'rq_estimator_dict_list' needs at least two feed dicts to measure the "
+                         f"spread of Rayleigh quotients, got {len(rq_estimator_dict_list)}.")
+    for j, feed in enumerate(rq_estimator_dict_list):
+        if not isinstance(feed, Mapping):
+            raise TypeError(f"'rq_estimator_dict_list[{j}]' must be a feed dict, got "
+                            f"{type(feed).__name__}.")
+    op = as_operator(_BoundCurvature(Hessian, hessian_feed_dict), "Hessian")
+    n = op.shape[0]
+    if block_size is None:
+        block_size = max(1, int(0.01 * n))
+    block_size = _check_int(block_size, "block_size")
+    noise_tolerance = _check_positive_float(noise_tolerance, "noise_tolerance", allow_zero=True)
+    epsilon = _check_positive_float(epsilon, "epsilon", allow_zero=True)
+    max_vectors = min(_check_int(max_vectors, "max_vectors"), n)
+    rng = as_generator(seed)
+    partitions = [_BoundCurvature(Hessian, feed) for feed in rq_estimator_dict_list]
+
+    Q = np.zeros((n, 0))
+    scale = 0.0
+    iteration = 0
+    while Q.shape[1] < max_vectors:
+        width = min(block_size, max_vectors - Q.shape[1])
+        new, estimate, scale = _probe_block(op, Q, rng, block_size, width, scale)
+        if new.shape[1] == 0:
+            break
+        Q = np.hstack([Q, new])
+        iteration += 1
+        quotients = np.array([P.quadratics(new) for P in partitions])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snr = np.abs(quotients.mean(axis=0)) / quotients.std(axis=0)
+        too_noisy = bool(np.any(snr < noise_tolerance))
+        if verbose:
+            print("At iteration", iteration, "operator error estimate is", estimate,
+                  "convergence =", estimate <= epsilon, ", smallest snr =", float(np.min(snr)))
+        if estimate <= epsilon or too_noisy:
+            break
+    return Q
+
+
+_BLOCK_FORM = inspect.signature(_block_range_finder)
+
+
+def _block_original_form(A_op, n, epsilon, block_size, verbose=False, seed=0):
+    return _block_range_finder(A_op, n, epsilon, block_size, seed=seed, verbose=verbose)
+
+
+_BLOCK_ORIGINAL_FORM = inspect.signature(_block_original_form)
+
+
+def block_range_finder(*args, **kwargs):
+    """Adaptive blocked randomized range finder.
+
+    ::
+
+        block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
+                           return_info=False, verbose=False) -> Q[, info]
+        block_range_finder(A_op, n, epsilon, block_size, verbose=False, seed=0) -> Q
+
+    The second line is the call form of the original hessianlearn (chosen when
+    the fifth positional argument is a bool or ``A_op=`` is given); both run
+    the same algorithm.  Grows :math:`Q` until the probe estimate of
+    :math:`\\|(I - QQ^T) A\\|_2` is at most ``epsilon`` (see the module
+    notes), or ``max_vectors`` columns are reached, or the range is exhausted.
+
+    Parameters
+    ----------
+    Aop, A_op : ndarray, LinearOperator or operator
+        Operator of shape ``(n, n)``; any form accepted by
+        :func:`~hessianlearn.algorithms.operators.as_operator` (a plain
+        callable mapping ``(n,) -> (n,)`` and ``(n, k) -> (n, k)``).
+    n : int
+        Dimension.
+    epsilon : float
+        Absolute target for :math:`\\|(I - QQ^T) A\\|_2` (scale it by an
+        estimate of :math:`\\|A\\|` for a relative target).
+    block_size : int
+        Number of Gaussian probes per block (also the number of probes in
+        each error estimate; failure probability :math:`10^{-r}`).
+    max_vectors : int, optional
+        Maximum number of columns of :math:`Q`; default ``n``.
+    seed : int, numpy.random.Generator or None
+        Seed of the probes; a ``Generator`` is used and advanced.
+    return_info : bool
+        Also return a dict of diagnostics.
+    verbose : bool
+        Print the error estimate after every block (nothing is printed otherwise).
+
+    Returns
+    -------
+    Q : ndarray, shape (n, m)
+        Orthonormal basis, ``m <= max_vectors``.
+    info : dict, only if ``return_info``
+        ``'error_estimate'`` (last probe estimate, before its block was
+        added), ``'reason'`` (``'epsilon'``, ``'max_vectors'`` or
+        ``'exhausted'``), ``'operator_columns'`` (number of operator
+        columns applied), ``'blocks'``.
+
+    Raises
+    ------
+    TypeError
+        Unknown keyword or too many positional arguments (named in the message).
+    ValueError
+        Out-of-range arguments or shapes (named in the message).
+
+    Notes
+    -----
+    The block that passes the error test has already been computed, so it
+    is added to :math:`Q` as well (it can only reduce the error).
+    """
+    original = "A_op" in kwargs or (len(args) >= 5 and isinstance(args[4], (bool, np.bool_)))
+    if original:
+        bound = _bind_form("block_range_finder", "original", _BLOCK_ORIGINAL_FORM, args, kwargs)
+        return _block_original_form(*bound.args, **bound.kwargs)
+    bound = _bind_form("block_range_finder", "operator", _BLOCK_FORM, args, kwargs)
+    return _block_range_finder(*bound.args, **bound.kwargs)
+
+
+_NOISE_AWARE_FORM = inspect.signature(_noise_aware_on_partitions)
+_NOISE_AWARE_FEED_FORM = inspect.signature(_noise_aware_on_feed_dicts)
+_NOISE_AWARE_FEED_KEYWORDS = {"Hessian", "hessian_feed_dict", "rq_estimator_dict_list"}
+
+
+def noise_aware_adaptive_range_finder(*args, **kwargs):
+    """Range finder that stops when new directions see only sampling noise.
+
+    Two call forms, chosen by the second argument (a feed dict, or a list of
+    operators)::
+
+        noise_aware_adaptive_range_finder(Aop, partition_ops, block_size, noise_tolerance,
+                                          epsilon, max_vectors=None, seed=0,
+                                          return_info=False, verbose=False) -> Q[, info]
+        noise_aware_adaptive_range_finder(Hessian, hessian_feed_dict, rq_estimator_dict_list,
+                                          block_size=None, noise_tolerance=1.0, epsilon=0.1,
+                                          max_vectors=20, verbose=False, seed=0) -> Q
+
+    **Operator form.** ``Aop`` is the full-batch operator and
+    ``partition_ops`` at least two operators of the same shape (the Hessian
+    on disjoint sub-batches), in any form of
+    :func:`~hessianlearn.algorithms.operators.as_operator` (a plain callable
+    is not enough for ``Aop``: its dimension is unknown).  :math:`Q` grows
+    blockwise as in :func:`block_range_finder`; for each new orthonormal block
+    :math:`[q_1, \\dots, q_b]` the Rayleigh quotients
+    :math:`\\rho_{ji} = q_i^T A_j q_i` on the partitions have per-direction
+    mean :math:`\\mu_i` and sample std :math:`s_i` (``ddof=1``); the block is
+    noise, and the search stops *without adding it*, when
+    :math:`\\operatorname{mean}_i s_i > \\text{noise\\_tolerance} \\cdot
+    \\operatorname{mean}_i |\\mu_i|`.  ``return_info`` adds a dict with
+    ``'reason'`` (``'noise'``, ``'epsilon'``, ``'max_vectors'``,
+    ``'exhausted'``), ``'error_estimate'``, ``'noise_ratios'``,
+    ``'operator_columns'`` and ``'partition_columns'``.
+
+    **Feed-dictionary form** (the original hessianlearn's).  ``Hessian`` is a
+    curvature operator such as :class:`~hessianlearn.problem.hessian.Hessian`
+    (``dimension``, ``Hessian(x, feed_dict)``, optionally
+    ``quadratics(X, feed_dict)``); ``hessian_feed_dict`` the Hessian batch and
+    ``rq_estimator_dict_list`` a list of at least two feed dicts on which the
+    Rayleigh quotients are sampled.  ``block_size`` defaults to
+    ``max(1, int(0.01 n))``.  Each new block is added to :math:`Q`; the search
+    stops when some direction of it has signal-to-noise ratio
+    :math:`|\\mu_i| / s_i` (population std) below ``noise_tolerance``, when the
+    error estimate is at most ``epsilon``, at ``max_vectors`` columns, or when
+    the range is exhausted.
+
+    In both forms the error estimate is the probe estimate of
+    :math:`\\|(I-QQ^T)A\\|_2` of :func:`block_range_finder`, ``seed`` (an int or
+    a ``numpy.random.Generator``) seeds the probes, and ``verbose`` prints one
+    line per block (nothing is printed otherwise).
+
+    Returns
+    -------
+    Q : ndarray, shape (n, m)
+        Orthonormal basis.
+
+    Raises
+    ------
+    TypeError
+        Unknown keyword, too many positional arguments, or an argument of the
+        wrong type (named in the message).
+    ValueError
+        Fewer than two partitions, mismatched shapes, out-of-range values.
+    """
+    feed_form = (bool(_NOISE_AWARE_FEED_KEYWORDS & set(kwargs))
+                 or (len(args) >= 2 and isinstance(args[1], Mapping)))
+    if feed_form:
+        bound = _bind_form("noise_aware_adaptive_range_finder", "feed-dictionary",
+                           _NOISE_AWARE_FEED_FORM, args, kwargs)
+        return _noise_aware_on_feed_dicts(*bound.args, **bound.kwargs)
+    bound = _bind_form("noise_aware_adaptive_range_finder", "operator", _NOISE_AWARE_FORM,
+                       args, kwargs)
+    return _noise_aware_on_partitions(*bound.args, **bound.kwargs)

@@ -37,6 +37,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .operators import (
     _check_int,
+    _bind_form,
     _check_positive_float,
     _operator_and_dimension,
     as_generator,
@@ -410,13 +411,8 @@ def _nystrom_on_finite_sum(apply_AA, num_cols_A, oversampling_parameter=5, block
     return [dd[good], U[:, good], std[good]], [dd, U, std]
 
 
-def _signature(function):
-    parameters = list(inspect.signature(function).parameters.values())
-    return inspect.Signature(parameters)
-
-
-_PARTITION_FORM = _signature(_nystrom_on_partitions)
-_FINITE_SUM_FORM = _signature(_nystrom_on_finite_sum)
+_PARTITION_FORM = inspect.signature(_nystrom_on_partitions)
+_FINITE_SUM_FORM = inspect.signature(_nystrom_on_finite_sum)
 _FINITE_SUM_ONLY_KEYWORDS = {"apply_AA", "num_cols_A", "oversampling_parameter", "std_tol", "verbose"}
 
 
@@ -482,15 +478,9 @@ def variance_based_nystrom(*args, **kwargs):
         An argument out of range or of the wrong shape (the message names it).
     """
     if _is_finite_sum_call(args, kwargs):
-        bound = _bind(_FINITE_SUM_FORM, "finite-sum", args, kwargs)
+        bound = _bind_form("variance_based_nystrom", "finite-sum", _FINITE_SUM_FORM, args, kwargs)
         return _nystrom_on_finite_sum(*bound.args, **bound.kwargs)
-    bound = _bind(_PARTITION_FORM, "partition-operator", args, kwargs)
+    bound = _bind_form("variance_based_nystrom", "partition-operator", _PARTITION_FORM,
+                       args, kwargs)
     return _nystrom_on_partitions(*bound.args, **bound.kwargs)
 
-
-def _bind(signature, form, args, kwargs):
-    """Bind a call to one form's signature; a mismatch names the form and its arguments."""
-    try:
-        return signature.bind(*args, **kwargs)
-    except TypeError as error:
-        raise TypeError(f"variance_based_nystrom, {form} form {signature}: {error}.") from None
