@@ -6,7 +6,7 @@ from .randomized_eigensolver import randomized_eigensolver
 __all__ = ["low_rank_hessian"]
 
 
-def low_rank_hessian(optimizer, feed_dict, k, p=None, test_matrix="gaussian"):
+def low_rank_hessian(optimizer, feed_dict, k, p=None, test_matrix="gaussian", verbose=False):
     """Top-``k`` eigenpairs (by magnitude) of ``optimizer.H`` on ``feed_dict``.
 
     Runs the double-pass randomized eigensolver on the operator (including the
@@ -25,7 +25,10 @@ def low_rank_hessian(optimizer, feed_dict, k, p=None, test_matrix="gaussian"):
     p : int, optional
         Oversampling (default 10).
     test_matrix : {'gaussian', 'rademacher'}, optional
-        Kind of the random test matrix (see :func:`randomized_eigensolver`).
+        Kind of the random test matrix (see :func:`randomized_eigensolver`);
+        a bool here is the original hessianlearn's positional ``verbose``.
+    verbose : bool, optional
+        Print the eigensolver's stages (nothing is printed otherwise).
 
     Returns
     -------
@@ -34,9 +37,11 @@ def low_rank_hessian(optimizer, feed_dict, k, p=None, test_matrix="gaussian"):
     eigenvectors : ndarray, shape (dimension, k)
         Orthonormal columns.
     """
+    if isinstance(test_matrix, bool):  # the original's fourth positional argument
+        test_matrix, verbose = "gaussian", test_matrix
     n = optimizer.H.dimension
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= n:
         raise ValueError(f"k must be an int in [1, {n}] (the number of weights), got {k!r}.")
     operator = optimizer.hessian_operator(feed_dict)
     return randomized_eigensolver(operator, n, int(k), p=p, seed=optimizer.rng,
-                                   test_matrix=test_matrix)
+                                   test_matrix=test_matrix, verbose=verbose)

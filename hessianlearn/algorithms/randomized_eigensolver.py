@@ -29,10 +29,10 @@ from .operators import (
 )
 from ..utilities.random_matrices import draw_test_matrix
 
-__all__ = ["randomized_eigensolver", "eigensolver_from_range"]
+__all__ = ["randomized_eigensolver", "eigensolver_from_range", "randomized_double_pass_eigensolver"]
 
 
-def eigensolver_from_range(Aop, Q):
+def eigensolver_from_range(Aop, Q, verbose=False):
     """Rayleigh-Ritz eigenpairs of symmetric ``Aop`` on the range of ``Q``.
 
     Computes :math:`T = Q^T A Q` (symmetrized), :math:`T = V \\Lambda V^T`
@@ -46,6 +46,8 @@ def eigensolver_from_range(Aop, Q):
         :func:`~hessianlearn.algorithms.operators.as_operator`).
     Q : ndarray, shape (n, m)
         Matrix with orthonormal columns (not modified).
+    verbose : bool
+        Print the stages (nothing is printed otherwise).
 
     Returns
     -------
@@ -58,6 +60,7 @@ def eigensolver_from_range(Aop, Q):
     ValueError
         If ``Q`` is not 2-D with ``n`` rows.
     """
+    verbose = _check_verbose(verbose)
     Q = np.asarray(Q)
     if Q.ndim != 2:
         raise ValueError(f"'Q' must be a 2-D array of shape (n, m), got shape {Q.shape}.")
@@ -67,8 +70,18 @@ def eigensolver_from_range(Aop, Q):
         return np.zeros(0), np.zeros((n, 0))
     if np.dtype(op.dtype) == np.float32 and Q.dtype != np.float32:
         Q = Q.astype(np.float32)  # a float32 operator: T and U in float32, no upcast of AQ
+    if verbose:
+        print("Forming small square matrix")
     AQ = np.asarray(op.matmat(Q))
+    if verbose:
+        print("Computing eigenvalue decomposition")
     return _ritz_pairs(Q, AQ)
+
+
+def _check_verbose(verbose, argument="verbose"):
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"'{argument}' must be True or False, got {type(verbose).__name__} {verbose!r}.")
+    return bool(verbose)
 
 
 #: Largest ratio max|R_ii| / min|R_ii| for which Cholesky QR is trusted (its loss of
@@ -120,7 +133,7 @@ def _ritz_pairs(Q, AQ):
     return values[order], Q @ vectors[:, order].astype(Q.dtype, copy=False)
 
 
-def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
+def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian", verbose=False):
     """Top-``k`` eigenpairs (by magnitude) of symmetric ``Aop``, double pass.
 
     Parameters
@@ -141,6 +154,10 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
         Entries of the ``(n, k + p)`` test matrix: standard normal (default) or
         random signs (:mod:`hessianlearn.utilities.random_matrices`; much
         cheaper to draw, the same range-finding guarantees in practice).
+        A bool in this sixth position is read as ``verbose`` (the original
+        hessianlearn's sixth argument), ``test_matrix`` then stays ``'gaussian'``.
+    verbose : bool, optional
+        Print the stages (nothing is printed otherwise).
 
     Returns
     -------
@@ -170,6 +187,9 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
     >>> np.round(values, 10)
     array([ 5., -3.])
     """
+    if isinstance(test_matrix, (bool, np.bool_)):  # the original's positional verbose
+        test_matrix, verbose = "gaussian", bool(test_matrix)
+    verbose = _check_verbose(verbose)
     op, n = _operator_and_dimension(Aop, n, "Aop")
     k = _check_int(k, "k")
     if k > n:
@@ -180,9 +200,76 @@ def randomized_eigensolver(Aop, n, k, p=None, seed=0, test_matrix="gaussian"):
     # A float32 operator (a float32 network) gets a float32 test matrix: half the bytes to draw and feed.
     dtype = np.float32 if np.dtype(op.dtype) == np.float32 else np.float64
     omega = draw_test_matrix(rng, n, k + p, test_matrix, dtype)
+    if verbose:
+        print("Applying Hessian")
     Y = np.asarray(op.matmat(omega))
     # For a float32 operator Q, T = Q^T (AQ) and U = Q V stay float32 (orthonormalized in float64 first).
     Q = orthonormal_basis(Y, dtype=dtype)
+    if verbose:
+        print("Forming small square matrix")
     AQ = np.asarray(op.matmat(Q))
+    if verbose:
+        print("Computing eigenvalue decomposition")
     values, vectors = _ritz_pairs(Q, AQ)
     return values[:k], vectors[:, :k]
+
+
+def randomized_double_pass_eigensolver(Aop, Y, k):
+    """Top-``k`` eigenpairs of symmetric ``Aop`` from a precomputed range sample, rows form.
+
+    The row-oriented call of the original hessianlearn: ``Y`` holds the ``m``
+    samples :math:`(A\omega_j)^T` as rows.  Computes :math:`Q R = Y^T` (thin
+    QR), the second pass :math:`T = Q^T A Q` (symmetrized),
+    :math:`T = V \Lambda V^T`, and returns the ``k`` pairs of largest
+    :math:`|\lambda|` with the eigenvectors as rows.
+
+    Parameters
+    ----------
+    Aop : ndarray, LinearOperator, operator or callable
+        Symmetric operator of shape ``(n, n)``.  Arrays, ``LinearOperator``s and
+        objects with ``dimension`` are applied to the columns of ``Q``; a plain
+        callable is called as in the original, ``Aop(Q.T)`` on the ``(m, n)``
+        array whose rows are the basis vectors, and must return the ``(m, n)``
+        array of their images as rows.
+    Y : ndarray, shape (m, n)
+        Rows :math:`(A\omega_j)^T`, ``n >= m >= k`` (not modified).
+    k : int
+        Number of eigenpairs, ``1 <= k <= m``.
+
+    Returns
+    -------
+    lmbda : ndarray, shape (k,)
+        Sorted by :math:`|\lambda|` descending.
+    Ut : ndarray, shape (k, n)
+        Orthonormal rows, the eigenvectors matching ``lmbda``.
+
+    Raises
+    ------
+    ValueError
+        If ``Y`` is not 2-D with ``n >= m``, ``k`` is not in ``[1, m]``, or
+        ``Aop``'s images have the wrong shape.
+    """
+    Y = np.asarray(Y)
+    if Y.ndim != 2 or not np.issubdtype(Y.dtype, np.number):
+        raise ValueError(f"'Y' must be a numeric 2-D array of shape (m, n) (samples as rows), "
+                         f"got shape {Y.shape}.")
+    m, n = Y.shape
+    if m > n:
+        raise ValueError(f"'Y' has m = {m} rows (samples) and n = {n} columns; it needs n >= m "
+                         "(pass the samples as rows, Y = (A Omega)^T).")
+    k = _check_int(k, "k")
+    if k > m:
+        raise ValueError(f"'k' = {k} must not exceed the number of samples m = {m} (rows of 'Y').")
+    Q = scipy.linalg.qr(np.asarray(Y, dtype=np.float64).T, mode="economic", check_finite=False)[0]
+    plain_callable = (callable(Aop) and not hasattr(Aop, "dimension")
+                      and not isinstance(Aop, np.ndarray) and not hasattr(Aop, "matmat"))
+    if plain_callable:
+        images = np.asarray(Aop(Q.T), dtype=np.float64)
+        if images.shape != (m, n):
+            raise ValueError(f"'Aop' returned shape {images.shape} for the ({m}, {n}) rows Q^T; "
+                             f"a plain callable must map (m, n) rows to (m, n) rows.")
+        AQ = images.T
+    else:
+        AQ = np.asarray(as_operator(Aop, "Aop", n=n).matmat(Q), dtype=np.float64)
+    values, vectors = _ritz_pairs(Q, AQ)
+    return values[:k], vectors[:, :k].T
