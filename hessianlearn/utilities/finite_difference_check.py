@@ -8,8 +8,21 @@ __all__ = ["finite_difference_check"]
 _DEFAULT_EPSILONS = 10.0 ** -np.arange(1, 9)
 
 
+def _flat_weights(problem, value, argument):
+    """A flat vector from ``value``, or from a list of per-weight arrays (the original's form)."""
+    if isinstance(value, (list, tuple)) and value and all(np.ndim(v) >= 1 for v in value):
+        if len(value) != len(problem.shapes):
+            raise ValueError(f"{argument} as a list must hold {len(problem.shapes)} arrays (one per "
+                             f"trainable weight), got {len(value)}.")
+        for i, (arr, shape) in enumerate(zip(value, problem.shapes)):
+            if tuple(np.shape(arr)) != tuple(shape):
+                raise ValueError(f"{argument}[{i}] must have shape {tuple(shape)}, got {np.shape(arr)}.")
+        value = np.concatenate([np.asarray(arr, dtype=np.float64).reshape(-1) for arr in value])
+    return np.array(problem._check_flat(value, argument), dtype=np.float64)
+
+
 def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=None,
-                            regularization=None):
+                            regularization=None, verbose=False, w_hat=None):
     r"""Compare ``g . dw`` and ``H dw`` with central differences of the loss and gradient.
 
     For each step ``eps``,
@@ -35,20 +48,32 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
     feed_dict : dict
         One data batch; not modified.
     w : array_like, shape (dimension,), optional
-        Point of the check; defaults to the current weights.
+        Point of the check; defaults to the current weights. A list of
+        per-weight arrays (the shapes of ``problem.shapes``) is flattened.
     dw : array_like, shape (dimension,), optional
-        Direction; defaults to a standard normal vector (seed 0) scaled to unit norm.
+        Direction; defaults to a standard normal vector (seed 0) scaled to unit
+        norm. A list of per-weight arrays is flattened.
     epsilons : array_like, optional
-        Positive step sizes; defaults to ``10**-1, ..., 10**-8``.
+        Positive step sizes; defaults to ``10**-1, ..., 10**-8``. A bool in
+        this sixth position is the original hessianlearn's positional
+        ``verbose`` (the default steps are then used).
     regularization : L2Regularization, optional
         Adds its cost, gradient and Hessian action to the problem's.
+    verbose : bool, optional
+        Print ``g . dw`` and one row per step: ``eps``, the loss at ``w + eps dw``
+        (for a game: the last player's loss, moved along its own weights)
+        and the two absolute errors. Nothing is printed otherwise.
+    w_hat : array_like, optional
+        The original's name of ``dw`` (give one of the two).
 
     Returns
     -------
     dict
         ``epsilons`` (``(m,)``), ``gradient_errors`` and ``hessian_errors`` (``(m,)``,
         relative, as above), and the analytic ``g_dw`` (float) and ``Hdw``
-        (``(dimension,)``) they were compared with.
+        (``(dimension,)``) they were compared with. Under the original's names:
+        ``epsilon`` (the steps), ``error_g`` and ``error_H`` (``(m,)``, the
+        absolute errors, the numerators of :math:`e_g` and :math:`e_H`).
 
     Notes
     -----
@@ -56,6 +81,14 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
     Every evaluation goes through :func:`hessianlearn.utilities.reduction.evaluate`.
     """
     n = problem.dimension
+    if isinstance(epsilons, (bool, np.bool_)):  # the original's sixth positional argument
+        epsilons, verbose = None, bool(epsilons)
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"verbose must be True or False, got {type(verbose).__name__} {verbose!r}.")
+    if w_hat is not None:
+        if dw is not None:
+            raise TypeError("Give the direction as dw or as w_hat (its original name), not both.")
+        dw = w_hat
     if epsilons is None:
         epsilons = _DEFAULT_EPSILONS
     epsilons = np.array(epsilons, dtype=np.float64).reshape(-1)
@@ -67,7 +100,7 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
     if dw is None:
         dw = np.random.default_rng(0).standard_normal(n)
         dw /= np.linalg.norm(dw)
-    dw = np.array(problem._check_flat(dw, "dw"), dtype=np.float64)
+    dw = _flat_weights(problem, dw, "dw" if w_hat is None else "w_hat")
 
     grad_t, hdw_t = problem.gradient, problem.Hdw
     reg_cost = None
@@ -87,7 +120,7 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
 
     w_saved = problem.get_weights(sess)
     try:
-        w0 = w_saved if w is None else np.array(problem._check_flat(w, "w"), dtype=np.float64)
+        w0 = w_saved if w is None else _flat_weights(problem, w, "w")
         problem.set_weights(sess, w0.astype(dtype))
         feed = dict(feed_dict)
         g0 = evaluate(sess, grad_t, feed)
@@ -96,6 +129,10 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
         g_dw = float(np.dot(g0, dw))
         feed = dict(feed_dict)
         gradient_errors, hessian_errors = [], []
+        absolute_g, absolute_h = [], []
+        if verbose:
+            print("g . dw:", g_dw)
+            print("{0:10} {1:10} {2:10} {3:10}".format("epsilon", "loss", "error_g", "error_H"))
         for eps in epsilons:
             fd_loss = 0.0
             fd_grad = np.zeros(n)
@@ -108,9 +145,13 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
                 fd_loss += (float(f_plus) - float(f_minus)) / (2.0 * eps)
                 diff = (np.asarray(g_plus, np.float64) - np.asarray(g_minus, np.float64)) / (2.0 * eps)
                 fd_grad[mask] = diff[mask]
-            gradient_errors.append(abs(fd_loss - g_dw) / max(abs(g_dw), np.finfo(float).tiny))
-            hessian_errors.append(np.linalg.norm(fd_grad - hdw0)
-                                  / max(np.linalg.norm(hdw0), np.finfo(float).tiny))
+            absolute_g.append(abs(fd_loss - g_dw))
+            absolute_h.append(float(np.linalg.norm(fd_grad - hdw0)))
+            gradient_errors.append(absolute_g[-1] / max(abs(g_dw), np.finfo(float).tiny))
+            hessian_errors.append(absolute_h[-1] / max(np.linalg.norm(hdw0), np.finfo(float).tiny))
+            if verbose:
+                print("{0:1.4e} {1:1.4e} {2:1.4e} {3:1.4e}".format(
+                    eps, float(f_plus), absolute_g[-1], absolute_h[-1]))
     finally:
         problem.set_weights(sess, w_saved)
     return {
@@ -119,4 +160,7 @@ def finite_difference_check(sess, problem, feed_dict, w=None, dw=None, epsilons=
         "hessian_errors": np.array(hessian_errors),
         "g_dw": g_dw,
         "Hdw": hdw0,
+        "epsilon": epsilons,
+        "error_g": np.array(absolute_g),
+        "error_H": np.array(absolute_h),
     }
