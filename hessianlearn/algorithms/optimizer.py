@@ -27,7 +27,7 @@ from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .armijo_line_search import ArmijoLineSearch
 
-__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS"]
+__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS", "ParametersOptimizer"]
 
 #: Curvature operator classes by ``hessian_type``; the one place to register more
 #: (e.g. ``'gauss_newton'``). Each is called as ``cls(problem, sess, regularization, comm=comm)``.
@@ -432,3 +432,34 @@ def line_search_parameters():
         "c_armijo": [1e-4, "Armijo sufficient-decrease constant c1 in (0, 1)"],
         "backtracking_factor": [0.5, "Step reduction factor per backtrack, in (0, 1)"],
     }
+
+
+def ParametersOptimizer(dictionary=None):
+    """The original hessianlearn's base optimizer parameters.
+
+    ``alpha`` 1.0 (step length or learning rate), ``rel_tolerance`` 1e-3 and
+    ``abs_tolerance`` 1e-4 (convergence when :math:`\|g\|/\|g_0\|` resp.
+    :math:`\|g\|` falls below them) and ``globalization`` None.  Each optimizer
+    class has its own complete list (``Parameters<ClassName>()``); this one is
+    the common base the original's optimizers extended.
+
+    Parameters
+    ----------
+    dictionary : dict or ParameterList, optional
+        Further ``key -> [value, description]`` entries; an entry for one of
+        the four keys above replaces its default. Not modified.
+
+    Returns
+    -------
+    ParameterList
+    """
+    entries = {
+        "alpha": [1.0, "Initial step length, or learning rate"],
+        "rel_tolerance": [1e-3, "Relative convergence when ||g|| / ||g_0|| <= rel_tolerance"],
+        "abs_tolerance": [1e-4, "Absolute convergence when ||g|| <= abs_tolerance"],
+        "globalization": [None, "None, 'line_search' or 'trust_region'"],
+    }
+    if dictionary is not None:
+        extra = ParameterList(dictionary)
+        entries.update({key: [value, extra.description(key)] for key, value in extra.items()})
+    return ParameterList(entries)

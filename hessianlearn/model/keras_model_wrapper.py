@@ -11,7 +11,27 @@ from .._tf import check_keras_model
 from .model import HessianlearnModel
 from .settings import HessianlearnModelSettings
 
-__all__ = ["KerasModelWrapper"]
+__all__ = ["KerasModelWrapper", "KerasModelWrapperSettings"]
+
+
+def KerasModelWrapperSettings(settings=None):
+    """Settings of :class:`KerasModelWrapper`: the original hessianlearn's name.
+
+    The wrapper runs the fit loop of
+    :class:`~hessianlearn.model.model.HessianlearnModel`, so its settings are
+    :func:`~hessianlearn.model.settings.HessianlearnModelSettings` (which holds
+    every key of the original's wrapper settings); this returns exactly that.
+
+    Parameters
+    ----------
+    settings : dict or ParameterList, optional
+        ``key -> value`` overrides; not modified.
+
+    Returns
+    -------
+    ParameterList
+    """
+    return HessianlearnModelSettings(settings)
 
 
 class KerasModelWrapper:

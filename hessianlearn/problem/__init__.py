@@ -8,6 +8,7 @@ _MODULES = (
     "h1_regression_problem", "keras_model_problem",
     "regularization",
     "curvature_operator", "hessian", "gauss_newton_operator", "fused_steps",
+    "preconditioner",
 )
 
 __all__ = export_modules(__name__, _MODULES, globals())

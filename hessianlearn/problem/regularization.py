@@ -1,10 +1,13 @@
-"""Tikhonov (L2) regularization ``R(w) = gamma/2 ||w||^2`` as graph tensors."""
+"""Regularization terms ``R(w)`` as graph tensors: the :class:`Regularization` interface
+and Tikhonov (L2) regularization ``R(w) = gamma/2 ||w||^2``."""
 import numbers
+from abc import ABC, abstractmethod
 
 from .._tf import tf
 from ..utilities.parameter_list import ParameterList
 
-__all__ = ["L2Regularization", "ParametersL2Regularization"]
+__all__ = ["Regularization", "L2Regularization", "ParametersL2Regularization",
+           "ParametersRegularization"]
 
 
 def ParametersL2Regularization(gamma=0.0):
@@ -12,15 +15,82 @@ def ParametersL2Regularization(gamma=0.0):
     return ParameterList({"gamma": [gamma, "Tikhonov weight gamma in gamma/2 ||w||^2"]})
 
 
-class L2Regularization:
+def ParametersRegularization(dictionary=None):
+    """The original hessianlearn's regularization parameters: ``gamma`` = 0.1.
+
+    Parameters
+    ----------
+    dictionary : dict or ParameterList, optional
+        Further ``key -> [value, description]`` entries; a ``'gamma'`` entry
+        in it replaces the default. Not modified.
+
+    Returns
+    -------
+    ParameterList
+        For ``L2Regularization(problem, parameters=...)``.
+    """
+    entries = {"gamma": [1e-1, "Tikhonov weight gamma in gamma/2 ||w||^2"]}
+    if dictionary is not None:
+        extra = ParameterList(dictionary)
+        entries.update({key: [value, extra.description(key)] for key, value in extra.items()})
+    return ParameterList(entries)
+
+
+class Regularization(ABC):
+    """Interface of a regularization term :math:`R(w)` added to a problem's loss.
+
+    A subclass builds, in the problem's graph, the tensors ``cost`` (scalar
+    :math:`R(w)`), ``gradient`` (``(dimension,)``, :math:`\nabla R`) and ``Hdw``
+    (:math:`\nabla^2 R\, dw`, fed by ``problem.dw``), and implements
+    :attr:`is_active` and :meth:`hessian_action`. ``H_w_hat`` is the original
+    hessianlearn's name of ``Hdw``.
+    """
+
+    @property
+    @abstractmethod
+    def is_active(self):
+        """False when the term is identically zero (optimizers then skip it)."""
+
+    @abstractmethod
+    def hessian_action(self, V):
+        """:math:`\nabla^2 R\, V` for a numpy vector ``(dimension,)`` or matrix ``(dimension, k)``."""
+
+    @property
+    def H_w_hat(self):
+        return self.Hdw
+
+
+class L2Regularization(Regularization):
     """``R(w) = gamma/2 ||w||^2``, ``grad R = gamma w``, ``H_R dw = gamma dw``.
 
     Tensors ``cost``, ``gradient`` (``(dimension,)``), ``Hdw`` (fed by
-    ``problem.dw``). ``gamma`` of 0 or None means no regularization (the tensors
-    are then zeros and :attr:`is_active` is False).
+    ``problem.dw``). ``gamma`` of 0 means no regularization (the tensors are then
+    zeros and :attr:`is_active` is False).
+
+    Parameters
+    ----------
+    problem : Problem
+    gamma : float, optional
+        Tikhonov weight, ``>= 0``. ``None`` (default) takes ``parameters['gamma']``
+        when ``parameters`` is given, else 0 (no regularization).
+    parameters : ParameterList or dict, optional
+        The original hessianlearn's form (:func:`ParametersRegularization`):
+        supplies ``gamma`` when ``gamma`` is None.
+    dtype : tf.DType, optional
+        Accepted for the original's call form; must be the problem's dtype.
     """
 
-    def __init__(self, problem, gamma=0.0):
+    def __init__(self, problem, gamma=None, parameters=None, dtype=None):
+        if dtype is not None and tf.as_dtype(dtype) != problem.dtype:
+            raise ValueError(f"dtype {tf.as_dtype(dtype).name} differs from the problem's dtype "
+                             f"{problem.dtype.name}; leave dtype out (the problem's is used).")
+        if gamma is None and parameters is not None:
+            if not hasattr(parameters, "__getitem__") or "gamma" not in parameters:
+                raise TypeError("parameters must be a ParameterList or dict with a 'gamma' entry "
+                                "(see ParametersRegularization).")
+            gamma = parameters["gamma"]
+            if isinstance(gamma, (list, tuple)):  # a raw {'gamma': [value, description]} dict
+                gamma = gamma[0]
         if gamma is None:
             gamma = 0.0
         if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or gamma < 0:
