@@ -196,13 +196,14 @@ def _nystrom_on_partitions(Aop, partition_ops, n, block_size=10, std_tolerance=0
 # ---------------------------------------------------------------------------
 # The finite-sum form: A = (A_1 + ... + A_m) / m given by the list apply_AA
 # ---------------------------------------------------------------------------
-def _finite_sum_terms(apply_AA, num_cols_A):
+def _finite_sum_terms(apply_AA, num_cols_A, dimension_from=None):
     """Check ``apply_AA`` and ``num_cols_A``; return ``(n, [f_1, ..., f_m])``.
 
     Each ``f_k`` maps an ``(n, r)`` array to ``A_k`` times it.  Arrays,
     ``LinearOperator``s and objects with ``dimension`` are applied blockwise;
     a plain callable is applied column by column (as the original code did),
     so it only needs to map a vector of shape ``(n,)`` to ``(n,)``.
+    ``dimension_from`` names the array ``n`` was read from, for the errors.
     """
     n = _check_int(num_cols_A, "num_cols_A")
     if isinstance(apply_AA, (str, bytes)) or not isinstance(apply_AA, (list, tuple)):
@@ -216,7 +217,12 @@ def _finite_sum_terms(apply_AA, num_cols_A):
         argument = f"apply_AA[{k}]"
         blockwise = (isinstance(term, (np.ndarray, LinearOperator))
                      or hasattr(term, "dimension") or not callable(term))
-        op = as_operator(term, argument, n=n)
+        try:
+            op = as_operator(term, argument, n=n)
+        except ValueError as error:
+            if dimension_from is None:
+                raise
+            raise ValueError(f"{error} (the number of rows of '{dimension_from}')") from None
         if blockwise:
             terms.append(lambda X, op=op: np.asarray(op.matmat(X), dtype=np.float64))
         else:
@@ -275,7 +281,7 @@ def compute_Theta(Q, apply_AA):
     ``Theta[:, :, k]`` is :math:`Q^T A_k Q`.
     """
     Q = _check_basis(Q, None, "Q")
-    _, terms = _finite_sum_terms(apply_AA, Q.shape[0])
+    _, terms = _finite_sum_terms(apply_AA, Q.shape[0], "Q")
     return np.stack([Q.T @ term(Q) for term in terms], axis=-1)
 
 
@@ -300,7 +306,7 @@ def update_Theta(Q1, Q2, Theta11, apply_AA):
     Q2 = _check_basis(Q2, None, "Q2")
     Q1 = _check_basis(Q1, Q2.shape[0], "Q1")
     Theta11 = _check_theta(Theta11, "Theta11")
-    _, terms = _finite_sum_terms(apply_AA, Q2.shape[0])
+    _, terms = _finite_sum_terms(apply_AA, Q2.shape[0], "Q2")
     r1, r2, m = Q1.shape[1], Q2.shape[1], len(terms)
     if Theta11.shape != (r1, r1, m):
         raise ValueError(
