@@ -114,49 +114,7 @@ def _probe_block(op, Q, rng, block_size, width, scale):
 
 def _block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
                         return_info=False, verbose=False):
-    """Adaptive blocked randomized range finder.
-
-    Grows :math:`Q` until the probe estimate of :math:`\\|(I - QQ^T) A\\|_2`
-    is at most ``epsilon`` (see the module notes), or ``max_vectors``
-    columns are reached, or the range is exhausted.
-
-    Parameters
-    ----------
-    Aop : ndarray, LinearOperator or operator
-        Operator of shape ``(n, n)``; any form accepted by
-        :func:`~hessianlearn.algorithms.operators.as_operator`.
-    n : int
-        Dimension.
-    epsilon : float
-        Absolute target for :math:`\\|(I - QQ^T) A\\|_2` (scale it by an
-        estimate of :math:`\\|A\\|` for a relative target).
-    block_size : int
-        Number of Gaussian probes per block (also the number of probes in
-        each error estimate; failure probability :math:`10^{-r}`).
-    max_vectors : int, optional
-        Maximum number of columns of :math:`Q`; default ``n``.
-    seed : int, numpy.random.Generator or None
-        Seed of the probes; a ``Generator`` is used and advanced.
-    return_info : bool
-        Also return a dict of diagnostics.
-    verbose : bool
-        Print the error estimate after every block.
-
-    Returns
-    -------
-    Q : ndarray, shape (n, m)
-        Orthonormal basis, ``m <= max_vectors``.
-    info : dict, only if ``return_info``
-        ``'error_estimate'`` (last probe estimate, before its block was
-        added), ``'reason'`` (``'epsilon'``, ``'max_vectors'`` or
-        ``'exhausted'``), ``'operator_columns'`` (number of operator
-        columns applied), ``'blocks'``.
-
-    Notes
-    -----
-    The block that passes the error test has already been computed, so it
-    is added to :math:`Q` as well (it can only reduce the error).
-    """
+    """The operator form of :func:`block_range_finder` (documented there)."""
     op, n = _operator_and_dimension(Aop, n, "Aop")
     epsilon, block_size, max_vectors = _check_epsilon_block(
         epsilon, block_size, max_vectors, n)
@@ -190,65 +148,7 @@ def _block_range_finder(Aop, n, epsilon, block_size, max_vectors=None, seed=0,
 
 def _noise_aware_on_partitions(Aop, partition_ops, block_size, noise_tolerance, epsilon,
                                max_vectors=None, seed=0, return_info=False, verbose=False):
-    """Range finder that stops when new directions see only sampling noise.
-
-    Grows :math:`Q` blockwise as :func:`block_range_finder`.  For each new
-    orthonormal block :math:`[q_1, \\dots, q_b]` it evaluates the Rayleigh
-    quotients :math:`\\rho_{ji} = q_i^T A_j q_i` on every partition operator
-    :math:`A_j` (:math:`j = 1..J`), with per-direction mean
-    :math:`\\mu_i` and standard deviation :math:`s_i` over partitions
-    (sample std, ``ddof=1``).  The block is noise, and the search stops
-    without adding it, when
-
-    .. math::
-
-        \\operatorname{mean}_i s_i > \\text{noise\\_tolerance} \\cdot
-        \\operatorname{mean}_i |\\mu_i| .
-
-    It also stops when the probe estimate of :math:`\\|(I-QQ^T)A\\|` is at
-    most ``epsilon``, at ``max_vectors`` columns, or when the range is
-    exhausted.
-
-    Parameters
-    ----------
-    Aop : ndarray, LinearOperator or operator
-        Operator of shape ``(n, n)`` (the full-batch Hessian); any form
-        accepted by :func:`~hessianlearn.algorithms.operators.as_operator`
-        (a plain callable is not enough here: its dimension is unknown).
-    partition_ops : sequence of operators
-        At least two operators of the same shape, the Hessian on disjoint
-        sub-batches.
-    block_size : int
-        Probes per block.
-    noise_tolerance : float
-        Ratio of spread to mean magnitude at which directions count as noise.
-    epsilon : float
-        Absolute target for :math:`\\|(I - QQ^T) A\\|_2`.
-    max_vectors : int, optional
-        Maximum number of columns; default ``n``.
-    seed : int, numpy.random.Generator or None
-        Seed of the probes; a ``Generator`` is used and advanced.
-    return_info : bool
-        Also return a dict of diagnostics.
-    verbose : bool
-        Print the error estimate and noise ratio of every block.
-
-    Returns
-    -------
-    Q : ndarray, shape (n, m)
-        Orthonormal basis.
-    info : dict, only if ``return_info``
-        ``'reason'`` (``'noise'``, ``'epsilon'``, ``'max_vectors'``,
-        ``'exhausted'``), ``'error_estimate'``, ``'noise_ratios'`` (the
-        ratio :math:`\\operatorname{mean}s/\\operatorname{mean}|\\mu|` of
-        every block examined), ``'operator_columns'`` (columns of ``Aop``)
-        and ``'partition_columns'`` (columns summed over partitions).
-
-    Raises
-    ------
-    ValueError
-        If fewer than two partitions are given or shapes differ.
-    """
+    """The operator form of :func:`noise_aware_adaptive_range_finder` (documented there)."""
     op = as_operator(Aop, "Aop")
     n = op.shape[0]
     partitions = _partition_operators(partition_ops, n, "their spread")

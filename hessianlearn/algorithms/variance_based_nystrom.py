@@ -73,61 +73,7 @@ def _grow_symmetric(T, Q_old, new, A_new):
 def _nystrom_on_partitions(Aop, partition_ops, n, block_size=10, std_tolerance=0.5,
                            max_vectors=None, max_bad_vectors=1, seed=0,
                            return_info=False):
-    """Eigenpairs of symmetric ``Aop`` that stand above the partition noise.
-
-    The partition-operator form of :func:`variance_based_nystrom`.
-
-    Parameters
-    ----------
-    Aop : ndarray, LinearOperator or operator
-        Symmetric operator of shape ``(n, n)`` (e.g. the Hessian on a
-        batch); any form accepted by
-        :func:`~hessianlearn.algorithms.operators.as_operator`.
-    partition_ops : sequence of operators
-        At least two symmetric operators of shape ``(n, n)``: the Hessian on
-        disjoint parts of that batch.
-    n : int
-        Dimension.
-    block_size : int
-        Gaussian probes per block.
-    std_tolerance : float
-        A pair is bad when its Rayleigh-quotient standard deviation over
-        the partitions exceeds ``std_tolerance * |lambda|``.
-    max_vectors : int, optional
-        Maximum size of the basis; default ``n``.
-    max_bad_vectors : int
-        Stop once this many current Ritz pairs are bad.
-    seed : int, numpy.random.Generator or None
-        Seed of the probes; a ``Generator`` is used and advanced.
-    return_info : bool
-        Also return a dict of diagnostics.
-
-    Returns
-    -------
-    eigenvalues : ndarray, shape (m,)
-        Trusted eigenvalues, sorted by :math:`|\\lambda|` descending.
-    eigenvectors : ndarray, shape (n, m)
-        Orthonormal columns, matching ``eigenvalues``.
-    info : dict, only if ``return_info``
-        ``'reason'`` (``'bad_vectors'``, ``'max_vectors'``, ``'exhausted'``),
-        ``'basis_size'``, ``'bad_vectors'`` (count at the end),
-        ``'relative_std'`` (:math:`s_i/|\\lambda_i|` of the trusted pairs),
-        ``'operator_columns'`` and ``'partition_columns'``.
-
-    Raises
-    ------
-    ValueError
-        If fewer than two partitions are given, shapes differ, or an integer
-        argument is out of range.
-
-    Notes
-    -----
-    The trailing Ritz pairs of a basis of size :math:`m` are less accurate
-    than the leading ones (as in any randomized eigensolver without
-    oversampling); if the partitions agree closely, all :math:`m` pairs may
-    be returned, and callers wanting high accuracy keep only the leading
-    ones.
-    """
+    """The partition-operator form of :func:`variance_based_nystrom` (documented there)."""
     op, n = _operator_and_dimension(Aop, n, "Aop")
     partitions = _partition_operators(partition_ops, n,
                                       "the spread of Rayleigh quotients")
@@ -475,13 +421,63 @@ def variance_based_nystrom(*args, **kwargs):
     ``num_cols_A``, ``oversampling_parameter``, ``std_tol``, ``verbose``) is
     given.
 
+    Parameters
+    ----------
+    (of the partition-operator form; the finite-sum form's are described above)
+
+    Aop : ndarray, LinearOperator or operator
+        Symmetric operator of shape ``(n, n)`` (e.g. the Hessian on a
+        batch); any form accepted by
+        :func:`~hessianlearn.algorithms.operators.as_operator`.
+    partition_ops : sequence of operators
+        At least two symmetric operators of shape ``(n, n)``: the Hessian on
+        disjoint parts of that batch.
+    n : int
+        Dimension.
+    block_size : int
+        Gaussian probes per block.
+    std_tolerance : float
+        A pair is bad when its Rayleigh-quotient standard deviation over
+        the partitions exceeds ``std_tolerance * |lambda|``.
+    max_vectors : int, optional
+        Maximum size of the basis; default ``n``.
+    max_bad_vectors : int
+        Stop once this many current Ritz pairs are bad.
+    seed : int, numpy.random.Generator or None
+        Seed of the probes; a ``Generator`` is used and advanced.
+    return_info : bool
+        Also return a dict of diagnostics.
+
+    Returns
+    -------
+    (of the partition-operator form; the finite-sum form's are described above)
+
+    eigenvalues : ndarray, shape (m,)
+        Trusted eigenvalues, sorted by :math:`|\\lambda|` descending.
+    eigenvectors : ndarray, shape (n, m)
+        Orthonormal columns, matching ``eigenvalues``.
+    info : dict, only if ``return_info``
+        ``'reason'`` (``'bad_vectors'``, ``'max_vectors'``, ``'exhausted'``),
+        ``'basis_size'``, ``'bad_vectors'`` (count at the end),
+        ``'relative_std'`` (:math:`s_i/|\\lambda_i|` of the trusted pairs),
+        ``'operator_columns'`` and ``'partition_columns'``.
+
     Raises
     ------
     TypeError
         Unknown keyword, too many positional arguments, or an argument of the
         wrong type (the message names it).
     ValueError
-        An argument out of range or of the wrong shape (the message names it).
+        An argument out of range or of the wrong shape, or fewer than two
+        partitions (the message names the argument).
+
+    Notes
+    -----
+    In the partition-operator form the trailing Ritz pairs of a basis of size
+    :math:`m` are less accurate than the leading ones (as in any randomized
+    eigensolver without oversampling); if the partitions agree closely, all
+    :math:`m` pairs may be returned, and callers wanting high accuracy keep
+    only the leading ones.
     """
     if _is_finite_sum_call(args, kwargs):
         bound = _bind_form("variance_based_nystrom", "finite-sum", _FINITE_SUM_FORM, args, kwargs)
