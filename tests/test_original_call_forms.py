@@ -27,7 +27,7 @@ from hessianlearn.algorithms.variance_based_nystrom import (
 )
 from hessianlearn.problem.hessian import Hessian, HessianWrapper
 from hessianlearn.utilities.finite_difference_check import finite_difference_check
-from linalg_cases import random_orthogonal, symmetric_matrix
+from linalg_cases import symmetric_matrix
 
 
 # ----------------------------------------------------------------------------- finite sums
