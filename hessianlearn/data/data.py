@@ -9,9 +9,11 @@ works) into
   the training set (or ``None``),
 * ``validation``: a fixed validation dictionary.
 
-All randomness comes from ``numpy.random`` generators seeded once from
-``seed``; :meth:`Data.reset` replays the exact same sequence.  No TensorFlow
-code lives here.
+The arrays are checked once, at construction: numeric, shaped to fit their
+placeholder (read from the key's ``shape``), and free of NaN and inf unless
+``check_finite=False``.  All randomness comes from ``numpy.random``
+generators seeded once from ``seed``; :meth:`Data.reset` replays the exact
+same sequence.  No TensorFlow code lives here.
 """
 import hashlib
 import numbers
@@ -45,6 +47,9 @@ def _shard_bounds(n, size, rank):
     return start, stop
 
 
+# ---------------------------------------------------------------------------
+# checks of the arrays
+# ---------------------------------------------------------------------------
 def _array_label(argument, key):
     """How an array is named in messages: ``'data'['x:0']``."""
     return f"'{argument}'[{_key_label(key)}]"
@@ -91,7 +96,7 @@ def _check_fits_placeholder(array, key, argument):
     shown = "(" + ", ".join("None" if d is None else str(d) for d in dims) + \
         ("," if len(dims) == 1 else "") + ")"
     hint = ""
-    if dims and None not in trailing and array.ndim >= 1 \
+    if dims and None not in trailing \
             and int(np.prod(trailing)) == int(np.prod(array.shape[1:])):
         hint = f" (e.g. array.reshape({', '.join(['-1'] + [str(d) for d in trailing])}))"
     raise ValueError(
@@ -229,6 +234,9 @@ def partition_dictionary(feed_dict, n):
     return parts
 
 
+# ---------------------------------------------------------------------------
+# MPI agreement, train / validation split
+# ---------------------------------------------------------------------------
 def _fingerprint(data):
     """``(key, shape, dtype, sha1 of the bytes)`` per array; never raises."""
     if not isinstance(data, Mapping):
