@@ -70,13 +70,9 @@ def test_readme_python_blocks_run_as_written(tmp_path):
     assert Path(facts["module"]).resolve() == ROOT / "hessianlearn" / "__init__.py"
     assert facts["x_train"] == [320, 784] and 0.9 < facts["x_max"] <= 1.0
     assert facts["val_loss"] and all(np.isfinite(facts["val_loss"]))
-    assert facts["Hv_shape"] == [facts_dimension(facts)] and facts["Hv_error"] < 1e-4
+    dimension = 784 * 32 + 32 + 32 * 784 + 784             # the 784-32-784 autoencoder
+    assert facts["Hv_shape"] == [dimension] and facts["Hv_error"] < 1e-4
     assert (tmp_path / "problem_logging").is_dir()
-
-
-def facts_dimension(facts):
-    """Weights of the README's 784-32-784 autoencoder."""
-    return 784 * 32 + 32 + 32 * 784 + 784
 
 
 # ---------------------------------------------------------------------------

@@ -573,6 +573,8 @@ class Data:
         global mean gradient.
     local_hessian_batch_fraction, local_validation_fraction : float
         The same for the Hessian batches and the validation set.
+    check_finite : bool
+        Whether the arrays were scanned for NaN and inf.
 
     Raises
     ------
