@@ -9,9 +9,11 @@ works) into
   the training set (or ``None``),
 * ``validation``: a fixed validation dictionary.
 
-All randomness comes from ``numpy.random`` generators seeded once from
-``seed``; :meth:`Data.reset` replays the exact same sequence.  No TensorFlow
-code lives here.
+The arrays are checked once, at construction: numeric, shaped to fit their
+placeholder (read from the key's ``shape``), and free of NaN and inf unless
+``check_finite=False``.  All randomness comes from ``numpy.random``
+generators seeded once from ``seed``; :meth:`Data.reset` replays the exact
+same sequence.  No TensorFlow code lives here.
 """
 import hashlib
 import numbers
@@ -45,10 +47,95 @@ def _shard_bounds(n, size, rank):
     return start, stop
 
 
-def _as_array_dict(data, argument):
-    """Check ``data`` is a non-empty mapping of arrays with one first dimension.
+# ---------------------------------------------------------------------------
+# checks of the arrays
+# ---------------------------------------------------------------------------
+def _array_label(argument, key):
+    """How an array is named in messages: ``'data'['x:0']``."""
+    return f"'{argument}'[{_key_label(key)}]"
 
-    Returns a dict ``{key: ndarray}`` (no copies made) and the common length.
+
+def _placeholder_dims(key):
+    """The static shape of ``key`` as a list (``None`` for unknown sizes), or ``None``.
+
+    ``key`` is a TensorFlow placeholder in practice; any object whose ``shape``
+    is a ``TensorShape`` (``as_list``) or a tuple of ints and ``None`` works.
+    Keys without a shape, or of unknown rank, give ``None`` (nothing to check).
+    """
+    shape = getattr(key, "shape", None)
+    if shape is None:
+        return None
+    if hasattr(shape, "as_list"):
+        if getattr(shape, "rank", None) is None:
+            return None
+        return list(shape.as_list())
+    try:
+        dims = list(shape)
+    except TypeError:
+        return None
+    if all(d is None or _is_int(d) for d in dims):
+        return [None if d is None else int(d) for d in dims]
+    return None
+
+
+def _check_fits_placeholder(array, key, argument):
+    """Raise ``ValueError`` unless ``array`` can be fed to the placeholder ``key``.
+
+    The rank must equal the placeholder's and every known trailing size must
+    match; the first (sample) dimension is not checked, since batches and MPI
+    shards vary in length.
+    """
+    dims = _placeholder_dims(key)
+    if dims is None:
+        return
+    trailing = dims[1:]
+    fits = len(dims) == array.ndim and all(
+        d is None or d == s for d, s in zip(trailing, array.shape[1:]))
+    if fits:
+        return
+    shown = "(" + ", ".join("None" if d is None else str(d) for d in dims) + \
+        ("," if len(dims) == 1 else "") + ")"
+    hint = ""
+    if dims and None not in trailing \
+            and int(np.prod(trailing)) == int(np.prod(array.shape[1:])):
+        hint = f" (e.g. array.reshape({', '.join(['-1'] + [str(d) for d in trailing])}))"
+    raise ValueError(
+        f"Data: {_array_label(argument, key)} has shape {array.shape} (per sample "
+        f"{array.shape[1:]}), but its placeholder {_key_label(key)} expects shape {shown} "
+        f"(per sample {tuple(trailing)}, any number of samples); reshape the array to fit"
+        f"{hint}."
+    )
+
+
+#: Entries checked at a time by the NaN/inf scan (bounds its temporary memory).
+_FINITE_CHUNK = 1 << 22
+
+
+def _non_finite(array):
+    """Number of NaN/inf entries of ``array`` and the index of the first one (or ``None``).
+
+    Scans blocks of samples so the temporary mask stays small for large arrays.
+    """
+    per_sample = max(1, int(np.prod(array.shape[1:])))
+    rows = max(1, _FINITE_CHUNK // per_sample)
+    count, first = 0, None
+    for start in range(0, array.shape[0], rows):
+        bad = ~np.isfinite(array[start:start + rows])
+        found = int(np.count_nonzero(bad))
+        if found and first is None:
+            index = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            first = (start + int(index[0]),) + tuple(int(i) for i in index[1:])
+        count += found
+    return count, first
+
+
+def _check_arrays(data, argument, check_finite=True):
+    """Check ``data`` is a non-empty mapping of numeric arrays with one first dimension.
+
+    Each array must be numeric (bool, int, float or complex), fit its key's
+    placeholder shape (see :func:`_check_fits_placeholder`) and, if
+    ``check_finite``, hold no NaN or inf.  Returns a dict ``{key: ndarray}``
+    (no copies made) and the common length.
     """
     if not isinstance(data, Mapping):
         raise TypeError(
@@ -62,18 +149,32 @@ def _as_array_dict(data, argument):
     arrays = {}
     lengths = {}
     for key, value in data.items():
-        array = np.asarray(value)
+        label = _array_label(argument, key)
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"Data: {label} cannot be read as one numeric array ({error}); give a "
+                "numpy array whose first dimension indexes the samples."
+            ) from None
         if array.ndim == 0:
             raise ValueError(
-                f"Data: '{argument}'[{_key_label(key)}] is a scalar; every value "
+                f"Data: {label} is a scalar; every value "
                 "must be an array whose first dimension indexes the samples."
             )
-        if array.dtype.kind in "fc":
-            bad = int(np.count_nonzero(~np.isfinite(array)))
+        if array.dtype.kind not in "biufc":
+            raise ValueError(
+                f"Data: {label} has dtype {array.dtype}, which is not numeric; give "
+                "bool, int, float or complex arrays (e.g. array.astype(np.float32))."
+            )
+        _check_fits_placeholder(array, key, argument)
+        if check_finite and array.dtype.kind in "fc":
+            bad, first = _non_finite(array)
             if bad:
                 raise ValueError(
-                    f"Data: '{argument}'[{_key_label(key)}] contains {bad} NaN or "
-                    "inf entries; clean or impute the data before training."
+                    f"Data: {label} contains {bad} NaN or inf entries, the first at "
+                    f"index {list(first)}; clean or impute the data before training "
+                    "(or pass check_finite=False to skip this check)."
                 )
         arrays[key] = array
         lengths[key] = array.shape[0]
@@ -118,7 +219,7 @@ def partition_dictionary(feed_dict, n):
     >>> [p['x'].tolist() for p in parts]
     [[0, 1, 2], [3, 4]]
     """
-    arrays, length = _as_array_dict(feed_dict, "feed_dict")
+    arrays, length = _check_arrays(feed_dict, "feed_dict")
     if not _is_int(n):
         raise TypeError(f"partition_dictionary: 'n' must be an int, got {n!r}.")
     if n <= 0 or n > length:
@@ -133,6 +234,9 @@ def partition_dictionary(feed_dict, n):
     return parts
 
 
+# ---------------------------------------------------------------------------
+# MPI agreement, train / validation split
+# ---------------------------------------------------------------------------
 def _fingerprint(data):
     """``(key, shape, dtype, sha1 of the bytes)`` per array; never raises."""
     if not isinstance(data, Mapping):
@@ -148,22 +252,48 @@ def _fingerprint(data):
     return tuple(out)
 
 
-def _check_ranks_agree(comm, data, validation_data, settings):
-    """Collective, before any local check may raise on one rank only: every rank must
-    pass the same settings and the same global arrays, else all ranks raise.
+def _seed_sequence(seed):
+    """``(SeedSequence, None)`` for a valid ``seed``, else ``(None, the error)``.
 
-    After this, the constructor's checks see identical inputs on every rank, so
-    they raise on all ranks or on none, and no rank waits in a collective.
+    The error is returned, not raised, so that every MPI rank first takes part
+    in :func:`_check_ranks_agree` and then raises with the others.
+    """
+    try:
+        return np.random.SeedSequence(seed), None
+    except (TypeError, ValueError) as error:
+        return None, error
+
+
+def _entropy(seed_sequence):
+    """The entropy of a seed sequence as a comparable value (``None`` without one)."""
+    if seed_sequence is None:
+        return None
+    entropy = seed_sequence.entropy
+    return tuple(entropy) if isinstance(entropy, (list, tuple)) else entropy
+
+
+def _check_ranks_agree(comm, data, validation_data, settings, seed_sequence):
+    """The constructor's one collective: every rank must pass the same global arrays,
+    the same settings and, through ``seed_sequence``, the same randomness; else all
+    ranks raise.
+
+    Called before any local check may raise on one rank only; after it, the
+    constructor's checks see identical inputs on every rank, so they raise on all
+    ranks or on none, and no rank waits in a collective.  ``settings`` is
+    ``(batch_size, validation_data_size, hessian_batch_size, variable_batch,
+    batch_increment, max_epochs, shuffle, seed, check_finite)``; the seed's
+    entropy is compared too, which catches ``seed=None`` (fresh entropy per rank).
     """
     if comm is None or not (hasattr(comm, "allgather") and hasattr(comm, "Get_size")):
         return
     batch_size = settings[0] if _is_int(settings[0]) else repr(settings[0])
     facts = (_fingerprint(data), _fingerprint(validation_data) if validation_data is not None
-             else None, batch_size, repr(settings[1:]))
+             else None, batch_size, repr(settings[1:]), _entropy(seed_sequence))
     gathered = comm.allgather(facts)
     names = ["data (shapes, dtypes or values)", "validation_data", "batch_size",
              "other settings (validation_data_size, hessian_batch_size, variable_batch, "
-             "batch_increment, max_epochs, shuffle, seed)"]
+             "batch_increment, max_epochs, shuffle, seed, check_finite)",
+             "the seed's entropy (seed=None draws different randomness on every rank)"]
     differ = [name for i, name in enumerate(names)
               if any(other[i] != gathered[0][i] for other in gathered[1:])]
     if differ:
@@ -172,6 +302,77 @@ def _check_ranks_agree(comm, data, validation_data, settings):
             "must build Data from the same global arrays with the same settings and an "
             "explicit common 'seed' (each rank then takes its own shard)."
         )
+
+
+def _split(arrays, n_total, validation_data_size, split_seed):
+    """Split ``validation_data_size`` random samples off ``arrays`` as the validation set.
+
+    The validation samples are the first ``validation_data_size`` of a seeded
+    permutation; the training samples keep their original order.  Returns new
+    ``train`` and ``validation`` dicts (copies) and the validation size.
+    """
+    if validation_data_size is None:
+        raise ValueError(
+            "Data: give 'validation_data_size' (number of samples to split "
+            "off as validation set) or pass 'validation_data'."
+        )
+    if not _is_int(validation_data_size):
+        raise TypeError(
+            "Data: 'validation_data_size' must be an int, got "
+            f"{validation_data_size!r}."
+        )
+    if not 0 < validation_data_size < n_total:
+        raise ValueError(
+            "Data: 'validation_data_size' must be between 1 and "
+            f"{n_total - 1} (the data has {n_total} samples and training "
+            f"needs at least one), got {validation_data_size}."
+        )
+    permutation = np.random.default_rng(split_seed).permutation(n_total)
+    validation_index = permutation[:validation_data_size]
+    train_index = np.sort(permutation[validation_data_size:])
+    train = {k: np.take(a, train_index, axis=0) for k, a in arrays.items()}
+    validation = {k: np.take(a, validation_index, axis=0) for k, a in arrays.items()}
+    return train, validation, validation_data_size
+
+
+def _take_validation_data(arrays, validation_data, validation_data_size, check_finite):
+    """Check a separate ``validation_data`` against ``arrays`` and copy both.
+
+    ``validation_data`` must have the same keys and per-sample shapes as
+    ``arrays`` (and pass the checks of :func:`_check_arrays`); only its first
+    ``validation_data_size`` samples are kept when that is given.  Returns new
+    ``train`` and ``validation`` dicts (copies) and the validation size.
+    """
+    given, n_given = _check_arrays(validation_data, "validation_data", check_finite)
+    if set(given) != set(arrays):
+        raise ValueError(
+            "Data: 'validation_data' must have the same keys as 'data'; "
+            f"data has {sorted(map(_key_label, arrays))}, validation_data "
+            f"has {sorted(map(_key_label, given))}."
+        )
+    for key, array in arrays.items():
+        if given[key].shape[1:] != array.shape[1:]:
+            raise ValueError(
+                f"Data: per-sample shape of 'validation_data'[{_key_label(key)}] "
+                f"is {given[key].shape[1:]}, but 'data' has "
+                f"{array.shape[1:]}; they must match."
+            )
+    if validation_data_size is None:
+        validation_data_size = n_given
+    elif not _is_int(validation_data_size):
+        raise TypeError(
+            "Data: 'validation_data_size' must be an int, got "
+            f"{validation_data_size!r}."
+        )
+    elif not 0 < validation_data_size <= n_given:
+        raise ValueError(
+            "Data: 'validation_data_size' must be between 1 and the "
+            f"size of 'validation_data' ({n_given}), got "
+            f"{validation_data_size}."
+        )
+    train = {k: np.array(a, copy=True) for k, a in arrays.items()}
+    validation = {k: np.array(given[k][:validation_data_size], copy=True) for k in arrays}
+    return train, validation, validation_data_size
 
 
 # ---------------------------------------------------------------------------
@@ -286,7 +487,11 @@ class Data:
         Maps keys (TensorFlow placeholders in practice; any hashable object)
         to arrays sharing their first dimension, the sample axis.  The arrays
         are copied once into the training and validation sets; the caller's
-        arrays are never modified or reordered.
+        arrays are never modified or reordered.  Each array must be numeric
+        (bool, int, float or complex) and, when its key has a static shape
+        (a placeholder), have the key's rank and every known size after the
+        first: a ``(None, 784)`` placeholder takes ``(n, 784)`` arrays, not
+        ``(n, 28, 28)`` ones.
     batch_size : int
         Samples per training batch, ``1 <= batch_size <= N`` with ``N`` the
         training set size.
@@ -324,10 +529,15 @@ class Data:
         Print a one-line summary (rank 0 only).
     comm : mpi4py-like communicator, optional
         An object with ``Get_rank()`` and ``Get_size()`` (and ``allgather``,
-        used to check that all ranks agree on sizes and seed).  Every rank
+        used once to check that all ranks pass the same arrays, settings and
+        seed).  Every rank
         walks through the same global batches as a single process with the
         same seed, but receives only its contiguous shard (``numpy.array_split``
         order) of every training, Hessian and validation batch.
+    check_finite : bool, optional
+        Reject float and complex arrays holding NaN or inf (default).  The
+        scan reads every entry once, in blocks of samples; ``False`` skips it
+        for very large data known to be clean.
 
     Attributes
     ----------
@@ -363,15 +573,20 @@ class Data:
         global mean gradient.
     local_hessian_batch_fraction, local_validation_fraction : float
         The same for the Hessian batches and the validation set.
+    check_finite : bool
+        Whether the arrays were scanned for NaN and inf.
 
     Raises
     ------
     TypeError
         ``data`` or ``validation_data`` not a dict, sizes not ints, ``comm``
-        without ``Get_rank``/``Get_size``.
+        without ``Get_rank``/``Get_size``, ``check_finite`` not a bool.
     ValueError
-        Empty data, mismatched first dimensions, keys or per-sample shapes,
-        NaN/inf entries, or sizes out of range.
+        Empty data, non-numeric arrays, arrays that do not fit their
+        placeholder's shape (the message names the placeholder, its shape and
+        the array's), mismatched first dimensions, keys or per-sample shapes,
+        NaN/inf entries (with ``check_finite``; the message names the array
+        and the index of the first one), or sizes out of range.
 
     Examples
     --------
@@ -397,21 +612,58 @@ class Data:
         seed=0,
         verbose=False,
         comm=None,
+        check_finite=True,
     ):
+        seed_sequence, seed_error = _seed_sequence(seed)
         _check_ranks_agree(comm, data, validation_data, (
             batch_size, validation_data_size, hessian_batch_size, variable_batch,
-            batch_increment, max_epochs, shuffle, seed))
-        arrays, n_total = _as_array_dict(data, "data")
-
-        try:
-            seed_sequence = np.random.SeedSequence(seed)
-        except (TypeError, ValueError) as error:
+            batch_increment, max_epochs, shuffle, seed, check_finite), seed_sequence)
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"Data: 'check_finite' must be True or False, got {check_finite!r}.")
+        arrays, n_total = _check_arrays(data, "data", check_finite)
+        if seed_error is not None:
             raise ValueError(
                 f"Data: 'seed' must be a non-negative int or None, got {seed!r}."
-            ) from error
+            ) from seed_error
         split_seed, train_seed, hessian_seed = seed_sequence.spawn(3)
+        self._set_communicator(comm)
+        if validation_data is None:
+            train, validation, validation_data_size = _split(
+                arrays, n_total, validation_data_size, split_seed)
+        else:
+            train, validation, validation_data_size = _take_validation_data(
+                arrays, validation_data, validation_data_size, check_finite)
+        for array in list(train.values()) + list(validation.values()):
+            array.flags.writeable = False
+        n_train = next(iter(train.values())).shape[0]
+        hessian_batch_size, batch_increment = self._check_sizes(
+            n_train, batch_size, hessian_batch_size, validation_data_size,
+            variable_batch, batch_increment, max_epochs)
 
-        # -- communicator ---------------------------------------------------
+        self.train_data_size = n_train
+        self.validation_data_size = validation_data_size
+        self.hessian_batch_size = hessian_batch_size
+        self.variable_batch = bool(variable_batch)
+        self.batch_increment = batch_increment
+        self.max_epochs = max_epochs
+        self.shuffle = bool(shuffle)
+        self.seed = seed
+        self.check_finite = check_finite
+        self._initial_batch_size = batch_size
+        self._train_arrays = train
+        self._make_iterators(train, batch_size, train_seed, hessian_seed)
+        self._shard_validation(validation)
+
+        if verbose and self.rank == 0:
+            print(
+                f"Data: {n_train} training, {validation_data_size} validation "
+                f"samples; batch {batch_size}, Hessian batch {hessian_batch_size}"
+                + (f", {self.size} ranks" if self.size > 1 else "")
+            )
+
+    # -- construction steps --------------------------------------------------
+    def _set_communicator(self, comm):
+        """Set ``comm``, ``rank`` and ``size`` (0 and 1 without a communicator)."""
         if comm is None:
             self.rank, self.size = 0, 1
         else:
@@ -423,68 +675,13 @@ class Data:
             self.rank, self.size = int(comm.Get_rank()), int(comm.Get_size())
         self.comm = comm
 
-        # -- train / validation split -----------------------------------------
-        if validation_data is None:
-            if validation_data_size is None:
-                raise ValueError(
-                    "Data: give 'validation_data_size' (number of samples to split "
-                    "off as validation set) or pass 'validation_data'."
-                )
-            if not _is_int(validation_data_size):
-                raise TypeError(
-                    "Data: 'validation_data_size' must be an int, got "
-                    f"{validation_data_size!r}."
-                )
-            if not 0 < validation_data_size < n_total:
-                raise ValueError(
-                    "Data: 'validation_data_size' must be between 1 and "
-                    f"{n_total - 1} (the data has {n_total} samples and training "
-                    f"needs at least one), got {validation_data_size}."
-                )
-            permutation = np.random.default_rng(split_seed).permutation(n_total)
-            validation_index = permutation[:validation_data_size]
-            train_index = np.sort(permutation[validation_data_size:])
-            train = {k: np.take(a, train_index, axis=0) for k, a in arrays.items()}
-            validation = {
-                k: np.take(a, validation_index, axis=0) for k, a in arrays.items()
-            }
-        else:
-            given, n_given = _as_array_dict(validation_data, "validation_data")
-            if set(given) != set(arrays):
-                raise ValueError(
-                    "Data: 'validation_data' must have the same keys as 'data'; "
-                    f"data has {sorted(map(_key_label, arrays))}, validation_data "
-                    f"has {sorted(map(_key_label, given))}."
-                )
-            for key, array in arrays.items():
-                if given[key].shape[1:] != array.shape[1:]:
-                    raise ValueError(
-                        f"Data: per-sample shape of 'validation_data'[{_key_label(key)}] "
-                        f"is {given[key].shape[1:]}, but 'data' has "
-                        f"{array.shape[1:]}; they must match."
-                    )
-            if validation_data_size is None:
-                validation_data_size = n_given
-            elif not _is_int(validation_data_size):
-                raise TypeError(
-                    "Data: 'validation_data_size' must be an int, got "
-                    f"{validation_data_size!r}."
-                )
-            elif not 0 < validation_data_size <= n_given:
-                raise ValueError(
-                    "Data: 'validation_data_size' must be between 1 and the "
-                    f"size of 'validation_data' ({n_given}), got "
-                    f"{validation_data_size}."
-                )
-            train = {k: np.array(a, copy=True) for k, a in arrays.items()}
-            validation = {
-                k: np.array(given[k][:validation_data_size], copy=True) for k in arrays
-            }
-        for array in list(train.values()) + list(validation.values()):
-            array.flags.writeable = False
-        n_train = next(iter(train.values())).shape[0]
+    def _check_sizes(self, n_train, batch_size, hessian_batch_size, validation_data_size,
+                     variable_batch, batch_increment, max_epochs):
+        """Check the batch sizes, growth and epoch budget against ``n_train`` and the ranks.
 
-        # -- sizes -------------------------------------------------------------
+        Returns the Hessian batch size (``0`` when disabled) and the batch increment
+        (``batch_size`` by default with ``variable_batch``).
+        """
         if not _is_int(batch_size):
             raise TypeError(f"Data: 'batch_size' must be an int, got {batch_size!r}.")
         if not 0 < batch_size <= n_train:
@@ -537,35 +734,11 @@ class Data:
                         f"MPI ranks ({self.size}); every rank needs at least one "
                         f"sample: use '{name}' >= {self.size} or fewer ranks."
                     )
-        if comm is not None and hasattr(comm, "allgather"):
-            signature = (
-                n_total,
-                n_train,
-                batch_size,
-                hessian_batch_size,
-                validation_data_size,
-                tuple(seed_sequence.entropy)
-                if isinstance(seed_sequence.entropy, (list, tuple))
-                else seed_sequence.entropy,
-            )
-            if any(other != signature for other in comm.allgather(signature)):
-                raise ValueError(
-                    "Data: the MPI ranks disagree on data sizes, batch sizes or "
-                    "seed; every rank must build Data from the same global arrays "
-                    "and an explicit common 'seed'."
-                )
+        return hessian_batch_size, batch_increment
 
-        # -- state ---------------------------------------------------------------
-        self.train_data_size = n_train
-        self.validation_data_size = validation_data_size
-        self.hessian_batch_size = hessian_batch_size
-        self.variable_batch = bool(variable_batch)
-        self.batch_increment = batch_increment
-        self.max_epochs = max_epochs
-        self.shuffle = bool(shuffle)
-        self.seed = seed
-        self._initial_batch_size = batch_size
-        self._train_arrays = train
+    def _make_iterators(self, train, batch_size, train_seed, hessian_seed):
+        """Build ``train`` and ``hess_train`` over the training arrays, each with its stream."""
+        n_train, batch_increment = self.train_data_size, self.batch_increment
 
         def size_rule(epoch):
             if not self.variable_batch:
@@ -577,10 +750,11 @@ class Data:
             train,
             self._train_stream,
             size_rule,
-            float(max_epochs) * n_train,
+            float(self.max_epochs) * n_train,
             self.rank,
             self.size,
         )
+        hessian_batch_size = self.hessian_batch_size
         if hessian_batch_size > 0:
             self.hess_train = _BatchIterator(
                 train,
@@ -596,16 +770,11 @@ class Data:
             self.hess_train = None
             self.local_hessian_batch_fraction = 0.0
 
-        start, stop = _shard_bounds(validation_data_size, self.size, self.rank)
+    def _shard_validation(self, validation):
+        """Keep this rank's contiguous shard of the validation arrays."""
+        start, stop = _shard_bounds(self.validation_data_size, self.size, self.rank)
         self.validation = {k: a[start:stop] for k, a in validation.items()}
-        self.local_validation_fraction = (stop - start) / validation_data_size
-
-        if verbose and self.rank == 0:
-            print(
-                f"Data: {n_train} training, {validation_data_size} validation "
-                f"samples; batch {batch_size}, Hessian batch {hessian_batch_size}"
-                + (f", {self.size} ranks" if self.size > 1 else "")
-            )
+        self.local_validation_fraction = (stop - start) / self.validation_data_size
 
     # -- derived quantities --------------------------------------------------
     @property
