@@ -74,6 +74,9 @@ OPTIMIZERS = MappingProxyType({
     "adam": _row("adam", "Adam"),
     "gd": _row("gradient_descent", "GradientDescent", {"globalization": "line_search"}),
     "sgd": _row("gradient_descent", "GradientDescent", {"globalization": None}),
+    # second-order optimizer lab (issue 16)
+    "adahessian": _row("adahessian", "AdaHessian"),
+    "sophia": _row("sophia", "Sophia"),
 })
 
 

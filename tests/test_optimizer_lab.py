@@ -1,0 +1,197 @@
+"""The optimizer lab (AdaHessian, Sophia, L-BFGS, Hessian-free, K-FAC) on tiny float64 problems.
+
+Convex quadratic: the linear least-squares problem of test_optimizers (optimum by
+numpy.linalg.lstsq); the model runs use the 6-3-6 autoencoder and 4-5-3 classifier
+of test_model.
+"""
+import numpy as np
+import pytest
+
+from cases import explicit_hessian, make_case, make_session
+from hessianlearn.algorithms.adahessian import AdaHessian, ParametersAdaHessian
+from hessianlearn.algorithms.sophia import ParametersSophia, Sophia
+from hessianlearn.algorithms.weight_diagonal import hutchinson_weight_diagonal
+from hessianlearn.model.model import HessianlearnModel
+from hessianlearn.model.optimizer_registry import make_optimizer, resolve_optimizer
+from hessianlearn.model.settings import HessianlearnModelSettings
+from test_model import autoencoder, classifier
+from test_optimizers import least_squares_optimum, linear_least_squares, relative_error
+
+QUIET = {"verbose": False, "save_logger": False, "save_weights": False}
+
+
+def _run(opt, case, iterations):
+    for _ in range(iterations):
+        opt.minimize(case.feed)
+    return case.problem.get_weights(case.sess)
+
+
+# ---------------------------------------------------------------------- Hutchinson diagonal
+def test_hutchinson_weight_diagonal_matches_exact_diagonal_within_three_standard_errors(float64):
+    case = make_case("regression", "mlp")
+    sess = make_session(case.problem)
+    H = explicit_hessian(case.problem, sess, case.feed_dict)
+    n = case.problem.dimension
+    estimate, error = hutchinson_weight_diagonal(H, n, probes=400, seed=3)
+    assert np.all(error > 0)
+    assert np.all(np.abs(estimate - np.diag(H)) <= 3.0 * error)
+    # the estimate is informative: its errors are well below the diagonal's spread
+    assert np.median(error) < 0.2 * np.std(np.diag(H))
+    again, _ = hutchinson_weight_diagonal(H, n, probes=400, seed=3)
+    np.testing.assert_array_equal(estimate, again)
+
+
+def test_hutchinson_weight_diagonal_spatial_average_and_absolute(float64):
+    case = make_case("regression", "cnn")
+    sess = make_session(case.problem)
+    problem = case.problem
+    H = explicit_hessian(problem, sess, case.feed_dict)
+    n = problem.dimension
+    kernel = next(d for d in problem.layer_descriptors.values() if len(d["shape"]) == 4)
+    estimate, error = hutchinson_weight_diagonal(H, n, probes=400, seed=5,
+                                                 layer_descriptors=problem.layer_descriptors,
+                                                 spatial_average=True)
+    exact = np.diag(H).copy()
+    part = exact[kernel["slice"]].reshape(kernel["shape"])
+    exact[kernel["slice"]] = np.broadcast_to(part.mean(axis=(0, 1), keepdims=True),
+                                             part.shape).ravel()
+    assert np.all(np.abs(estimate - exact) <= 3.0 * error)
+    block = estimate[kernel["slice"]].reshape(kernel["shape"])
+    np.testing.assert_allclose(block, np.broadcast_to(block[:1, :1], block.shape), rtol=1e-12)
+    # absolute: one probe gives |z * Hz| = |Hz|
+    magnitude, one_error = hutchinson_weight_diagonal(H, n, probes=1, seed=7, absolute=True)
+    z = np.random.default_rng(7).choice(np.array([-1.0, 1.0]), size=(n, 1))
+    np.testing.assert_allclose(magnitude, np.abs(H @ z).ravel(), rtol=1e-12)
+    assert np.all(np.isnan(one_error))
+
+
+def test_hutchinson_weight_diagonal_bad_input():
+    with pytest.raises(ValueError, match="layer_descriptors"):
+        hutchinson_weight_diagonal(np.eye(3), 3, spatial_average=True)
+    with pytest.raises(ValueError, match="probes"):
+        hutchinson_weight_diagonal(np.eye(3), 3, probes=0)
+
+
+# ---------------------------------------------------------------------- AdaHessian
+def test_adahessian_first_step_equals_hand_computed_update(float64):
+    case = linear_least_squares()
+    n = case.problem.dimension
+    opt = AdaHessian(case.problem, sess=case.sess, parameters={"alpha": 0.1, "hessian_probes": 2,
+                                                               "seed": 4})
+    H = explicit_hessian(case.problem, case.sess, case.feed)
+    g = case.sess.run(case.problem.gradient, case.feed)
+    Z = np.random.default_rng(4).choice(np.array([-1.0, 1.0]), size=(n, 2))
+    D = np.mean(np.abs(Z * (H @ Z)), axis=1)
+    m_hat, v_hat = g, D * D  # bias-corrected first moments equal the first samples
+    expected = case.w0 - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-4)
+    opt.minimize(case.feed)
+    np.testing.assert_allclose(case.problem.get_weights(case.sess), expected, rtol=1e-10)
+    np.testing.assert_allclose(opt.diagonal, D, rtol=1e-10)
+    np.testing.assert_array_equal(opt.sweeps, [1.0, 2.0])
+
+
+def test_adahessian_reaches_least_squares_optimum(float64):
+    case = linear_least_squares()
+    opt = AdaHessian(case.problem, sess=case.sess, parameters={"alpha": 0.3, "hessian_probes": 4})
+    w = _run(opt, case, 400)
+    assert relative_error(w, least_squares_optimum()) < 1e-3
+    np.testing.assert_array_equal(opt.sweeps, [400.0, 1600.0])
+
+
+# ---------------------------------------------------------------------- Sophia
+def test_sophia_steps_equal_hand_computed_updates(float64):
+    case = linear_least_squares()
+    n = case.problem.dimension
+    parameters = {"alpha": 0.05, "gamma": 0.5, "hessian_frequency": 2, "weight_decay": 0.1,
+                  "seed": 2}
+    opt = Sophia(case.problem, sess=case.sess, parameters=parameters)
+    H = explicit_hessian(case.problem, case.sess, case.feed)
+    rng = np.random.default_rng(2)
+    w, m, h = case.w0.copy(), np.zeros(n), np.zeros(n)
+    for t in range(3):
+        g = case.sess.run(case.problem.gradient, {**case.feed})
+        opt.minimize(case.feed)
+        m = 0.96 * m + 0.04 * g
+        if t % 2 == 0:
+            z = rng.choice(np.array([-1.0, 1.0]), size=(n, 1))
+            h = 0.99 * h + 0.01 * (z * (H @ z)).ravel()
+        ratio = np.clip(m / np.maximum(0.5 * h, 1e-12), -1.0, 1.0)
+        w = (1.0 - 0.05 * 0.1) * w - 0.05 * ratio
+        np.testing.assert_allclose(case.problem.get_weights(case.sess), w, rtol=1e-10, atol=1e-14)
+    # refreshes at t = 0 and 2: one probe each
+    np.testing.assert_array_equal(opt.sweeps, [3.0, 2.0])
+
+
+def test_sophia_reaches_least_squares_optimum(float64):
+    case = linear_least_squares()
+    opt = Sophia(case.problem, sess=case.sess, parameters={
+        "alpha": 0.2, "gamma": 1.0, "beta_1": 0.5, "hessian_frequency": 1, "hessian_probes": 8})
+    w = _run(opt, case, 300)
+    assert relative_error(w, least_squares_optimum()) < 1e-3
+    np.testing.assert_array_equal(opt.sweeps, [300.0, 2400.0])
+
+
+# ---------------------------------------------------------------------- through HessianlearnModel
+#: name -> model settings for the 6-3-6 autoencoder and the 4-5-3 classifier (45 and 43 weights)
+MODEL_SETTINGS = {
+    "adahessian": {"alpha": 0.1},
+    "sophia": {"alpha": 0.02},
+}
+#: Sophia's first steps are clipped sign steps (its diagonal average starts at 0.01 h), the same
+#: for every probe seed; L-BFGS and Hessian-free draw no random numbers.
+SEED_SENSITIVE = ("adahessian",)
+
+
+@pytest.mark.parametrize("make", [autoencoder, classifier], ids=["autoencoder", "classifier"])
+@pytest.mark.parametrize("name", list(MODEL_SETTINGS))
+def test_lab_optimizer_lowers_the_validation_loss(float64, make, name):
+    problem, data = make()
+    settings = {**QUIET, "optimizer": name, "max_sweeps": 2, **MODEL_SETTINGS[name]}
+    logger = HessianlearnModel(problem, None, data, settings=settings).fit()
+    assert logger["status"] == "max_sweeps"
+    assert np.isfinite(list(logger["train_loss"].values())).all()
+    assert min(logger["val_loss"].values()) < 0.9 * logger["initial_val_loss"]
+
+
+@pytest.mark.parametrize("name", list(MODEL_SETTINGS))
+def test_lab_optimizer_same_seed_identical_loggers_new_graph_too(float64, name):
+    from hessianlearn import tf
+    settings = {**QUIET, "optimizer": name, "max_sweeps": 1, **MODEL_SETTINGS[name]}
+    problem, data = autoencoder()
+    a = HessianlearnModel(problem, None, data, settings=settings).fit()
+    with tf.Graph().as_default():
+        problem2, data2 = autoencoder()
+        b = HessianlearnModel(problem2, None, data2, settings=settings).fit()
+    for key in ("train_loss", "||g||", "sweeps", "alpha", "val_loss"):
+        assert a[key] == b[key], key
+    c = HessianlearnModel(problem, None, data, settings={**settings, "seed": 1}).fit()
+    if name in SEED_SENSITIVE:  # the seed draws the probes, and they change the steps
+        assert c["train_loss"] != a["train_loss"]
+
+
+def test_registry_names_and_unknown_name_lists_them():
+    for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia)]:
+        assert resolve_optimizer(name)[0] is cls
+    with pytest.raises(ValueError, match="'adahessian'.*'sophia'"):
+        resolve_optimizer("adahesian")
+
+
+def test_settings_reach_the_lab_optimizers(float64):
+    case = linear_least_squares()
+    settings = HessianlearnModelSettings({"optimizer": "sophia", "alpha": 0.5, "seed": 3})
+    opt = make_optimizer(settings, case.problem, None, case.sess, parameters={"gamma": 2.0})
+    assert isinstance(opt, Sophia)
+    assert opt.parameters["alpha"] == 0.5 and opt.parameters["seed"] == 3
+    assert opt.parameters["gamma"] == 2.0 and ParametersSophia()["gamma"] == 0.01
+    assert ParametersAdaHessian()["epsilon"] == 1e-4
+
+
+@pytest.mark.parametrize("cls, key, value", [
+    (AdaHessian, "beta_2", 1.0), (AdaHessian, "hessian_power", 1.5),
+    (AdaHessian, "hessian_probes", 0), (AdaHessian, "spatial_average", "yes"),
+    (Sophia, "gamma", 0.0), (Sophia, "hessian_frequency", 0), (Sophia, "weight_decay", -1.0),
+])
+def test_lab_optimizers_bad_parameters_name_the_key(float64, cls, key, value):
+    case = linear_least_squares()
+    with pytest.raises(ValueError, match=key):
+        cls(case.problem, sess=case.sess, parameters={key: value})
