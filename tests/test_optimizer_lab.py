@@ -9,6 +9,7 @@ import pytest
 
 from cases import explicit_hessian, make_case, make_session
 from hessianlearn.algorithms.adahessian import AdaHessian, ParametersAdaHessian
+from hessianlearn.algorithms.lbfgs import LBFGS, ParametersLBFGS, two_loop_recursion
 from hessianlearn.algorithms.sophia import ParametersSophia, Sophia
 from hessianlearn.algorithms.weight_diagonal import hutchinson_weight_diagonal
 from hessianlearn.model.model import HessianlearnModel
@@ -131,11 +132,63 @@ def test_sophia_reaches_least_squares_optimum(float64):
     np.testing.assert_array_equal(opt.sweeps, [300.0, 2400.0])
 
 
+# ---------------------------------------------------------------------- L-BFGS
+def test_two_loop_recursion_equals_the_explicit_bfgs_inverse(float64):
+    rng = np.random.default_rng(0)
+    n = 6
+    M = rng.standard_normal((n, n))
+    A = M @ M.T + n * np.eye(n)
+    pairs = [(s, A @ s) for s in rng.standard_normal((4, n))]
+    s, y = pairs[-1]
+    Hinv = (s @ y) / (y @ y) * np.eye(n)
+    for s, y in pairs:  # BFGS updates of the inverse, oldest first
+        rho = 1.0 / (s @ y)
+        V = np.eye(n) - rho * np.outer(y, s)
+        Hinv = V.T @ Hinv @ V + rho * np.outer(s, s)
+    g = rng.standard_normal(n)
+    np.testing.assert_allclose(two_loop_recursion(g, pairs), Hinv @ g, rtol=1e-12)
+    np.testing.assert_array_equal(two_loop_recursion(g, []), g)
+
+
+def test_lbfgs_reaches_least_squares_optimum_and_counts_sweeps(float64):
+    case = linear_least_squares()
+    opt = LBFGS(case.problem, sess=case.sess)
+    trials = 0
+    for k in range(12):  # converged to round-off (relative error ~1e-12) after 10 steps
+        info = opt.minimize(case.feed)
+        trials += info["backtracks"] + 1
+        assert k >= 10 or info["accepted"] and (k < 1 or info["pair_stored"])
+    assert relative_error(case.problem.get_weights(case.sess), least_squares_optimum()) < 1e-10
+    assert len(opt.pairs) == 10  # memory 10
+    # same batch every step: y from the next step's gradient, no extra evaluation
+    np.testing.assert_allclose(opt.sweeps, [12 + 0.5 * trials, 0.0])
+
+
+def test_lbfgs_new_batch_costs_one_gradient_for_y_and_skips_bad_pairs(float64):
+    case = linear_least_squares()
+    x, y = case.feed[case.problem.x], case.feed[case.problem.y_true]
+    halves = [{case.problem.x: x[:12], case.problem.y_true: y[:12]},
+              {case.problem.x: x[12:], case.problem.y_true: y[12:]}]
+    opt = LBFGS(case.problem, sess=case.sess)
+    trials = 0
+    for k in range(4):
+        trials += opt.minimize(halves[k % 2])["backtracks"] + 1
+    np.testing.assert_allclose(opt.sweeps, [4 + 0.5 * trials + 3, 0.0])
+    # a pair with s^T y <= 0 is skipped and H stays as it was
+    g = case.sess.run(case.problem.gradient, case.feed)
+    s = -g / np.linalg.norm(g)
+    opt._pending = (s, g + 5.0 * s, dict(case.feed))
+    before = len(opt.pairs)
+    assert opt._store_pair(case.feed, g) is False  # y = -5 s: s^T y = -5 < 0
+    assert len(opt.pairs) == before and opt.skipped_pairs == 1
+
+
 # ---------------------------------------------------------------------- through HessianlearnModel
 #: name -> model settings for the 6-3-6 autoencoder and the 4-5-3 classifier (45 and 43 weights)
 MODEL_SETTINGS = {
     "adahessian": {"alpha": 0.1},
     "sophia": {"alpha": 0.02},
+    "lbfgs": {},
 }
 #: Sophia's first steps are clipped sign steps (its diagonal average starts at 0.01 h), the same
 #: for every probe seed; L-BFGS and Hessian-free draw no random numbers.
@@ -170,7 +223,7 @@ def test_lab_optimizer_same_seed_identical_loggers_new_graph_too(float64, name):
 
 
 def test_registry_names_and_unknown_name_lists_them():
-    for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia)]:
+    for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia), ("lbfgs", LBFGS)]:
         assert resolve_optimizer(name)[0] is cls
     with pytest.raises(ValueError, match="'adahessian'.*'sophia'"):
         resolve_optimizer("adahesian")
@@ -190,6 +243,7 @@ def test_settings_reach_the_lab_optimizers(float64):
     (AdaHessian, "beta_2", 1.0), (AdaHessian, "hessian_power", 1.5),
     (AdaHessian, "hessian_probes", 0), (AdaHessian, "spatial_average", "yes"),
     (Sophia, "gamma", 0.0), (Sophia, "hessian_frequency", 0), (Sophia, "weight_decay", -1.0),
+    (LBFGS, "memory", 0),
 ])
 def test_lab_optimizers_bad_parameters_name_the_key(float64, cls, key, value):
     case = linear_least_squares()

@@ -77,6 +77,7 @@ OPTIMIZERS = MappingProxyType({
     # second-order optimizer lab (issue 16)
     "adahessian": _row("adahessian", "AdaHessian"),
     "sophia": _row("sophia", "Sophia"),
+    "lbfgs": _row("lbfgs", "LBFGS"),
 })
 
 
