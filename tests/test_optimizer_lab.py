@@ -9,12 +9,14 @@ import pytest
 
 from cases import explicit_hessian, make_case, make_session
 from hessianlearn.algorithms.adahessian import AdaHessian, ParametersAdaHessian
+from hessianlearn.algorithms.hessian_free import HessianFree, ParametersHessianFree
 from hessianlearn.algorithms.lbfgs import LBFGS, ParametersLBFGS, two_loop_recursion
 from hessianlearn.algorithms.sophia import ParametersSophia, Sophia
 from hessianlearn.algorithms.weight_diagonal import hutchinson_weight_diagonal
 from hessianlearn.model.model import HessianlearnModel
 from hessianlearn.model.optimizer_registry import make_optimizer, resolve_optimizer
 from hessianlearn.model.settings import HessianlearnModelSettings
+from hessianlearn.problem.gauss_newton_operator import GaussNewton
 from test_model import autoencoder, classifier
 from test_optimizers import least_squares_optimum, linear_least_squares, relative_error
 
@@ -183,13 +185,73 @@ def test_lbfgs_new_batch_costs_one_gradient_for_y_and_skips_bad_pairs(float64):
     assert len(opt.pairs) == before and opt.skipped_pairs == 1
 
 
+# ---------------------------------------------------------------------- Hessian-free
+def test_hessian_free_reaches_least_squares_optimum_with_exact_model(float64):
+    case = linear_least_squares()
+    opt = HessianFree(case.problem, sess=case.sess, parameters={"cg_max_iter": 4})
+    assert isinstance(opt.H, GaussNewton)
+    dampings = []
+    for _ in range(16):
+        info = opt.minimize(case.feed)
+        dampings.append(info["damping"])
+        if len(dampings) <= 3:  # quadratic loss and G = H: the model is exact, rho = 1
+            assert info["rho"] == pytest.approx(1.0, abs=1e-8)
+            assert info["accepted"] and info["backtracks"] == 0
+    np.testing.assert_allclose(dampings[:4], [1.0, 2 / 3, 4 / 9, 8 / 27], rtol=1e-12)
+    assert relative_error(case.problem.get_weights(case.sess), least_squares_optimum()) < 1e-8
+
+
+def test_hessian_free_sweeps_count_every_gauss_newton_product(float64):
+    from test_optimizers import tanh_mlp
+    case = tanh_mlp()
+    opt = HessianFree(case.problem, sess=case.sess, parameters={"cg_max_iter": 12})
+    expected = np.zeros(2)
+    warm_starts = 0
+    for _ in range(4):
+        info = opt.minimize(case.feed)
+        last = info["cg_kept_iterates"] - 1
+        index = info["cg_iterate"]
+        backtracking = 1 + (last - index) + (1 if index > 0 else 0)
+        armijo = info["backtracks"] + (1 if info["steepest_descent_fallback"] else 0)
+        expected += [1 + 0.5 * (backtracking + armijo),
+                     info["cg_iterations"] + info["cg_warm_start_product"]]
+        warm_starts += info["cg_warm_start_product"]
+    np.testing.assert_allclose(opt.sweeps, expected)
+    assert warm_starts == 3  # every step after the first
+    assert case.loss() < case.sess.run(case.problem.loss, case.feed) + 1e-12  # finite, consistent
+
+
+@pytest.mark.parametrize("kind", ["gan_cross_entropy", "vae_least_squares", "h1"])
+def test_hessian_free_without_gauss_newton_form_raises_the_operators_error(float64, kind):
+    case = make_case(kind, "mlp")
+    sess = make_session(case.problem)
+    with pytest.raises(NotImplementedError) as expected:
+        GaussNewton(case.problem, sess)
+    with pytest.raises(NotImplementedError) as raised:
+        HessianFree(case.problem, sess=sess)
+    assert str(raised.value) == str(expected.value)
+    settings = HessianlearnModelSettings({"optimizer": "hessian_free"})
+    with pytest.raises(NotImplementedError, match="Gauss-Newton"):
+        make_optimizer(settings, case.problem, None, sess)
+
+
 # ---------------------------------------------------------------------- through HessianlearnModel
-#: name -> model settings for the 6-3-6 autoencoder and the 4-5-3 classifier (45 and 43 weights)
+#: name -> (model settings, optimizer parameters) for the 6-3-6 autoencoder and the 4-5-3
+#: classifier (45 and 43 weights)
 MODEL_SETTINGS = {
-    "adahessian": {"alpha": 0.1},
-    "sophia": {"alpha": 0.02},
-    "lbfgs": {},
+    "adahessian": ({"alpha": 0.1}, {}),
+    "sophia": ({"alpha": 0.02}, {}),
+    "lbfgs": ({}, {}),
+    "hessian_free": ({}, {"cg_max_iter": 10}),
 }
+
+
+def _fit(problem, data, name, max_sweeps=1, **settings):
+    model_settings, parameters = MODEL_SETTINGS[name]
+    model = HessianlearnModel(problem, None, data, settings={
+        **QUIET, "optimizer": name, "max_sweeps": max_sweeps, **model_settings, **settings})
+    model.set_optimizer(name, parameters)
+    return model.fit()
 #: Sophia's first steps are clipped sign steps (its diagonal average starts at 0.01 h), the same
 #: for every probe seed; L-BFGS and Hessian-free draw no random numbers.
 SEED_SENSITIVE = ("adahessian",)
@@ -199,8 +261,7 @@ SEED_SENSITIVE = ("adahessian",)
 @pytest.mark.parametrize("name", list(MODEL_SETTINGS))
 def test_lab_optimizer_lowers_the_validation_loss(float64, make, name):
     problem, data = make()
-    settings = {**QUIET, "optimizer": name, "max_sweeps": 2, **MODEL_SETTINGS[name]}
-    logger = HessianlearnModel(problem, None, data, settings=settings).fit()
+    logger = _fit(problem, data, name, max_sweeps=2)
     assert logger["status"] == "max_sweeps"
     assert np.isfinite(list(logger["train_loss"].values())).all()
     assert min(logger["val_loss"].values()) < 0.9 * logger["initial_val_loss"]
@@ -209,21 +270,20 @@ def test_lab_optimizer_lowers_the_validation_loss(float64, make, name):
 @pytest.mark.parametrize("name", list(MODEL_SETTINGS))
 def test_lab_optimizer_same_seed_identical_loggers_new_graph_too(float64, name):
     from hessianlearn import tf
-    settings = {**QUIET, "optimizer": name, "max_sweeps": 1, **MODEL_SETTINGS[name]}
     problem, data = autoencoder()
-    a = HessianlearnModel(problem, None, data, settings=settings).fit()
+    a = _fit(problem, data, name)
     with tf.Graph().as_default():
         problem2, data2 = autoencoder()
-        b = HessianlearnModel(problem2, None, data2, settings=settings).fit()
+        b = _fit(problem2, data2, name)
     for key in ("train_loss", "||g||", "sweeps", "alpha", "val_loss"):
         assert a[key] == b[key], key
-    c = HessianlearnModel(problem, None, data, settings={**settings, "seed": 1}).fit()
     if name in SEED_SENSITIVE:  # the seed draws the probes, and they change the steps
-        assert c["train_loss"] != a["train_loss"]
+        assert _fit(problem, data, name, seed=1)["train_loss"] != a["train_loss"]
 
 
 def test_registry_names_and_unknown_name_lists_them():
-    for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia), ("lbfgs", LBFGS)]:
+    for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia), ("lbfgs", LBFGS),
+                      ("hessian_free", HessianFree)]:
         assert resolve_optimizer(name)[0] is cls
     with pytest.raises(ValueError, match="'adahessian'.*'sophia'"):
         resolve_optimizer("adahesian")
@@ -244,6 +304,8 @@ def test_settings_reach_the_lab_optimizers(float64):
     (AdaHessian, "hessian_probes", 0), (AdaHessian, "spatial_average", "yes"),
     (Sophia, "gamma", 0.0), (Sophia, "hessian_frequency", 0), (Sophia, "weight_decay", -1.0),
     (LBFGS, "memory", 0),
+    (HessianFree, "damping", 0.0), (HessianFree, "cg_warm_start", 1.5),
+    (HessianFree, "cg_iterate_ratio", 1.0), (HessianFree, "cg_max_iter", 0),
 ])
 def test_lab_optimizers_bad_parameters_name_the_key(float64, cls, key, value):
     case = linear_least_squares()

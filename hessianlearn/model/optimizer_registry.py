@@ -78,6 +78,7 @@ OPTIMIZERS = MappingProxyType({
     "adahessian": _row("adahessian", "AdaHessian"),
     "sophia": _row("sophia", "Sophia"),
     "lbfgs": _row("lbfgs", "LBFGS"),
+    "hessian_free": _row("hessian_free", "HessianFree", {"hessian_type": "gauss_newton"}),
 })
 
 
