@@ -10,6 +10,7 @@ import pytest
 from cases import explicit_hessian, make_case, make_session
 from hessianlearn.algorithms.adahessian import AdaHessian, ParametersAdaHessian
 from hessianlearn.algorithms.hessian_free import HessianFree, ParametersHessianFree
+from hessianlearn.algorithms.kfac import KFAC, ParametersKFAC
 from hessianlearn.algorithms.lbfgs import LBFGS, ParametersLBFGS, two_loop_recursion
 from hessianlearn.algorithms.sophia import ParametersSophia, Sophia
 from hessianlearn.algorithms.weight_diagonal import hutchinson_weight_diagonal
@@ -17,9 +18,13 @@ from hessianlearn.model.model import HessianlearnModel
 from hessianlearn.model.optimizer_registry import make_optimizer, resolve_optimizer
 from hessianlearn.model.settings import HessianlearnModelSettings
 from hessianlearn.problem.gauss_newton_operator import GaussNewton
+from hessianlearn import keras, tf
+from hessianlearn.problem.classification_problem import ClassificationProblem
+from hessianlearn.problem.regression_problem import RegressionProblem
 from test_model import autoencoder, classifier
 from test_optimizers import least_squares_optimum, linear_least_squares, relative_error
 
+N_OUT_LS = 2  # outputs of the linear least-squares problem
 QUIET = {"verbose": False, "save_logger": False, "save_weights": False}
 
 
@@ -235,6 +240,120 @@ def test_hessian_free_without_gauss_newton_form_raises_the_operators_error(float
         make_optimizer(settings, case.problem, None, sess)
 
 
+# ---------------------------------------------------------------------- K-FAC
+def _session(problem):
+    sess = tf.Session(graph=problem._graph)
+    with problem._graph.as_default():
+        sess.run(tf.global_variables_initializer())
+    return sess
+
+
+def _explicit_gauss_newton(problem, sess, feed):
+    """J^T H_L J column by column (GNdw, checked against explicit J^T H_L J in test_gauss_newton)."""
+    G = GaussNewton(problem, sess)
+    return np.stack([G(e, feed) for e in np.eye(problem.dimension)], axis=1)
+
+
+def _kfac_problem(kind, samples=1):
+    """One-sample problems where K-FAC's diagonal blocks are exact: dense MLP, single conv."""
+    rng = np.random.default_rng(11)
+    init = {"kernel_initializer": keras.initializers.GlorotNormal(seed=1),
+            "bias_initializer": keras.initializers.RandomNormal(stddev=0.3, seed=2)}
+    if kind == "conv":  # the kernel covers the whole 3 x 3 image: one output position
+        x_in = keras.Input((3, 3, 2))
+        h = keras.layers.Conv2D(2, 3, activation="tanh", **init)(x_in)
+        z = keras.layers.Dense(2, **init)(keras.layers.Flatten()(h))
+        problem = RegressionProblem(keras.Model(x_in, z))
+        feed = {problem.x: rng.standard_normal((samples, 3, 3, 2)),
+                problem.y_true: rng.standard_normal((samples, 2))}
+    else:
+        x_in = keras.Input((3,))
+        h = keras.layers.Dense(4, activation="tanh", **init)(x_in)
+        z = keras.layers.Dense(3, **init)(h)
+        if kind == "regression":
+            problem = RegressionProblem(keras.Model(x_in, z))
+            y = rng.standard_normal((samples, 3))
+        else:
+            problem = ClassificationProblem(keras.Model(x_in, z), loss_type=kind)
+            y = np.eye(3)[rng.integers(0, 3, samples)]
+        feed = {problem.x: rng.standard_normal((samples, 3)), problem.y_true: y}
+    return problem, feed
+
+
+@pytest.mark.parametrize("kind", ["regression", "cross_entropy", "mixed", "conv"])
+def test_kfac_blocks_equal_the_exact_gauss_newton_blocks_for_one_sample(float64, kind):
+    problem, feed = _kfac_problem(kind)
+    sess = _session(problem)
+    opt = KFAC(problem, sess=sess, parameters={"fisher": "exact"})
+    assert [layer.kind for layer in opt.layers] == (["Conv2D", "Dense"] if kind == "conv"
+                                                    else ["Dense", "Dense"])
+    G = _explicit_gauss_newton(problem, sess, feed)
+    factors = opt.batch_factors(feed)
+    for layer, (A, Gf) in zip(opt.layers, factors):
+        block = G[layer.block, layer.block]
+        np.testing.assert_allclose(np.kron(A, Gf), block, rtol=1e-10, atol=1e-13 * np.abs(block).max())
+    outputs = 2 if kind == "conv" else 3
+    assert opt.sweeps[1] == outputs * (2 if kind == "mixed" else 1)  # one pass per output entry
+
+
+def test_kfac_sampled_factor_is_unbiased(float64):
+    problem, feed = _kfac_problem("cross_entropy", samples=3)
+    sess = _session(problem)
+    exact = KFAC(problem, sess=sess, parameters={"fisher": "exact"}).batch_factors(feed)
+    sampled = KFAC(problem, sess=sess, parameters={"seed": 5})
+    draws = [sampled.batch_factors(feed) for _ in range(400)]
+    for i, (A, Gf) in enumerate(exact):
+        np.testing.assert_allclose(draws[0][i][0], A, rtol=1e-12)  # A does not depend on the noise
+        mean = np.mean([d[i][1] for d in draws], axis=0)
+        assert np.abs(mean - Gf).max() < 0.15 * np.abs(Gf).max()
+    assert np.abs(draws[0][1][1] - Gf).max() > 0.01 * np.abs(Gf).max()  # one draw is not exact
+
+
+def test_kfac_is_newton_on_linear_least_squares(float64):
+    # one Dense layer, MSE: A kron G is the exact Gauss-Newton matrix (= Hessian) for any batch
+    case = linear_least_squares()
+    # factored damping adds ~sqrt(lambda) to the factors' eigenvalues: lambda 1e-14 -> ~1e-7
+    opt = KFAC(case.problem, sess=case.sess, parameters={"fisher": "exact", "damping": 1e-14})
+    H = explicit_hessian(case.problem, case.sess, case.feed)
+    (A, Gf), = opt.batch_factors(case.feed)
+    np.testing.assert_allclose(np.kron(A, Gf), H, rtol=1e-10, atol=1e-14)
+    info = opt.minimize(case.feed)
+    assert opt.alpha == pytest.approx(1.0, abs=1e-5)  # the model's step is the Newton step
+    assert relative_error(case.problem.get_weights(case.sess), least_squares_optimum()) < 1e-6
+    info = opt.minimize(case.feed)
+    assert relative_error(case.problem.get_weights(case.sess), least_squares_optimum()) < 1e-10
+    # exact factors: N_OUT passes per step, one C Delta product, rho evaluated at step 0 only
+    np.testing.assert_allclose(opt.sweeps, [2.5, 2 * (N_OUT_LS + 1) + N_OUT_LS])
+    assert "rho" not in info
+
+
+def test_kfac_sampled_reaches_least_squares_neighbourhood(float64):
+    case = linear_least_squares()
+    opt = KFAC(case.problem, sess=case.sess, parameters={"damping": 1e-3})
+    w = _run(opt, case, 30)
+    assert relative_error(w, least_squares_optimum()) < 1e-2
+    np.testing.assert_allclose(opt.sweeps, [30 + 0.5 * 6, 60])  # rho at steps 0, 5, ..., 25
+
+
+def test_kfac_without_supported_layers_names_them(float64):
+    x_in = keras.Input((4, 1))
+    z = keras.layers.Flatten()(keras.layers.Conv1D(2, 2)(x_in))
+    problem = RegressionProblem(keras.Model(x_in, z))
+    sess = _session(problem)
+    with pytest.raises(ValueError, match="supports Dense, Conv2D layers.*Conv1D"):
+        KFAC(problem, sess=sess)
+
+
+def test_kfac_without_gauss_newton_form_raises_the_operators_error(float64):
+    case = make_case("vae_least_squares", "mlp")
+    sess = make_session(case.problem)
+    with pytest.raises(NotImplementedError) as expected:
+        GaussNewton(case.problem, sess)
+    with pytest.raises(NotImplementedError) as raised:
+        KFAC(case.problem, sess=sess)
+    assert str(raised.value) == str(expected.value)
+
+
 # ---------------------------------------------------------------------- through HessianlearnModel
 #: name -> (model settings, optimizer parameters) for the 6-3-6 autoencoder and the 4-5-3
 #: classifier (45 and 43 weights)
@@ -243,6 +362,7 @@ MODEL_SETTINGS = {
     "sophia": ({"alpha": 0.02}, {}),
     "lbfgs": ({}, {}),
     "hessian_free": ({}, {"cg_max_iter": 10}),
+    "kfac": ({}, {"damping": 0.1}),
 }
 
 
@@ -254,7 +374,7 @@ def _fit(problem, data, name, max_sweeps=1, **settings):
     return model.fit()
 #: Sophia's first steps are clipped sign steps (its diagonal average starts at 0.01 h), the same
 #: for every probe seed; L-BFGS and Hessian-free draw no random numbers.
-SEED_SENSITIVE = ("adahessian",)
+SEED_SENSITIVE = ("adahessian", "kfac")
 
 
 @pytest.mark.parametrize("make", [autoencoder, classifier], ids=["autoencoder", "classifier"])
@@ -283,7 +403,7 @@ def test_lab_optimizer_same_seed_identical_loggers_new_graph_too(float64, name):
 
 def test_registry_names_and_unknown_name_lists_them():
     for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia), ("lbfgs", LBFGS),
-                      ("hessian_free", HessianFree)]:
+                      ("hessian_free", HessianFree), ("kfac", KFAC)]:
         assert resolve_optimizer(name)[0] is cls
     with pytest.raises(ValueError, match="'adahessian'.*'sophia'"):
         resolve_optimizer("adahesian")
@@ -306,6 +426,8 @@ def test_settings_reach_the_lab_optimizers(float64):
     (LBFGS, "memory", 0),
     (HessianFree, "damping", 0.0), (HessianFree, "cg_warm_start", 1.5),
     (HessianFree, "cg_iterate_ratio", 1.0), (HessianFree, "cg_max_iter", 0),
+    (KFAC, "damping", -1.0), (KFAC, "factor_decay", 1.0), (KFAC, "fisher", "empirical"),
+    (KFAC, "inverse_frequency", 0),
 ])
 def test_lab_optimizers_bad_parameters_name_the_key(float64, cls, key, value):
     case = linear_least_squares()

@@ -105,7 +105,7 @@ def test_rank_checked_against_the_dimension():
 
 
 #: The optimizer lab's names (issue 16), after the original's in the table.
-LAB_OPTIMIZERS = ("adahessian", "sophia", "lbfgs", "hessian_free")
+LAB_OPTIMIZERS = ("adahessian", "sophia", "lbfgs", "hessian_free", "kfac")
 
 
 def test_registry_is_one_table_with_the_issue_names():

@@ -79,6 +79,7 @@ OPTIMIZERS = MappingProxyType({
     "sophia": _row("sophia", "Sophia"),
     "lbfgs": _row("lbfgs", "LBFGS"),
     "hessian_free": _row("hessian_free", "HessianFree", {"hessian_type": "gauss_newton"}),
+    "kfac": _row("kfac", "KFAC", {"hessian_type": "gauss_newton"}),
 })
 
 
