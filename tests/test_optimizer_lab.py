@@ -106,6 +106,19 @@ def test_adahessian_reaches_least_squares_optimum(float64):
     np.testing.assert_array_equal(opt.sweeps, [400.0, 1600.0])
 
 
+def test_adahessian_averages_the_diagonal_over_conv_kernels(float64):
+    case = make_case("regression", "cnn")
+    problem = case.problem
+    sess = make_session(problem)
+    kernel = next(d for d in problem.layer_descriptors.values() if len(d["shape"]) == 4)
+    for spatial in (True, False):
+        opt = AdaHessian(problem, sess=sess, parameters={"spatial_average": spatial})
+        opt.minimize(case.feed_dict)
+        block = opt.diagonal[kernel["slice"]].reshape(kernel["shape"])
+        constant = np.allclose(block, np.broadcast_to(block[:1, :1], block.shape), rtol=1e-12)
+        assert constant is spatial
+
+
 # ---------------------------------------------------------------------- Sophia
 def test_sophia_steps_equal_hand_computed_updates(float64):
     case = linear_least_squares()
@@ -405,8 +418,11 @@ def test_registry_names_and_unknown_name_lists_them():
     for name, cls in [("adahessian", AdaHessian), ("sophia", Sophia), ("lbfgs", LBFGS),
                       ("hessian_free", HessianFree), ("kfac", KFAC)]:
         assert resolve_optimizer(name)[0] is cls
-    with pytest.raises(ValueError, match="'adahessian'.*'sophia'"):
+    with pytest.raises(ValueError, match="'adahessian'.*'sophia'.*'lbfgs'.*'hessian_free'.*'kfac'"):
         resolve_optimizer("adahesian")
+    from hessianlearn.model.settings import validate_settings
+    with pytest.raises(ValueError, match="'adahessian'.*'kfac'"):
+        validate_settings(HessianlearnModelSettings({"optimizer": "k-fac"}))
 
 
 def test_settings_reach_the_lab_optimizers(float64):
