@@ -236,7 +236,9 @@ def test_hessian_free_sweeps_count_every_gauss_newton_product(float64):
         warm_starts += info["cg_warm_start_product"]
     np.testing.assert_allclose(opt.sweeps, expected)
     assert warm_starts == 3  # every step after the first
-    assert case.loss() < case.sess.run(case.problem.loss, case.feed) + 1e-12  # finite, consistent
+    case_loss = case.loss()
+    case.reset()
+    assert case_loss < 0.9 * case.loss()
 
 
 @pytest.mark.parametrize("kind", ["gan_cross_entropy", "vae_least_squares", "h1"])
@@ -307,6 +309,27 @@ def test_kfac_blocks_equal_the_exact_gauss_newton_blocks_for_one_sample(float64,
         np.testing.assert_allclose(np.kron(A, Gf), block, rtol=1e-10, atol=1e-13 * np.abs(block).max())
     outputs = 2 if kind == "conv" else 3
     assert opt.sweeps[1] == outputs * (2 if kind == "mixed" else 1)  # one pass per output entry
+
+
+def test_kfac_patches_reproduce_the_weight_gradient_of_strided_padded_convolutions(float64):
+    from hessianlearn.problem.kfac_factors import kfac_factors
+    rng = np.random.default_rng(2)
+    x_in = keras.Input((5, 6, 2))
+    h = keras.layers.Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="softplus")(x_in)
+    h = keras.layers.Conv2D(2, 2, dilation_rate=2, use_bias=False, activation="tanh")(h)
+    z = keras.layers.Dense(2)(keras.layers.Flatten()(h))
+    problem = RegressionProblem(keras.Model(x_in, z))
+    feed = {problem.x: rng.standard_normal((3, 5, 6, 2)), problem.y_true: rng.standard_normal((3, 2))}
+    sess = _session(problem)
+    graph = kfac_factors(problem)
+    ds = tf.gradients(problem.loss, graph.pre_activations)
+    patches, ds, g = sess.run([graph.patches, ds, problem.gradient], feed)
+    for layer, a, d in zip(graph.layers, patches, ds):
+        expected = g[layer.block].reshape(layer.rows, layer.columns)
+        np.testing.assert_allclose(a.T @ d.reshape(-1, layer.columns), expected, rtol=1e-10,
+                                   atol=1e-14)
+    assert [(layer.kind, layer.rows) for layer in graph.layers] == [
+        ("Conv2D", 3 * 2 * 2 + 1), ("Conv2D", 2 * 2 * 3), ("Dense", 1 * 4 * 2 + 1)]  # 5x6 -> 3x6 -> 1x4
 
 
 def test_kfac_sampled_factor_is_unbiased(float64):

@@ -140,6 +140,10 @@ class KFACFactors:
         Number of loss terms (2 for the mixed classification loss, else 1).
     A, G : list of tf.Tensor
         ``A`` (``rows x rows``) and ``G`` (``columns x columns``) per layer on the fed batch.
+    patches, pre_activations : list of tf.Tensor
+        Per layer: the rows ``abar_{it}`` (``(N T, rows)``) and the pre-activations ``s``
+        (``(N, d_out)`` or ``(N, H', W', c_out)``); the layer's weight gradient is
+        ``sum_{it} abar_{it} (dL/ds_{it})^T``.
 
     Raises
     ------
@@ -178,6 +182,7 @@ class KFACFactors:
                     "subclasses) with trainable weights; the model has "
                     f"{sorted({type(l).__name__ for l in _flat_layers(problem.NN)})}."
                 )
+            self.patches, self.pre_activations = inputs, pre_activations
             gradients = tf.gradients(z, pre_activations, grad_ys=u)
             self.A, self.G = [], []
             n = tf.cast(tf.shape(z)[0], problem.dtype)
