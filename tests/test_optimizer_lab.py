@@ -425,7 +425,6 @@ def test_lab_optimizer_lowers_the_validation_loss(float64, make, name):
 
 @pytest.mark.parametrize("name", list(MODEL_SETTINGS))
 def test_lab_optimizer_same_seed_identical_loggers_new_graph_too(float64, name):
-    from hessianlearn import tf
     problem, data = autoencoder()
     a = _fit(problem, data, name)
     with tf.Graph().as_default():
@@ -455,7 +454,16 @@ def test_settings_reach_the_lab_optimizers(float64):
     assert isinstance(opt, Sophia)
     assert opt.parameters["alpha"] == 0.5 and opt.parameters["seed"] == 3
     assert opt.parameters["gamma"] == 2.0 and ParametersSophia()["gamma"] == 0.01
-    assert ParametersAdaHessian()["epsilon"] == 1e-4
+    # the defaults
+    a = ParametersAdaHessian()
+    assert (a["beta_1"], a["beta_2"], a["epsilon"], a["hessian_power"], a["hessian_probes"]) == \
+        (0.9, 0.999, 1e-4, 1.0, 1)
+    s = ParametersSophia()
+    assert (s["beta_1"], s["beta_2"], s["hessian_frequency"]) == (0.96, 0.99, 10)
+    assert ParametersLBFGS()["memory"] == 10
+    assert ParametersHessianFree()["cg_warm_start"] == 0.95
+    assert ParametersHessianFree()["hessian_type"] == ParametersKFAC()["hessian_type"] == "gauss_newton"
+    assert ParametersKFAC()["factor_decay"] == 0.95
 
 
 @pytest.mark.parametrize("cls, key, value", [
