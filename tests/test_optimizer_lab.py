@@ -380,6 +380,12 @@ def test_kfac_without_supported_layers_names_them(float64):
         KFAC(problem, sess=sess)
 
 
+def test_kfac_feed_without_data_raises(float64):
+    case = linear_least_squares()
+    with pytest.raises(ValueError, match="no data batch"):
+        KFAC(case.problem, sess=case.sess).batch_factors({})
+
+
 def test_kfac_without_gauss_newton_form_raises_the_operators_error(float64):
     case = make_case("vae_least_squares", "mlp")
     sess = make_session(case.problem)

@@ -106,7 +106,11 @@ class KFAC(Optimizer):
     def batch_factors(self, feed_dict):
         """``[(A, G)]`` per layer on ``feed_dict`` (one pass per noise; counted in ``sweeps[1]``)."""
         graph = self.graph
-        shape = graph.noise_shape(count_samples(feed_dict))
+        samples = count_samples(feed_dict)
+        if not samples:
+            raise ValueError("feed_dict holds no data batch (no fed placeholder with a batch axis); "
+                             "pass {problem.x: ..., problem.y_true: ...}.")
+        shape = graph.noise_shape(samples)
         if self.parameters["fisher"] == "sampled":
             noises = [self.rng.standard_normal(shape)]
         else:  # every unit output direction of every term, the same for all samples
