@@ -13,7 +13,7 @@ the graph for the gradient, so a session run that fetches both ``gradient`` and
 ``H v`` computes them once; the gradients of the first-order kernels it
 differentiates are those of :mod:`.second_order_gradients` (no dense zeros).
 A bias's direction enters through its layer's kernel gradient (one fused
-``BiasAdd`` on the kernel's local backward step, see :func:`folded_sensitivities`)
+``BiasAdd`` on the kernel's local backward step, see ``folded_sensitivities``)
 instead of being tiled to the activation's shape per column, which saves an
 activation-sized tile and sum per column.
 

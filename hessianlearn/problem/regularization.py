@@ -36,6 +36,7 @@ class L2Regularization:
 
     @property
     def is_active(self):
+        """True when ``gamma > 0`` (the regularization adds to the loss)."""
         return self.gamma > 0.0
 
     def hessian_action(self, V):
