@@ -32,7 +32,7 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_ext"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_ext", "guide/generated"]
 
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"

@@ -4,7 +4,9 @@
   ``__all__`` documented by autodoc) and ``api/namespace.rst`` (every name of
   ``hessianlearn.__all__`` with a link to its entry), so a name added to a module's
   ``__all__`` (or a new module) appears without editing a page; copies the tutorial
-  notebooks (rendered from their stored outputs, never executed) under ``tutorials/``.
+  notebooks (rendered from their stored outputs, never executed) under ``tutorials/``;
+  writes the settings, optimizer and logger tables of the guide (``guide/generated/``)
+  from :func:`hessianlearn.model.settings._defaults`, ``OPTIMIZERS`` and ``SERIES_KEYS``.
 * ``missing-reference``: a Python reference written by its short name
   (``:class:`Hessian```, ``:meth:`at_point```) resolves to the one documented
   hessianlearn object with that name (the nearest one to the referring object when
@@ -115,6 +117,37 @@ def _namespace_page():
     return "".join(lines)
 
 
+def _cell(value):
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _tables():
+    """Markdown tables read from the code: settings, optimizers, logger series."""
+    from hessianlearn.model import logger, optimizer_registry, settings
+
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, (default, description) in settings._defaults().items():
+        rows.append(f"| `{key}` | `{_cell(repr(default))}` | {_cell(description)} |")
+    settings_table = "\n".join(rows) + "\n"
+
+    rows = ["| `settings['optimizer']` | class | parameters | globalizations | fixed |",
+            "|---|---|---|---|---|"]
+    for name, entry in optimizer_registry.OPTIMIZERS.items():
+        cls, parameters = entry.resolve()
+        target = f"{cls.__module__}.{cls.__qualname__}"
+        function = f"{parameters.__module__}.{parameters.__qualname__}"
+        globalizations = ", ".join(f"`{g!r}`" for g in entry.globalizations) \
+            if entry.globalizations is not None else "(not used)"
+        fixed = ", ".join(f"`{k} = {v!r}`" for k, v in entry.overrides.items()) or " "
+        rows.append(f"| `'{name}'` | {{py:class}}`~{target}` | {{py:func}}`~{function}` "
+                    f"| {globalizations} | {fixed} |")
+    optimizer_table = "\n".join(rows) + "\n"
+
+    series = "".join(f"- `{key}`\n" for key in logger.SERIES_KEYS)
+    return {"settings_table.md": settings_table, "optimizer_table.md": optimizer_table,
+            "logger_series.md": series}
+
+
 def _write_if_changed(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -127,6 +160,8 @@ def generate(app):
     for subpackage in SUBPACKAGES:
         _write_if_changed(source / "api" / f"{subpackage}.rst", _subpackage_page(subpackage))
     _write_if_changed(source / "api" / "namespace.rst", _namespace_page())
+    for name, text in _tables().items():
+        _write_if_changed(source / "guide" / "generated" / name, text)
     for stored, page in TUTORIALS.items():
         target = source / "tutorials" / page
         target.parent.mkdir(parents=True, exist_ok=True)
