@@ -155,6 +155,8 @@ def _write_if_changed(path, text):
 
 
 def generate(app):
+    if not app.config.hessianlearn_generate:
+        return
     source = Path(app.srcdir)
     root = source.parent
     for subpackage in SUBPACKAGES:
@@ -313,6 +315,7 @@ def report_links(app, exception):
 
 
 def setup(app):
+    app.add_config_value("hessianlearn_generate", True, "env")  # False: no generated pages
     app.connect("builder-inited", generate)
     app.connect("missing-reference", resolve_short_name)
     app.connect("build-finished", report_links)
