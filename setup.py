@@ -1,7 +1,7 @@
 from setuptools import find_packages, setup
 
 # Sphinx site (bash scripts/docs.sh); tests/test_docs.py builds it, so the test extra has them too.
-DOCS = ["sphinx>=7.3,<10", "myst-nb>=1.1", "pydata-sphinx-theme>=0.15"]
+DOCS = ["sphinx>=7.3,<10", "myst-nb>=1.1", "pydata-sphinx-theme>=0.15", "jupyter-server-mathjax>=0.2.6"]
 
 setup(
     name="hessianlearn",

@@ -48,6 +48,20 @@ napoleon_use_ivar = True             # "Attributes" as fields: properties keep t
 # other projects' names render as text, see _ext/hessianlearn_docs.py).
 nitpicky = True
 
+# MathJax from the jupyter-server-mathjax package, copied into _static/mathjax/ (see
+# _ext/hessianlearn_docs.py): the pages render their math without network access.
+# MathJax 2 processes the math nodes (class "math") and notebook outputs inside the pages
+# that MyST-NB marks "mathjax_ignore" (so that a plain "$" in the text stays text).
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                               "processEscapes": True,
+                               "ignoreClass": "tex2jax_ignore|mathjax_ignore",
+                               "processClass": "tex2jax_process|mathjax_process|math|output_area"},
+                   # the package ships the STIX web fonts only
+                   "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
+                                "imageFont": None}}
+add_module_names = False             # entries show ``Hessian(...)``, the page gives the module
+
 html_theme = "pydata_sphinx_theme"
 html_title = f"hessianlearn {release}"
 html_theme_options = {

@@ -13,8 +13,9 @@
   several have it). References to other projects (``dict``, ``numpy.ndarray``, ``tensor``
   in a parameter type) render as plain text; a reference that names a hessianlearn
   object which has no entry stays unresolved, so the nitpicky build fails on it.
-* ``build-finished``: checks every relative link and fragment of the built HTML pages
-  (the docs are built offline: this replaces ``linkcheck`` for internal links).
+* ``build-finished``: copies MathJax next to the pages (``mathjax_path`` in ``conf.py``),
+  then checks every relative link and fragment of the built HTML pages (the docs are
+  built offline: this replaces ``linkcheck`` for internal links).
 """
 import html.parser
 import importlib
@@ -56,9 +57,8 @@ def _subpackage_page(subpackage):
     package, modules = _modules(subpackage)
     lines = [_GENERATED_NOTE, _title(f"hessianlearn.{subpackage}", "=")]
     lines.append(f".. automodule:: {package.__name__}\n   :no-members:\n\n")
-    lines.append(".. contents:: Modules\n   :local:\n   :depth: 1\n\n")
     for module in modules:
-        lines.append(_title(module.__name__, "-"))
+        lines.append(_title(module.__name__.rsplit(".", 1)[1], "-"))
         lines.append(f".. automodule:: {module.__name__}\n   :members:\n"
                      "   :show-inheritance:\n   :member-order: bysource\n\n")
     return "".join(lines)
@@ -67,7 +67,7 @@ def _subpackage_page(subpackage):
 def public_name_locations():
     """``{name: module path}`` for every name of ``hessianlearn.__all__`` but ``tf`` and
     ``keras``: the module whose ``__all__`` lists the same object (its defining module
-    when that one lists it)."""
+    when that one lists it); for a module exported under a name, that module's path."""
     import hessianlearn
 
     modules = [module for subpackage in SUBPACKAGES for module in _modules(subpackage)[1]]
@@ -76,6 +76,9 @@ def public_name_locations():
         if name in ("tf", "keras"):
             continue
         obj = getattr(hessianlearn, name)
+        if inspect.ismodule(obj):  # a module exported under a name: link to its page section
+            locations[name] = obj.__name__
+            continue
         listing = [m for m in modules
                    if name in getattr(m, "__all__", ()) and getattr(m, name, None) is obj]
         defining = [m for m in listing if m.__name__ == getattr(obj, "__module__", None)]
@@ -110,9 +113,13 @@ def _namespace_page():
         lines.append(_title(f"hessianlearn.{subpackage}" if subpackage != "other" else "Other", "-"))
         lines.append(".. list-table::\n   :widths: 30 70\n\n")
         for name, module in entries:
-            target = f"{module}.{name}" if module else f"hessianlearn.{name}"
-            summary = _summary(getattr(hessianlearn, name)) if callable(getattr(hessianlearn, name)) else ""
-            lines.append(f"   * - :py:obj:`{name} <{target}>`\n     - {summary or ' '}\n")
+            obj = getattr(hessianlearn, name)
+            if inspect.ismodule(obj):
+                role, target = "mod", module
+            else:
+                role, target = "obj", f"{module}.{name}" if module else f"hessianlearn.{name}"
+            summary = _summary(obj) if callable(obj) or inspect.ismodule(obj) else ""
+            lines.append(f"   * - :py:{role}:`{name} <{target}>`\n     - {summary or ' '}\n")
         lines.append("\n")
     return "".join(lines)
 
@@ -130,8 +137,8 @@ def _tables():
         rows.append(f"| `{key}` | `{_cell(repr(default))}` | {_cell(description)} |")
     settings_table = "\n".join(rows) + "\n"
 
-    rows = ["| `settings['optimizer']` | class | parameters | globalizations | fixed |",
-            "|---|---|---|---|---|"]
+    rows = ["| `settings['optimizer']` | class (and its `Parameters<Class>()`) | globalizations | fixed |",
+            "|---|---|---|---|"]
     for name, entry in optimizer_registry.OPTIMIZERS.items():
         cls, parameters = entry.resolve()
         target = f"{cls.__module__}.{cls.__qualname__}"
@@ -139,7 +146,7 @@ def _tables():
         globalizations = ", ".join(f"`{g!r}`" for g in entry.globalizations) \
             if entry.globalizations is not None else "(not used)"
         fixed = ", ".join(f"`{k} = {v!r}`" for k, v in entry.overrides.items()) or " "
-        rows.append(f"| `'{name}'` | {{py:class}}`~{target}` | {{py:func}}`~{function}` "
+        rows.append(f"| `'{name}'` | {{py:class}}`~{target}` ({{py:func}}`parameters <{function}>`) "
                     f"| {globalizations} | {fixed} |")
     optimizer_table = "\n".join(rows) + "\n"
 
@@ -305,6 +312,16 @@ def check_internal_links(outdir):
     return problems
 
 
+def copy_mathjax(app, exception):
+    """Copy MathJax (of the jupyter-server-mathjax package) to ``_static/mathjax/``."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import jupyter_server_mathjax
+
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    shutil.copytree(source, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
+
 def report_links(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -318,5 +335,6 @@ def setup(app):
     app.add_config_value("hessianlearn_generate", True, "env")  # False: no generated pages
     app.connect("builder-inited", generate)
     app.connect("missing-reference", resolve_short_name)
+    app.connect("build-finished", copy_mathjax, priority=400)
     app.connect("build-finished", report_links)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
