@@ -146,8 +146,8 @@ def lanczos(Aop, n, k, which="LA", max_iterations=None, seed=0, tolerance=1e-10,
 
     Notes
     -----
-    When the Krylov space becomes invariant (:math:`\beta_m \le
-    \text{tolerance}` relative to the largest :math:`|\alpha| + \beta`
+    When the Krylov space becomes invariant (:math:`\\beta_m \\le
+    \\text{tolerance}` relative to the largest :math:`|\\alpha| + \\beta`
     seen), the process restarts with a random vector orthogonal to the basis
     instead of stopping, so that further copies of a repeated eigenvalue can
     be found (a single start vector sees only one).  In floating point a

@@ -90,7 +90,7 @@ class LowRankSaddleFreeNewton(Optimizer):
     (``alpha = min(spectral_step_alpha, 0.1 / |lambda_1|)``).
 
     ``test_matrix``: the fixed-rank eigensolver's test matrix, ``'gaussian'``
-    (default, as the original code) or ``'rademacher'`` (random signs: ~100x
+    (default, as the original code) or ``'rademacher'`` (random signs: much
     cheaper to draw, fed to the fused step as packed bits).
 
     ``fused_step`` (fixed rank; globalization None or ``'spectral_step'``;
@@ -99,7 +99,7 @@ class LowRankSaddleFreeNewton(Optimizer):
     (Gaussian in the problem's dtype, or Rademacher bits); the step equals the
     numpy path's for the same test matrix to round-off (float64 problems draw
     the same matrix). With ``test_matrix='rademacher'`` this is the fast path
-    (Tutorial 0: ~15 ms per iteration against ~70 ms, see ``bench/README.md``).
+    (its timings are in ``bench/README.md``).
 
     Attributes
     ----------

@@ -14,6 +14,7 @@ class ClassificationProblem(Problem):
         ``'cross_entropy'``: ``mean_i -sum_c y_ic log softmax(z_i)_c``;
         ``'least_squares'``: ``mean_ic (y_ic - z_ic)^2``;
         ``'mixed'``: the sum of both.
+
     ``accuracy`` is the fraction of samples with ``argmax z_i == argmax y_i``.
     Feed ``{problem.x: x, problem.y_true: one_hot_labels}``.
     """

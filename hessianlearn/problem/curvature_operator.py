@@ -203,8 +203,8 @@ class CurvatureOperator:
 
         One session run stores the products' direction-free inputs (forward and
         first backward pass, weights, batch: :mod:`.linearization`); every later
-        product repeats only the direction's work (P1 of ``bench/hessian_actions.py``:
-        ``H dw`` 1.5-1.7 gradients fresh, 1.0-1.1 at a point). Products keep
+        product repeats only the direction's work (``bench/hessian_actions.py``
+        measures ``H dw`` in gradients, fresh and at a point). Products keep
         describing the captured point when the weights change afterwards; call
         ``at_point`` again to move. The captured values are held once per problem
         and session: a later ``at_point`` retires earlier points (using one then

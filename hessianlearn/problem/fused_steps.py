@@ -191,7 +191,7 @@ def _rademacher_parts_from_bits(bits, n, m, indices, dtype):
     When ``n`` and every bound are multiples of 8, each part's rows are whole bytes:
     the bytes are sliced (an eighth of a byte per sign) and unpacked straight into the
     part, so the ``(m, n)`` signs are never sliced per weight tensor (a strided copy of
-    the whole block: 0.9 of the 13 ms of a Tutorial 0 step).
+    the whole block, a noticeable share of a whole step).
     """
     table = tf.constant((2.0 * np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
                                              bitorder="little") - 1.0).astype(dtype.as_numpy_dtype))
@@ -233,8 +233,8 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
     rows and are split back). Both passes run one block graph in a
     two-iteration ``tf.while_loop`` (the whitening under ``tf.cond`` in the
     first): half the operations of two
-    unrolled blocks, so the graph builds in about half the time (Tutorial 0
-    shape: 2.1 s + 0.9 s first run instead of 5.9 s + 1.9 s) and runs faster.
+    unrolled blocks, so the graph builds (and first runs) in about half the time
+    and runs faster.
 
     The tall products (``(n, m)`` blocks) run in the problem's precision, the
     ``m x m`` algebra in float64. The subspace, hence the step, is that of the

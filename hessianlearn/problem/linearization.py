@@ -14,9 +14,9 @@ later run feeds only the direction:
 .. math::  H(w_*, \\text{batch}_*)\\, dw, \\quad w_*, \\text{batch}_* \\text{ as captured,}
 
 so the products keep describing the captured point even if the weights change
-afterwards (capture again to move). On the 784-100-784 autoencoder at batch 1000
-(``bench/hessian_actions.py``, P1) a product costs 1.5-1.7 gradients fresh and
-1.0-1.1 captured.
+afterwards (capture again to move). A captured product skips the forward and
+first backward passes, so it costs less than a fresh one (``bench/hessian_actions.py``
+measures both).
 
 The copy is made with ``tf.import_graph_def`` from the node definitions of the
 direction-dependent operations (constants come along, control inputs from
@@ -58,8 +58,8 @@ _CONTROL_FLOW = frozenset({"Enter", "Exit", "NextIteration", "Merge", "Switch", 
 def _recomputed(dependent):
     """Direction-free operations copied rather than captured: the forward ``MaxPool`` of
     each ``MaxPoolGrad`` among the ``dependent`` operations. oneDNN runs ``MaxPoolGrad`` on a workspace of its
-    forward op; without that op in the graph TensorFlow's own kernel runs, 7x slower
-    (P3 of ``bench/hessian_actions.py``)."""
+    forward op; without that op in the graph TensorFlow's own, much slower, kernel
+    runs."""
     return {op.inputs[1].op for op in dependent
             if op.type == "MaxPoolGrad" and op.inputs[1].op.type == "MaxPool"
             and op.inputs[1].op.inputs[0] is op.inputs[0]}

@@ -106,6 +106,7 @@ class L2Regularization(Regularization):
 
     @property
     def is_active(self):
+        """True when ``gamma > 0`` (the regularization adds to the loss)."""
         return self.gamma > 0.0
 
     def hessian_action(self, V):

@@ -13,13 +13,12 @@ in ``g``, ``r -> r[argmax]`` per window (an R-forward max pool), is
 ``MaxPoolGradGrad``, which searches every window again on each call; inside
 :func:`shared_argmax` (the block products: many columns at one point) it is a
 gather at argmax positions computed once (``max_pool_with_argmax``, per graph
-loop context): on P3 of ``bench/hessian_actions.py`` 4.6 -> 2 ms per column and
-pool, for a one-time 6.6 ms. Likewise the smooth activations' kernels
+loop context), a one-time cost per point instead of a window search per column.
+Likewise the smooth activations' kernels
 (``SigmoidGrad``, ``TanhGrad``, ``SoftplusGrad``) have a second derivative that is a
 direction-independent factor times the incoming sensitivity (``dy (1 - 2y)`` for the
 sigmoid); TensorFlow rebuilt it from three or more elementwise ops per column, here
-the factor is made once per point and each column multiplies by it (P1 of
-``bench/hessian_actions.py``: about 5 % of a column).
+the factor is made once per point and each column multiplies by it.
 
 One first-order gradient is rewritten as well: a ``Relu`` whose output ``a`` feeds a
 max pool ``p = MaxPool(a)`` has the gradient ``ReluGrad(MaxPoolGrad(a, p, dp), a)``,
@@ -27,8 +26,8 @@ a mask over the activation. Every entry the pool routes back lands on its window
 maximum, where ``a = p``, so the same values are ``MaxPoolGrad(a, p, ReluGrad(dp, p))``:
 the mask at the pooled size (a quarter for 2x2 pools). The gradient applies it once,
 a Hessian column four times (twice per such layer: in the gradient it differentiates
-and on the way back through the forward pass); on P3 of ``bench/hessian_actions.py``
-``ReluGrad`` op time 4.1 -> 1.3 ms per column, a block column 4 % faster. And the
+and on the way back through the forward pass), so each of those masks is a quarter
+of the work. And the
 softmax cross-entropy's second derivative, ``(r - <r, s>) s`` per row for softmax ``s``,
 takes the row sums as a reduction with ``s`` made once per point, where TensorFlow
 recomputed ``s`` and formed ``<r, s>`` as a batch of ``1 x C`` by ``C x 1`` matrix products,

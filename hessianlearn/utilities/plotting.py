@@ -100,7 +100,7 @@ def plot_training_curves(loggers, keys=("train_loss", "val_loss"), x_key="sweeps
 
 def plot_eigenvalues(logger, key="train_eigenvalues", x_key="sweeps", max_curves=None, max_points=200,
                      title=None, path=None):
-    """Eigenvalues recorded during training against sweeps (one curve per index, log |lambda|).
+    """Eigenvalues recorded during training against sweeps (one curve per index, log ``|lambda|``).
 
     At most ``max_points`` evenly spaced iterations are drawn.
     """

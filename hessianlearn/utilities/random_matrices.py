@@ -5,7 +5,7 @@ Two kinds, both with independent entries of mean 0 and variance 1:
 * ``'gaussian'``: standard normal entries (the original LRSFN code's choice);
 * ``'rademacher'``: entries ``+-1`` with probability 1/2 each, from random
   bits. Drawing them costs one random bit per entry instead of a normal
-  variate (for ``n m = 2 * 10^6``: ~0.2 ms against ~18 ms), and the packed
+  variate (about two orders of magnitude less work), and the packed
   bits are 32 times fewer bytes to feed than a float32 matrix, which the
   fused LRSFN step unpacks in the graph.
 

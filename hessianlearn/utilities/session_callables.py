@@ -1,8 +1,8 @@
 """``sess.run`` with the per-call Python work done once per (fetches, fed keys) pair.
 
 ``Session.run`` re-parses the fetch structure and re-checks every fed value
-in Python on every call: ~0.7 ms per run, as much as a whole Adam step on a
-batch of 32. :func:`run` prepares the fetch and feed lists once for each
+in Python on every call, a fixed cost per run comparable to a whole Adam step
+on a small batch. :func:`run` prepares the fetch and feed lists once for each
 distinct pair of fetch structure and fed placeholders (cached on the
 session) and then only converts the fed values to the placeholders' dtypes
 and checks their shapes. Anything it cannot handle (a feed key that is not a tensor, a
