@@ -115,6 +115,8 @@ class LowRankSaddleFreeNewton(Optimizer):
 
     globalizations = (None, "line_search", "spectral_step")
     range_findings = (None, "arf", "naarf", "vn")
+    #: the eigenvalues also set the next adaptive range finder's target (``_range_epsilon``)
+    state_attributes = Optimizer.state_attributes + ("eigenvalues", "eigenvectors", "rank")
 
     @classmethod
     def default_parameters(cls):

@@ -18,6 +18,12 @@ class L2Regularization:
     Tensors ``cost``, ``gradient`` (``(dimension,)``), ``Hdw`` (fed by
     ``problem.dw``). ``gamma`` of 0 or None means no regularization (the tensors
     are then zeros and :attr:`is_active` is False).
+
+    ``gamma`` is fixed at construction and read-only: the graph's tensors (and
+    the fused steps built from them) hold it as a constant, while the numpy
+    operators and LRSFN's damping read :attr:`gamma`, so a later change would
+    make them disagree. Assigning ``gamma`` raises ``AttributeError``; build a
+    new ``L2Regularization(problem, gamma)`` (and a new model) for another value.
     """
 
     def __init__(self, problem, gamma=0.0):
@@ -27,12 +33,24 @@ class L2Regularization:
             raise ValueError(f"gamma must be a real number >= 0 (or None), got {gamma!r}.")
         self.problem = problem
         self.parameters = ParametersL2Regularization(float(gamma))
-        self.gamma = float(gamma)
+        self._gamma = float(gamma)
         with problem._graph.as_default():
             g = tf.constant(self.gamma, dtype=problem.dtype)
             self.cost = 0.5 * g * tf.reduce_sum(tf.square(problem.w))
             self.gradient = g * problem.w
             self.Hdw = g * problem.dw
+
+    @property
+    def gamma(self):
+        """The Tikhonov weight (read-only: the graph holds it as a constant)."""
+        return self._gamma
+
+    @gamma.setter
+    def gamma(self, value):
+        raise AttributeError(
+            f"L2Regularization.gamma is read-only (it is {self._gamma!r}, baked into the graph's "
+            f"cost, gradient and Hdw); build L2Regularization(problem, {value!r}) instead."
+        )
 
     @property
     def is_active(self):
