@@ -421,19 +421,6 @@ class Optimizer:
             _set_path(self, name, value)
         self._captured_feed = None
 
-
-def _get_path(obj, path):
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _set_path(obj, path, value):
-    *parents, last = path.split(".")
-    for part in parents:
-        obj = getattr(obj, part)
-    setattr(obj, last, value)
-
     def _check_step(self, p):
         if not np.all(np.isfinite(p)):
             raise NonFiniteError(
@@ -480,6 +467,19 @@ def _set_path(obj, path, value):
         self.alpha = alpha
         return {"backtracks": backtracks, "accepted": alpha > 0.0,
                 "steepest_descent_fallback": bool(fallback)}
+
+
+def _get_path(obj, path):
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _set_path(obj, path, value):
+    *parents, last = path.split(".")
+    for part in parents:
+        obj = getattr(obj, part)
+    setattr(obj, last, value)
 
 
 def at_point_parameters():
