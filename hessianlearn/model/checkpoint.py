@@ -65,8 +65,9 @@ def write_checkpoint(state, directory, name, iteration, keep=KEEP_CHECKPOINTS):
     iteration : int
         The next iteration of the fit (orders the files).
     keep : int
-        How many of the run's newest checkpoints stay; older ones are removed
-        only after the new one is in place.
+        How many of the run's newest checkpoints stay; older ones (and the
+        temporary files of an earlier writer of the run that was killed) are
+        removed only after the new one is in place. One process writes a run.
 
     Returns
     -------
@@ -84,10 +85,12 @@ def write_checkpoint(state, directory, name, iteration, keep=KEEP_CHECKPOINTS):
         file.write(payload)
 
     atomic_write(path, write)
-    for old in checkpoint_paths(directory, name)[:-keep]:
+    # older checkpoints, and temporary files a killed writer of this run left behind
+    leftovers = glob.glob(os.path.join(glob.escape(directory), f".tmp-*{glob.escape(name)}.*.ckpt"))
+    for old in checkpoint_paths(directory, name)[:-keep] + leftovers:
         try:
             os.remove(old)
-        except FileNotFoundError:  # removed meanwhile (another writer's clean-up)
+        except FileNotFoundError:  # removed meanwhile
             pass
     return path
 
