@@ -320,3 +320,28 @@ def test_gan_fit_keeps_the_last_validated_weights_and_says_so(float64, capsys):
     # the accuracy criterion would have chosen another validation in this run
     assert max(logger["val_acc"], key=logger["val_acc"].get) != last
     np.testing.assert_array_equal(logger["best_weights"], problem.get_weights(model.sess))
+
+
+def test_keras_wrapper_resumes_from_its_checkpoint(float64, tmp_path, monkeypatch):
+    from hessianlearn import keras
+    from hessianlearn.model.keras_model_wrapper import KerasModelWrapper
+
+    monkeypatch.chdir(tmp_path)
+    x_in = keras.Input((3,))
+    network = keras.Model(x_in, keras.layers.Dense(2)(keras.layers.Dense(4, activation="tanh")(x_in)))
+    network.compile(loss="mse")
+    wrapper = KerasModelWrapper(network, regularization=1e-3, optimizer="lrsfn", settings={
+        "verbose": False, "max_sweeps": 1.0, "checkpoint_frequency": 0.25, "hessian_low_rank": 2,
+        "alpha": 1e-2, "problem_name": "ck"})
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((100, 3))
+    data = Data({wrapper.problem.x: x, wrapper.problem.y_true: np.tanh(x[:, :2])}, 10,
+                validation_data_size=20, hessian_batch_size=5)
+    logger = wrapper.fit(data)
+    weights = network.get_weights()
+    saved = checkpoint_paths(FOLDER, _run_name(tmp_path))
+    assert read_checkpoint(saved[-1])["loop"]["sweeps"] < 1.0  # the resumed fit has steps to take
+    resumed = wrapper.fit(data, resume=True)
+    assert not _differences({k: v for k, v in resumed.items() if k not in TIMINGS},
+                            {k: v for k, v in logger.items() if k not in TIMINGS})
+    assert all(np.array_equal(a, b) for a, b in zip(network.get_weights(), weights))
