@@ -65,17 +65,7 @@ _REFERENCES = {}
 def _reference(case, folder, capsys):
     """The uninterrupted 2-sweep fit of ``case`` (with its checkpoints) in ``folder``; cached."""
     if case not in _REFERENCES:
-        folder.mkdir()
-        cwd = os.getcwd()
-        os.chdir(folder)
-        try:
-            capsys.readouterr()
-            model = cases.build(case)
-            logger = model.fit()
-            _REFERENCES[case] = _outcome(model, logger, capsys.readouterr().out)
-            model.close()
-        finally:
-            os.chdir(cwd)
+        _REFERENCES[case] = _finished_run(case, folder, capsys)[0]
     return _REFERENCES[case]
 
 

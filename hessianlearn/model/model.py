@@ -508,7 +508,9 @@ class HessianlearnModel:
                 if boundary and settings["checkpoint_frequency"] is not None:
                     self._write_checkpoint(sess, optimizer, logger, loop)
             self._finish(sess, logger)
-        if status == "interrupted":
+            # Ctrl-C during the last step: the run completed, but the caller asked to stop
+            late_interrupt = pending is not None and pending["requested"] > 0
+        if status == "interrupted" or late_interrupt:
             raise KeyboardInterrupt(message)
         return logger
 
