@@ -6,6 +6,7 @@ rank resumes from the previous one: the resumed logger (all but the timings) and
 the final weights equal the uninterrupted run's bitwise, on every rank.
 """
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -24,7 +25,7 @@ def fit(resume):
     new_graph()
     problem = RegressionProblem(tiny_regression_network(), hessian_block_size=4)
     rng = np.random.default_rng(11)
-    X = rng.standard_normal((72, 3))
+    X = rng.standard_normal((136, 3))
     Y = np.stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.cos(X[:, 1])], axis=1)
     data = Data({problem.x: X, problem.y_true: Y}, batch_size=16, hessian_batch_size=8,
                 validation_data_size=8, seed=4, comm=COMM)
@@ -43,6 +44,7 @@ def main():
     directory = model._checkpoint_directory
     saved = checkpoint_paths(directory, model._logger_file)
     check("the newest two checkpoints kept", len(saved) == 2, str(saved))
+    COMM.Barrier()  # every rank has looked before rank 0 removes one
     if RANK == 0:
         os.remove(saved[-1])
     COMM.Barrier()
@@ -50,6 +52,10 @@ def main():
     check("resumed weights equal the uninterrupted run's", np.array_equal(resumed_weights, weights))
     same = all(repr(resumed[k]) == repr(logger[k]) for k in logger) and set(resumed) == set(logger)
     check("resumed logger equals the uninterrupted run's", same)
+    COMM.Barrier()
+    if RANK == 0:
+        os.chdir(os.path.dirname(folder))
+        shutil.rmtree(folder)
     done("case_checkpoint")
 
 
