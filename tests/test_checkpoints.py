@@ -335,3 +335,27 @@ def test_keras_wrapper_resumes_from_its_checkpoint(float64, tmp_path, monkeypatc
     assert not _differences({k: v for k, v in resumed.items() if k not in TIMINGS},
                             {k: v for k, v in logger.items() if k not in TIMINGS})
     assert all(np.array_equal(a, b) for a, b in zip(network.get_weights(), weights))
+
+
+def test_an_interrupt_inside_a_step_writes_no_checkpoint(tmp_path, monkeypatch):
+    """KeyboardInterrupt raised mid-step (a second Ctrl-C): logger saved, no inconsistent checkpoint."""
+    monkeypatch.chdir(tmp_path)
+    model = cases.build("adam", verbose=False)
+    original = HessianlearnModel._log_iteration
+
+    def log_iteration(self, logger, optimizer, i, *args):
+        original(self, logger, optimizer, i, *args)
+        if i == 11:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(HessianlearnModel, "_log_iteration", log_iteration)
+    with pytest.raises(KeyboardInterrupt, match="during a step"):
+        model.fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    logger = model.logger
+    assert logger["status"] == "interrupted" and len(logger["sweeps"]) == 12
+    saved = checkpoint_paths(FOLDER, _run_name(tmp_path))
+    assert [read_checkpoint(p)["loop"]["iteration"] for p in saved] == [8]  # the periodic one only
+    np.testing.assert_array_equal(model.problem.get_weights(model.sess), logger["best_weights"])
+    on_disk = [f for f in os.listdir("ck_logging") if f.endswith(".pkl")]
+    assert load_logger(os.path.join("ck_logging", on_disk[0]))["status"] == "interrupted"
