@@ -287,7 +287,11 @@ def test_regularization_gamma_is_read_only(float64):
     regularization = model.regularization
     with pytest.raises(AttributeError, match="read-only"):
         regularization.gamma = 0.5
-    assert regularization.gamma == 1e-3
+    with pytest.raises(AttributeError, match="read-only"):
+        regularization.parameters["gamma"] = 0.5
+    with pytest.raises(AttributeError, match="read-only"):
+        regularization.parameters.update({"gamma": 0.5})
+    assert regularization.gamma == 1e-3 and regularization.parameters["gamma"] == 1e-3
     assert isinstance(L2Regularization(model.problem, 0.0).gamma, float)
 
 
