@@ -20,6 +20,15 @@ batches the Hessian is evaluated on the gradient batch, so a Hessian-vector
 product then costs ``b / N``.
 
 Every key of the logger dict is documented in :meth:`HessianlearnModel.fit`.
+
+Checkpoints and resume
+----------------------
+With ``settings['checkpoint_frequency']`` the loop writes, between two steps,
+everything the rest of the run depends on (weights, the optimizer's
+:meth:`~hessianlearn.algorithms.optimizer.Optimizer.state_dict`, the data
+iterators' positions, counters, logger, best weights, printed rows) through
+:mod:`~hessianlearn.model.checkpoint`; ``fit(resume=True)`` loads the newest
+readable one and continues, so the run equals an uninterrupted one.
 """
 import contextlib
 import math
