@@ -102,7 +102,8 @@ def main():
         finally:
             os.chdir(cwd)
     times = [t for t, _ in writes]
-    print(f"  checkpoint size {writes[-1][1] / 1e6:.2f} MB; write time median {statistics.median(times):.3f} s "
+    print(f"  checkpoint size {writes[-1][1] / 1e6:.2f} MB; "
+          f"write time median {statistics.median(times):.3f} s "
           f"(min {min(times):.3f}, max {max(times):.3f}, {len(times)} writes)")
     off, on = statistics.median(per_sweep[None]), statistics.median(per_sweep[1.0])
     print(f"  fit time per sweep: {off:.3f} s without checkpoints, {on:.3f} s with checkpoint_frequency = 1")

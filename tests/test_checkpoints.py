@@ -38,7 +38,8 @@ def _differences(a, b, path="logger"):
         return [d for key in a for d in _differences(a[key], b[key], f"{path}[{key!r}]")]
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
-        same = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        same = a.shape == b.shape and a.dtype == b.dtype \
+            and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
         return [] if same else [path]
     if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
         return []
@@ -144,16 +145,14 @@ def test_sigint_ends_the_fit_at_a_step_boundary_and_resumes(tmp_path, capsys):
     assert np.array_equal(result["session_weights"], logger["best_weights"])
     flat = np.concatenate([w.ravel() for w in result["keras_weights"]])
     assert np.array_equal(flat, logger["best_weights"])
-    saved = logger_file = None
-    for name in os.listdir(tmp_path / "run" / "ck_logging"):
-        if name.endswith(".pkl"):
-            logger_file = tmp_path / "run" / "ck_logging" / name
-    assert load_logger(str(logger_file))["status"] == "interrupted"
+    on_disk = [f for f in os.listdir(tmp_path / "run" / "ck_logging") if f.endswith(".pkl")]
+    assert load_logger(str(tmp_path / "run" / "ck_logging" / on_disk[0]))["status"] == "interrupted"
     saved = checkpoint_paths(str(tmp_path / "run" / FOLDER), _run_name(tmp_path / "run"))
     state = read_checkpoint(saved[-1])
     assert state["loop"]["iteration"] == steps  # written after the interrupted step
-    assert not _differences({k: v for k, v in state["logger"].items() if k not in TIMINGS + ("status", "stop_reason")},
-                            {k: v for k, v in logger.items() if k not in TIMINGS + ("status", "stop_reason")})
+    ignored = TIMINGS + ("status", "stop_reason")
+    assert not _differences({k: v for k, v in state["logger"].items() if k not in ignored},
+                            {k: v for k, v in logger.items() if k not in ignored})
     _assert_same(_resume("adam", tmp_path / "run", capsys), reference)
 
 
@@ -256,7 +255,8 @@ def test_optimizer_state_round_trips_and_refuses_another_class(tmp_path, monkeyp
     model.fit()
     optimizer = model.optimizer
     state = optimizer.state_dict()
-    assert state["class"] == "InexactNewtonCG" and state["trust_region.radius"] == optimizer.trust_region.radius
+    assert state["class"] == "InexactNewtonCG"
+    assert state["trust_region.radius"] == optimizer.trust_region.radius
     fresh = InexactNewtonCG(model.problem, model.regularization, model.sess, optimizer.parameters)
     fresh.load_state_dict(state)
     assert fresh.iter == optimizer.iter and np.array_equal(fresh.sweeps, optimizer.sweeps)

@@ -467,8 +467,9 @@ class HessianlearnModel:
         self.logger_path = None
         writer = self.rank == 0
         printer = Printer(settings["printing_items"], enabled=settings["verbose"] and writer)
-        title = settings["title"] or (f"{label}: dW={self.problem.dimension}, N={data.train_data_size}, "
-                                      f"batch={data.batch_size}, Hessian batch={logger['hessian_batch_size']}")
+        title = settings["title"] or (
+            f"{label}: dW={self.problem.dimension}, N={data.train_data_size}, "
+            f"batch={data.batch_size}, Hessian batch={logger['hessian_batch_size']}")
         if self._keeps_last_weights:
             title += " (GAN: best weights = last validation)"
         printer.header(title)
@@ -575,7 +576,8 @@ class HessianlearnModel:
             if i == 0 or done or _crossed(previous, sweeps, settings["printing_sweep_frequency"]):
                 loop["rows"].append(printer.row(logger))
             if done:
-                return "max_sweeps", f"Reached max_sweeps = {settings['max_sweeps']} after {i + 1} iterations."
+                return "max_sweeps", (f"Reached max_sweeps = {settings['max_sweeps']} "
+                                      f"after {i + 1} iterations.")
             loop.update(iteration=i + 1, sweeps=sweeps, counts=counts, last_validation=last_validation,
                         elapsed=time.perf_counter() - start)
             if checkpoint_frequency is not None and _crossed(previous, sweeps, checkpoint_frequency):
