@@ -37,6 +37,7 @@ class _InexactNewtonKrylov(Optimizer):
     """
 
     globalizations = (None, "line_search")
+    state_attributes = Optimizer.state_attributes + ("last_solver_info",)
     _solver_class = None
     _solver_parameters = None
 

@@ -45,9 +45,18 @@ class Adam(Optimizer):
     ``m`` or ``v`` fetches them.
     """
 
+    #: ``m`` and ``v`` read the graph's moments while the fused step holds them
+    state_attributes = Optimizer.state_attributes + ("m", "v")
+
     @classmethod
     def default_parameters(cls):
         return ParametersAdam()
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict`; the moments go to the host (the fused step loads them
+        into its graph variables at its next run)."""
+        self._fused = None
+        super().load_state_dict(state)
 
     def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
         self._m = self._v = None

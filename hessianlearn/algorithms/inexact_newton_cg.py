@@ -56,6 +56,9 @@ class InexactNewtonCG(Optimizer):
     """
 
     globalizations = (None, "line_search", "trust_region")
+    state_attributes = Optimizer.state_attributes + (
+        "last_solver_info", "_previous_norm_g", "solver._forcing_state", "solver._previous_eta",
+        "trust_region.radius")
 
     @classmethod
     def default_parameters(cls):

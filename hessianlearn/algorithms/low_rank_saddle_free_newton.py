@@ -115,6 +115,10 @@ class LowRankSaddleFreeNewton(Optimizer):
 
     globalizations = (None, "line_search", "spectral_step")
     range_findings = (None, "arf", "naarf", "vn")
+    #: the eigenvalues set the next adaptive range finder's target (``_range_epsilon``); the
+    #: eigenvectors (``dimension x rank``) are recomputed by every step before any use, so a
+    #: checkpoint leaves them out (``None`` after :meth:`load_state_dict` until the next step)
+    state_attributes = Optimizer.state_attributes + ("eigenvalues", "rank")
 
     @classmethod
     def default_parameters(cls):

@@ -14,6 +14,7 @@ An optimizer step on the batch ``feed_dict`` (and the Hessian batch
 Optimizers never build graphs: they use the problem's tensors, a session and
 a curvature operator (``CURVATURE_OPERATORS[parameters['hessian_type']]``).
 """
+import copy
 import numbers
 from collections.abc import Mapping
 
@@ -170,6 +171,9 @@ class Optimizer:
 
     #: Valid values of ``parameters['globalization']`` (``None``: fixed step ``alpha``).
     globalizations = (None,)
+    #: Attributes carried between steps, saved by :meth:`state_dict` (dotted paths reach into
+    #: parts, e.g. ``'trust_region.radius'``); subclasses extend the tuple with their own.
+    state_attributes = ("sweeps", "iter", "alpha", "last_evaluation")
 
     def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
         self.problem = problem
@@ -368,6 +372,55 @@ class Optimizer:
         """Compute and apply the step; return method-specific info. Subclasses implement."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ state (checkpoints)
+    def state_dict(self):
+        """Everything a later step depends on besides the weights and the parameters.
+
+        Returns
+        -------
+        dict
+            ``'class'`` (the optimizer's class name), ``'rng'`` (the random
+            generator's ``bit_generator.state``) and a deep copy of every
+            attribute named in :attr:`state_attributes` (counters, moments,
+            eigenpairs, solver and trust-region state). Subclasses whose state
+            lives outside Python attributes (e.g. graph variables) override this
+            and :meth:`load_state_dict`. Taken between steps, it lets an optimizer
+            rebuilt with the same parameters on the same weights continue with
+            bitwise the same steps.
+        """
+        state = {"class": type(self).__name__, "rng": copy.deepcopy(self.rng.bit_generator.state)}
+        for name in self.state_attributes:
+            state[name] = copy.deepcopy(_get_path(self, name))
+        return state
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict` (taken from an optimizer of the same class).
+
+        Raises
+        ------
+        TypeError
+            ``state`` is not a dict.
+        ValueError
+            It comes from another optimizer class or lacks one of the entries.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}.")
+        if state.get("class") != type(self).__name__:
+            raise ValueError(
+                f"state comes from optimizer {state.get('class')!r}; this optimizer is "
+                f"{type(self).__name__!r}. Load a state taken from the same optimizer class."
+            )
+        missing = [name for name in ("rng",) + tuple(self.state_attributes) if name not in state]
+        if missing:
+            raise ValueError(f"state lacks the entries {missing} that {type(self).__name__} saves.")
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        for name in self.state_attributes:
+            value = copy.deepcopy(state[name])
+            if name == "sweeps":
+                value = np.array(value, dtype=float)
+            _set_path(self, name, value)
+        self._captured_feed = None
+
     def _check_step(self, p):
         if not np.all(np.isfinite(p)):
             raise NonFiniteError(
@@ -414,6 +467,19 @@ class Optimizer:
         self.alpha = alpha
         return {"backtracks": backtracks, "accepted": alpha > 0.0,
                 "steepest_descent_fallback": bool(fallback)}
+
+
+def _get_path(obj, path):
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _set_path(obj, path, value):
+    *parents, last = path.split(".")
+    for part in parents:
+        obj = getattr(obj, part)
+    setattr(obj, last, value)
 
 
 def at_point_parameters():

@@ -15,6 +15,7 @@ placeholder (read from the key's ``shape``), and free of NaN and inf unless
 generators seeded once from ``seed``; :meth:`Data.reset` replays the exact
 same sequence.  No TensorFlow code lives here.
 """
+import copy
 import hashlib
 import numbers
 from collections.abc import Mapping
@@ -441,6 +442,23 @@ class _IndexStream:
         self.served += k
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
+    def state_dict(self):
+        """The stream's position: generator state, epoch order, position, samples served."""
+        return {"rng": copy.deepcopy(self._rng.bit_generator.state), "order": self._order.copy(),
+                "position": self._position, "served": self.served}
+
+    def load_state_dict(self, state):
+        """Continue from a :meth:`state_dict` of a stream over the same ``n`` samples."""
+        order = np.asarray(state["order"])
+        if order.shape != (self.n,):
+            raise ValueError(
+                f"the saved sample stream orders {order.size} samples; this one has {self.n}."
+            )
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self._order = order.copy()
+        self._position = int(state["position"])
+        self.served = int(state["served"])
+
 
 class _BatchIterator:
     """Iterator of (sharded) batch dictionaries over a fixed array dictionary."""
@@ -473,6 +491,17 @@ class _BatchIterator:
         self.global_batch_size = batch_size
         self.local_batch_fraction = len(local) / batch_size
         return {key: array[local] for key, array in self._arrays.items()}
+
+    def state_dict(self):
+        """The iterator's position (its index stream's state and the last batch's sizes)."""
+        return {"stream": self._stream.state_dict(), "global_batch_size": self.global_batch_size,
+                "local_batch_fraction": self.local_batch_fraction}
+
+    def load_state_dict(self, state):
+        """Continue from a :meth:`state_dict`: the next batches are the ones that followed it."""
+        self._stream.load_state_dict(state["stream"])
+        self.global_batch_size = state["global_batch_size"]
+        self.local_batch_fraction = state["local_batch_fraction"]
 
 
 # ---------------------------------------------------------------------------
@@ -807,3 +836,23 @@ class Data:
         self.train.reset()
         if self.hess_train is not None:
             self.hess_train.reset()
+
+    def state_dict(self):
+        """Positions of ``train`` and ``hess_train`` (for checkpoints): a dict of numpy state.
+
+        With :meth:`load_state_dict` on a ``Data`` built from the same arrays and
+        settings, the iterators continue with the batches that followed.
+        """
+        return {"train": self.train.state_dict(),
+                "hess_train": None if self.hess_train is None else self.hess_train.state_dict()}
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict`; raises ``ValueError`` if the iterators differ."""
+        if (state["hess_train"] is None) != (self.hess_train is None):
+            raise ValueError(
+                "the saved data state and this Data differ in having Hessian batches "
+                f"(hessian_batch_size here {self.hessian_batch_size})."
+            )
+        self.train.load_state_dict(state["train"])
+        if self.hess_train is not None:
+            self.hess_train.load_state_dict(state["hess_train"])

@@ -147,11 +147,12 @@ class KerasModelWrapper:
             )
         self._optimizer_parameters = parameters.copy() if parameters is not None else None
 
-    def fit(self, data, w_0=None):
+    def fit(self, data, w_0=None, resume=False):
         """Run the :class:`HessianlearnModel` fit loop on ``data``; return its logger.
 
         The best weights end up in ``kerasModel``. ``w_0`` is a flat vector or a
-        Keras weight list (see :meth:`HessianlearnModel.fit`).
+        Keras weight list; ``resume=True`` continues from the newest checkpoint
+        of the same run (see :meth:`HessianlearnModel.fit`).
         """
         if self.model is None or self.model.data is not data:
             if self.model is not None:
@@ -162,7 +163,7 @@ class KerasModelWrapper:
             self.model.set_optimizer(self._optimizer, self._optimizer_parameters)
         else:
             self.model.set_optimizer(self.settings["optimizer"], self._optimizer_parameters)
-        return self.model.fit(w_0)
+        return self.model.fit(w_0, resume=resume)
 
     def close(self):
         """Close the session of the last fit."""

@@ -74,7 +74,14 @@ def logger_summary(logger):
     return summary
 
 
-def _atomic_write(path, write):
+def atomic_write(path, write):
+    """Write a file so that ``path`` always holds either its old or its complete new content.
+
+    ``write(file)`` fills a temporary file in the same folder (binary mode); it is
+    flushed and fsynced, then renamed onto ``path`` (:func:`os.replace`, atomic on
+    POSIX and Windows) and the folder is fsynced where the platform allows, so
+    even a process killed mid-write (SIGKILL) leaves ``path`` readable.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
@@ -87,6 +94,16 @@ def _atomic_write(path, write):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+    try:  # make the rename itself durable
+        folder = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
 
 
 def save_logger(logger, directory, name):
@@ -107,9 +124,9 @@ def save_logger(logger, directory, name):
     """
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{name}.pkl")
-    _atomic_write(path, lambda file: pickle.dump(logger, file, protocol=pickle.HIGHEST_PROTOCOL))
+    atomic_write(path, lambda file: pickle.dump(logger, file, protocol=pickle.HIGHEST_PROTOCOL))
     summary = json.dumps(logger_summary(logger), indent=1, sort_keys=True).encode()
-    _atomic_write(os.path.join(directory, f"{name}.json"), lambda file: file.write(summary))
+    atomic_write(os.path.join(directory, f"{name}.json"), lambda file: file.write(summary))
     return path
 
 

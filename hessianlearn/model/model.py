@@ -20,10 +20,22 @@ batches the Hessian is evaluated on the gradient batch, so a Hessian-vector
 product then costs ``b / N``.
 
 Every key of the logger dict is documented in :meth:`HessianlearnModel.fit`.
+
+Checkpoints and resume
+----------------------
+With ``settings['checkpoint_frequency']`` the loop writes, between two steps,
+everything the rest of the run depends on (weights, the optimizer's
+:meth:`~hessianlearn.algorithms.optimizer.Optimizer.state_dict`, the data
+iterators' positions, counters, logger, best weights, printed rows) through
+:mod:`~hessianlearn.model.checkpoint`; ``fit(resume=True)`` loads the newest
+readable one and continues, so the run equals an uninterrupted one.
 """
+import contextlib
 import math
 import numbers
 import os
+import signal
+import threading
 import time
 import warnings
 
@@ -33,6 +45,8 @@ from threadpoolctl import threadpool_limits
 from .._tf import tf
 from ..utilities.mpi import check_agreement, check_identical, run_collectively
 from ..utilities.reduction import evaluate
+from .checkpoint import (CHECKPOINT_FOLDER, fingerprint_differences, newest_checkpoint, read_checkpoint,
+                         remove_checkpoints, write_checkpoint)
 from .curvature_recorder import CurvatureRecorder
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
@@ -61,12 +75,35 @@ def _is_tensor(value):
     return isinstance(value, (tf.Tensor, tf.Variable))
 
 
-class _Stop(Exception):
-    """Internal: ends the loop with a status and a message."""
+#: Settings a resumed fit may change: display, threads, checkpoint cadence (not the run's numbers).
+RESUMABLE_SETTINGS = ("verbose", "progress_bar", "checkpoint_frequency", "intra_threads",
+                      "inter_threads", "blas_threads", "debug", "layer_weights")
 
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Defer Ctrl-C (SIGINT) to the next step boundary while the fit loop runs.
+
+    Yields a dict whose ``'requested'`` count the handler increments; a second
+    Ctrl-C raises ``KeyboardInterrupt`` at once. Off the main thread, or when the
+    caller installed its own SIGINT handler, nothing is changed (yields None).
+    """
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield None
+        return
+    pending = {"requested": 0}
+
+    def handler(signum, frame):
+        pending["requested"] += 1
+        if pending["requested"] > 1:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class HessianlearnModel:
@@ -294,7 +331,7 @@ class HessianlearnModel:
         return self._initial_vector(w_0), self._layer_assignments()
 
     # ------------------------------------------------------------------ fit
-    def fit(self, w_0=None):
+    def fit(self, w_0=None, resume=False):
         """Train until ``settings['max_sweeps']`` sweeps; return the logger.
 
         Parameters
@@ -305,6 +342,16 @@ class HessianlearnModel:
             initializers, re-run in a new session (seeded by the graph's
             random seed, so the same seed gives the same run), then
             ``settings['layer_weights']``.
+        resume : bool
+            Continue from the newest readable checkpoint of this run (same
+            logger name in ``<problem_name>_logging/checkpoints/``, written
+            with ``settings['checkpoint_frequency']``): weights, optimizer
+            state, data positions, counters, logger, best weights and the
+            printed rows so far are restored, and the fit goes on as the
+            interrupted one would have, so the logger (up to its timings), the
+            weights and the printed table equal an uninterrupted run's
+            (bitwise on the same machine; in-graph random ops such as dropout
+            restart their streams and are the exception). Not with ``w_0``.
 
         Returns
         -------
@@ -325,21 +372,53 @@ class HessianlearnModel:
             ``record_layer_traces`` ``full_train_layer_traces``);
             with ``record_last_rq_std``: ``last_rq_std``. Run entries:
             ``optimizer``, ``status`` ('max_sweeps', 'data_exhausted',
-            'non_finite'), ``stop_reason``, ``best_iteration``, ``best_weights``
-            (flat, when ``save_weights``), ``initial_val_loss``/``initial_val_acc``.
+            'non_finite', 'interrupted'), ``stop_reason``, ``best_iteration``,
+            ``best_weights`` (flat, when ``save_weights``),
+            ``initial_val_loss``/``initial_val_acc``.
 
         Raises
         ------
         ValueError
             Invalid settings (e.g. ``hessian_low_rank > dimension``), ``w_0`` of
-            the wrong length or shapes, bad ``layer_weights``.
+            the wrong length or shapes, bad ``layer_weights``; with ``resume``, a
+            checkpoint of a run that differs (settings, optimizer parameters,
+            network, data sizes; the message lists what differs), or ``w_0`` given.
+        FileNotFoundError
+            ``resume`` and no readable checkpoint of the run (unreadable ones are
+            skipped with a ``RuntimeWarning`` naming them).
+        KeyboardInterrupt
+            Re-raised after an interrupted run was wrapped up (see Notes).
 
         Notes
         -----
+        The loop ends by returning its stop reason: ``max_sweeps`` reached, the
+        training data exhausted, a non-finite value, or an interrupt.
+
         A step whose loss or gradient is NaN or inf ends the run: a
         ``RuntimeWarning`` is issued, the best weights are restored and the
         logger (status ``'non_finite'``) is saved and returned.
+
+        Ctrl-C (SIGINT, on the main thread) ends the run after the current step:
+        the best weights are restored (session and Keras model), the logger is
+        saved with status ``'interrupted'``, a checkpoint is written when
+        checkpoints are on, and ``KeyboardInterrupt`` is re-raised. A second
+        Ctrl-C interrupts at once (mid-step: no checkpoint).
+
+        Best weights: the highest validation accuracy (problems with an
+        ``accuracy``), else the lowest validation loss; a GAN keeps the weights
+        of its last validation (the discriminator's accuracy and the summed
+        losses do not rank a game's iterates), which the table header states.
+
+        With ``settings['checkpoint_frequency'] = c`` a checkpoint is written
+        after the step that crosses every multiple of ``c`` sweeps (rank 0
+        writes; the newest two are kept); a fit without ``resume`` first
+        removes the run's old checkpoints.
         """
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be True or False, got {resume!r}.")
+        if resume and w_0 is not None:
+            raise ValueError("fit(resume=True) continues from a checkpoint's weights; do not pass "
+                             "w_0 as well.")
         settings = self.settings
         # MPI: agree on the settings first, so a bad or differing setting raises on every rank.
         check_agreement(self.comm, {k: repr(v) for k, v in settings.items() if k != "layer_weights"},
@@ -388,9 +467,12 @@ class HessianlearnModel:
         self.logger_path = None
         writer = self.rank == 0
         printer = Printer(settings["printing_items"], enabled=settings["verbose"] and writer)
-        printer.header(settings["title"] or
-                       f"{label}: dW={self.problem.dimension}, N={data.train_data_size}, "
-                       f"batch={data.batch_size}, Hessian batch={logger['hessian_batch_size']}")
+        title = settings["title"] or (
+            f"{label}: dW={self.problem.dimension}, N={data.train_data_size}, "
+            f"batch={data.batch_size}, Hessian batch={logger['hessian_batch_size']}")
+        if self._keeps_last_weights:
+            title += " (GAN: best weights = last validation)"
+        printer.header(title)
 
         # The bar replaces the table: drawn only when the table is off (rank 0).
         progress = ProgressBar(settings["max_sweeps"], description=label,
@@ -400,33 +482,59 @@ class HessianlearnModel:
         if self.derivative_data is not None:
             self.derivative_data.reset()
         self._best = {"score": -np.inf, "weights": None}
-        self._validate(sess, logger, None)
-        try:
-            # numpy's BLAS threads would compete with the session's own threads for the cores
-            # (tall-skinny products in the eigensolvers become up to 100x slower).
-            with threadpool_limits(limits=settings["blas_threads"], user_api="blas"):
-                self._loop(sess, optimizer, logger, printer, progress)
-        except _Stop as stop:
-            logger["status"], logger["stop_reason"] = stop.status, str(stop)
-            if stop.status == "non_finite":
-                warnings.warn(str(stop), RuntimeWarning, stacklevel=2)
-                printer.message(str(stop))
-        finally:
-            progress.close()
-            if logger["status"] == "running":
-                logger["status"] = "interrupted"
+        self._fingerprint = self._run_fingerprint(label)
+        # Loop state between steps (what a checkpoint stores besides the logger and best weights).
+        loop = {"iteration": 0, "sweeps": 0.0, "counts": np.array(optimizer.sweeps, dtype=float),
+                "last_validation": None, "elapsed": 0.0, "rows": []}
+        if resume:
+            logger, loop = self._resume(sess, optimizer, printer, progress)
+            self.logger = logger
+        else:
+            if settings["checkpoint_frequency"] is not None and self.rank == 0:
+                remove_checkpoints(self._checkpoint_directory, self._logger_file)
+            self._validate(sess, logger, None)
+        stop, boundary = None, True
+        with _deferred_interrupt() as pending:
+            try:
+                # numpy's BLAS threads would compete with the session's own threads for the cores
+                # (tall-skinny products in the eigensolvers become up to 100x slower).
+                with threadpool_limits(limits=settings["blas_threads"], user_api="blas"):
+                    stop = self._loop(sess, optimizer, logger, printer, progress, loop, pending)
+            except KeyboardInterrupt:  # not deferred (second Ctrl-C, other thread): mid-step
+                stop, boundary = ("interrupted", "Training interrupted (KeyboardInterrupt) during a "
+                                                 "step; the best weights were restored."), False
+            finally:
+                progress.close()
+                if stop is None:  # an error escaped the loop
+                    logger["status"] = "interrupted"
+                    self._finish(sess, logger)
+            status, message = stop
+            logger["status"], logger["stop_reason"] = status, message
+            if status == "non_finite":
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+                printer.message(message)
+            elif status == "interrupted":
+                printer.message(message)
+                if boundary and settings["checkpoint_frequency"] is not None:
+                    self._write_checkpoint(sess, optimizer, logger, loop)
             self._finish(sess, logger)
+            # Ctrl-C during the last step: the run completed, but the caller asked to stop
+            late_interrupt = pending is not None and pending["requested"] > 0
+        if status == "interrupted" or late_interrupt:
+            raise KeyboardInterrupt(message)
         return logger
 
-    def _loop(self, sess, optimizer, logger, printer, progress):
+    def _loop(self, sess, optimizer, logger, printer, progress, loop, pending=None):
+        """Run the steps from ``loop['iteration']``; return ``(status, message)`` of the stop."""
         settings, data = self.settings, self.data
         hess_iterator = data.hess_train
         derivative_iterator = None if self.derivative_data is None else self.derivative_data.train
-        counts = np.array(optimizer.sweeps, dtype=float)
-        sweeps = 0.0
-        start = time.perf_counter()
-        last_validation = None
-        for i, batch in enumerate(data.train):
+        counts = loop["counts"]
+        sweeps = loop["sweeps"]
+        start = time.perf_counter() - loop["elapsed"]
+        last_validation = loop["last_validation"]
+        checkpoint_frequency = settings["checkpoint_frequency"]
+        for i, batch in enumerate(data.train, start=loop["iteration"]):
             try:
                 batch = self._merge(batch, derivative_iterator)
             except StopIteration:
@@ -439,8 +547,8 @@ class HessianlearnModel:
             try:
                 optimizer.minimize(batch, hessian_feed_dict=hess_batch)
             except FloatingPointError as error:
-                raise _Stop("non_finite", f"Training stopped at iteration {i} (sweeps {sweeps:.3f}): "
-                                          f"{error} The best weights were restored.") from None
+                return "non_finite", (f"Training stopped at iteration {i} (sweeps {sweeps:.3f}): "
+                                      f"{error} The best weights were restored.")
             now = time.perf_counter()
             new_counts = np.array(optimizer.sweeps, dtype=float)
             previous, sweeps = sweeps, sweeps + float(
@@ -450,11 +558,13 @@ class HessianlearnModel:
             if settings["debug"]:
                 check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
             if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
-                raise _Stop("non_finite", f"Training stopped at iteration {i}: the training loss or "
-                                          "gradient norm is NaN or inf. The best weights were restored.")
+                return "non_finite", (f"Training stopped at iteration {i}: the training loss or "
+                                      "gradient norm is NaN or inf. The best weights were restored.")
             done = sweeps >= settings["max_sweeps"]
             if done or _crossed(previous, sweeps, settings["validate_frequency"]):
-                self._validate(sess, logger, i)
+                stop = self._validate(sess, logger, i)
+                if stop is not None:
+                    return stop
                 last_validation = i
                 self._save(logger)
             if settings["record_spectrum"] and (i == 0 or _crossed(previous, sweeps,
@@ -464,14 +574,115 @@ class HessianlearnModel:
                 self._record_last_rq_std(optimizer, logger, i)
             progress.update(sweeps, logger)
             if i == 0 or done or _crossed(previous, sweeps, settings["printing_sweep_frequency"]):
-                printer.row(logger)
+                loop["rows"].append(printer.row(logger))
             if done:
-                raise _Stop("max_sweeps", f"Reached max_sweeps = {settings['max_sweeps']} "
-                                          f"after {i + 1} iterations.")
+                return "max_sweeps", (f"Reached max_sweeps = {settings['max_sweeps']} "
+                                      f"after {i + 1} iterations.")
+            loop.update(iteration=i + 1, sweeps=sweeps, counts=counts, last_validation=last_validation,
+                        elapsed=time.perf_counter() - start)
+            if checkpoint_frequency is not None and _crossed(previous, sweeps, checkpoint_frequency):
+                self._write_checkpoint(sess, optimizer, logger, loop)
+            if self._interrupt_requested(pending):
+                return "interrupted", (f"Training interrupted (KeyboardInterrupt) after iteration {i} "
+                                       f"(sweeps {sweeps:.3f}); the best weights were restored.")
         if logger["sweeps"] and last_validation != max(logger["sweeps"]):
-            self._validate(sess, logger, max(logger["sweeps"]))
-            printer.row(logger)
-        raise _Stop("data_exhausted", "The training data iterator ran out before max_sweeps.")
+            stop = self._validate(sess, logger, max(logger["sweeps"]))
+            loop["rows"].append(printer.row(logger))
+            if stop is not None:
+                return stop
+        return "data_exhausted", "The training data iterator ran out before max_sweeps."
+
+    def _interrupt_requested(self, pending):
+        """Whether Ctrl-C was pressed (on any rank: the ranks stop at the same step)."""
+        requested = pending is not None and pending["requested"] > 0
+        if self.comm is not None:
+            requested = any(self.comm.allgather(requested))
+        return requested
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def _checkpoint_directory(self):
+        return os.path.join(self._logger_directory, CHECKPOINT_FOLDER)
+
+    @property
+    def _keeps_last_weights(self):
+        """GANs keep the last validated weights instead of ranking validations."""
+        return bool(getattr(self.problem, "is_gan", False))
+
+    def _run_fingerprint(self, label):
+        """What a checkpoint must share with the fit resuming from it (repr strings)."""
+        problem, data, optimizer = self.problem, self.data, self.optimizer
+        facts = {f"settings[{key!r}]": repr(value) for key, value in self.settings.items()
+                 if key not in RESUMABLE_SETTINGS}
+        parameters = getattr(optimizer, "parameters", None)
+        if hasattr(parameters, "items"):
+            facts.update({f"optimizer parameter {key!r}": repr(value) for key, value in parameters.items()})
+        regularization = self.regularization
+        facts.update({
+            "optimizer": repr(label),
+            "problem": type(problem).__name__,
+            "network weight shapes": repr([tuple(int(n) for n in shape) for shape in problem.shapes]),
+            "regularization gamma": repr(getattr(regularization, "gamma", None)),
+            "train_data_size": repr(data.train_data_size),
+            "validation_data_size": repr(getattr(data, "validation_data_size", None)),
+            "batch_size": repr(data.batch_size),
+            "hessian_batch_size": repr(getattr(data, "hessian_batch_size", None)),
+            "data seed": repr(getattr(data, "seed", None)),
+            "derivative_data train_data_size": repr(getattr(self.derivative_data, "train_data_size", None)),
+        })
+        return facts
+
+    def _write_checkpoint(self, sess, optimizer, logger, loop):
+        """Rank 0 writes the state between two steps (see :mod:`~hessianlearn.model.checkpoint`)."""
+        if self.rank != 0:
+            return None
+        state = {
+            "fingerprint": self._fingerprint,
+            "weights": self.problem.get_weights(sess),
+            "optimizer": optimizer.state_dict(),
+            "data": self.data.state_dict(),
+            "derivative_data": None if self.derivative_data is None else self.derivative_data.state_dict(),
+            "loop": loop,
+            "logger": logger,
+            "best": self._best,
+        }
+        return write_checkpoint(state, self._checkpoint_directory, self._logger_file, loop["iteration"])
+
+    def _resume(self, sess, optimizer, printer, progress):
+        """Load the newest readable checkpoint of this run; return its logger and loop state."""
+        directory, name = self._checkpoint_directory, self._logger_file
+        if self.comm is None:
+            path, state = newest_checkpoint(directory, name)
+        else:  # rank 0 chooses the file, every rank reads it
+            found = None
+            if self.rank == 0:
+                try:
+                    found = newest_checkpoint(directory, name)[0]
+                except FileNotFoundError as error:
+                    found = str(error)
+            found = self.comm.bcast(found, root=0)
+            if not os.path.isfile(found):
+                raise FileNotFoundError(found)
+            path, state = found, read_checkpoint(found)
+        differences = fingerprint_differences(state["fingerprint"], self._fingerprint)
+        if differences:
+            raise ValueError(
+                f"Cannot resume from checkpoint {path}: it was written by a different run. "
+                "Differences: " + "; ".join(differences)
+                + ". Resume with the same settings, network and data, or fit without resume=True."
+            )
+        self.problem.set_weights(sess, state["weights"])
+        optimizer.load_state_dict(state["optimizer"])
+        self.data.load_state_dict(state["data"])
+        if self.derivative_data is not None:
+            self.derivative_data.load_state_dict(state["derivative_data"])
+        self._best = state["best"]
+        logger, loop = state["logger"], state["loop"]
+        logger["status"], logger["stop_reason"] = "running", None
+        for row in loop["rows"]:  # the table so far, as the interrupted run printed it
+            printer.message(row)
+        progress.update(loop["sweeps"], logger)
+        return logger, loop
 
     def _log_iteration(self, logger, optimizer, i, sweeps, step_time, total_time):
         evaluation = getattr(optimizer, "last_evaluation", None) or {}
@@ -492,7 +703,10 @@ class HessianlearnModel:
             logger.setdefault("train_eigenvalues", {})[i] = np.array(eigenvalues, copy=True)
 
     def _validate(self, sess, logger, i):
-        """Evaluate the validation set; track the best weights. ``i=None``: initial state."""
+        """Evaluate the validation set; track the best weights. ``i=None``: initial state.
+
+        Returns ``('non_finite', message)`` when the validation loss is NaN or inf, else None.
+        """
         values = evaluate(sess, self._validation_fetches(), self._validation_feed(), self.comm)
         values = {key: float(np.asarray(value)) for key, value in values.items()}
         if i is None:
@@ -503,6 +717,8 @@ class HessianlearnModel:
                 logger[key][i] = value
         loss = values["val_loss"]
         score = values.get("val_acc", -loss)
+        if self._keeps_last_weights:  # every later validation supersedes the earlier ones
+            score = -1.0 if i is None else float(i)
         if np.isfinite(loss) and np.isfinite(score) and score > self._best["score"]:
             self._best = {"score": score, "weights": self.problem.get_weights(sess), "iteration": i}
             logger["best_iteration"] = i
@@ -513,8 +729,9 @@ class HessianlearnModel:
                 [values["val_acc"]] + list(logger["val_acc"].values())
                 + [logger.get("initial_val_acc", -np.inf)])
         if i is not None and not np.isfinite(loss):
-            raise _Stop("non_finite", f"Training stopped at iteration {i}: the validation loss is "
-                                      "NaN or inf. The best weights were restored.")
+            return "non_finite", (f"Training stopped at iteration {i}: the validation loss is "
+                                  "NaN or inf. The best weights were restored.")
+        return None
 
     def _save(self, logger):
         if self.rank != 0 or not self.settings["save_logger"]:

@@ -65,7 +65,7 @@ class Printer:
         self._print("-" * len(labels))
 
     def row(self, logger):
-        """Print the latest value of each item's series in ``logger``."""
+        """Print the latest value of each item's series in ``logger``; return the line."""
         cells = []
         for key in self.items.values():
             series = logger.get(key)
@@ -73,7 +73,9 @@ class Printer:
             if isinstance(value, np.ndarray):
                 value = value.size
             cells.append(self._cell(value))
-        self._print("".join(cells))
+        line = "".join(cells)
+        self._print(line)
+        return line
 
 
 class ProgressBar:

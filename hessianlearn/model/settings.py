@@ -101,6 +101,9 @@ def _defaults():
         "density_probes": [5, "Probes of the stochastic Lanczos quadrature density"],
         "density_lanczos_steps": [40, "Lanczos steps per probe of the SLQ density"],
         "record_layer_traces": [False, "With record_spectrum: also record Hutchinson traces of each layer's block"],
+        # checkpoints (hessianlearn.model.checkpoint; fit(resume=True) continues from the newest)
+        "checkpoint_frequency": [None, "Write a checkpoint into <problem_name>_logging/checkpoints/ every "
+                                       "this many sweeps (None: no checkpoints); the last two are kept"],
     }
 
 
@@ -240,4 +243,11 @@ def validate_settings(settings, dimension=None):
                 f"settings['target_rank'] = {settings['target_rank']} exceeds the number of "
                 f"trainable weights ({dimension}); use at most {dimension}."
             )
+    frequency = settings["checkpoint_frequency"]
+    if frequency is not None and (isinstance(frequency, bool) or not isinstance(frequency, numbers.Real)
+                                  or not 0 < frequency < float("inf")):
+        raise ValueError(
+            f"settings['checkpoint_frequency'] must be a positive number of sweeps or None (no "
+            f"checkpoints), got {frequency!r}."
+        )
     return settings

@@ -15,6 +15,27 @@ def ParametersL2Regularization(gamma=0.0):
     return ParameterList({"gamma": [gamma, "Tikhonov weight gamma in gamma/2 ||w||^2"]})
 
 
+class _FixedGammaParameters(ParameterList):
+    """The regularization's parameters, ``gamma`` read-only (see :class:`L2Regularization`)."""
+
+    def __setitem__(self, key, value):
+        if key == "gamma":
+            raise AttributeError(_read_only_message(self["gamma"], value))
+        super().__setitem__(key, value)
+
+    def update(self, mapping):
+        items = mapping.items() if hasattr(mapping, "items") else ()
+        for key, value in items:
+            if key == "gamma":
+                raise AttributeError(_read_only_message(self["gamma"], value))
+        super().update(mapping)
+
+
+def _read_only_message(gamma, value):
+    return (f"L2Regularization.gamma is read-only (it is {gamma!r}, baked into the graph's cost, "
+            f"gradient and Hdw); build L2Regularization(problem, {value!r}) instead.")
+
+
 def ParametersRegularization(dictionary=None):
     """The original hessianlearn's regularization parameters: ``gamma`` = 0.1.
 
@@ -67,12 +88,20 @@ class L2Regularization(Regularization):
     ``problem.dw``). ``gamma`` of 0 means no regularization (the tensors are then
     zeros and :attr:`is_active` is False).
 
+    ``gamma`` is fixed at construction and read-only: the graph's tensors (and
+    the fused steps built from them) hold it as a constant, while the numpy
+    operators and LRSFN's damping read :attr:`gamma`, so a later change would
+    make them disagree. Assigning ``gamma`` (or ``parameters['gamma']``) raises
+    ``AttributeError``; build a new ``L2Regularization(problem, gamma)`` (and a
+    new model) for another value.
+
     Parameters
     ----------
     problem : Problem
     gamma : float, optional
-        Tikhonov weight, ``>= 0``. ``None`` (default) takes ``parameters['gamma']``
-        when ``parameters`` is given, else 0 (no regularization).
+        Tikhonov weight, ``>= 0``. ``None`` (default) takes ``parameters['gamma']``,
+        and without ``parameters`` the original hessianlearn's default 0.1
+        (:func:`ParametersRegularization`); pass ``gamma=0`` for none.
     parameters : ParameterList or dict, optional
         The original hessianlearn's form (:func:`ParametersRegularization`):
         supplies ``gamma`` when ``gamma`` is None.
@@ -92,17 +121,26 @@ class L2Regularization(Regularization):
             if isinstance(gamma, (list, tuple)):  # a raw {'gamma': [value, description]} dict
                 gamma = gamma[0]
         if gamma is None:
-            gamma = 0.0
+            gamma = ParametersRegularization()["gamma"]
         if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or gamma < 0:
             raise ValueError(f"gamma must be a real number >= 0 (or None), got {gamma!r}.")
         self.problem = problem
-        self.parameters = ParametersL2Regularization(float(gamma))
-        self.gamma = float(gamma)
+        self.parameters = _FixedGammaParameters(ParametersL2Regularization(float(gamma)))
+        self._gamma = float(gamma)
         with problem._graph.as_default():
             g = tf.constant(self.gamma, dtype=problem.dtype)
             self.cost = 0.5 * g * tf.reduce_sum(tf.square(problem.w))
             self.gradient = g * problem.w
             self.Hdw = g * problem.dw
+
+    @property
+    def gamma(self):
+        """The Tikhonov weight (read-only: the graph holds it as a constant)."""
+        return self._gamma
+
+    @gamma.setter
+    def gamma(self, value):
+        raise AttributeError(_read_only_message(self._gamma, value))
 
     @property
     def is_active(self):
