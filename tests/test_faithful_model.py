@@ -279,3 +279,14 @@ def test_function_form_bad_arguments(args, kwargs, error, match):
 def test_search_object_form_still_rejects_unknown_keywords():
     with pytest.raises(TypeError, match="c2"):
         ArmijoLineSearch(c2=0.9)
+
+
+def test_training_curves_do_not_repeat_the_iteration_zero_validation():
+    from hessianlearn.utilities.plotting import plot_training_curves
+
+    logger = {"sweeps": {0: 0.0, 1: 0.5, 2: 1.0}, "train_loss": {0: 2.0, 1: 1.0},
+              "val_loss": {0: 2.5, 2: 0.9}, "initial_val_loss": 2.5}
+    fig = plot_training_curves(logger, keys=("val_loss",))
+    x, y = fig.axes[0].get_lines()[0].get_data()
+    np.testing.assert_array_equal(x, [0.0, 1.0])
+    np.testing.assert_array_equal(y, [2.5, 0.9])
