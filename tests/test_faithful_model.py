@@ -177,6 +177,7 @@ USED = [
     {"optimizer": "lrsfn", "range_finding": "arf", "range_block_size": 5},
     {"optimizer": "adam", "alpha": 1e-2, "record_spectrum": True, "rq_samps": 4},
     {"optimizer": "incg", "globalization": "line_search", "line_search_alpha": 0.5, "max_backtrack": 3},
+    {"optimizer": "gd", "globalization": "line_search", "max_backtrack": 8},  # the row's own values
 ]
 
 

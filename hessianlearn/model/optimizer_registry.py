@@ -157,14 +157,15 @@ def unused_settings(settings, changed, cls, parameters, entry=None):
     A key counts when some registered optimizer has it as a parameter (so the
     fit loop's own keys never count) and it is not in :data:`ALWAYS_USED_SETTINGS`;
     it is unused when it is missing from the chosen class's ``parameters``, fixed by
-    the registry row's overrides, or inactive for these values
+    the registry row's overrides to another value, or inactive for these values
     (``cls.inactive_parameters(parameters)``). ``rq_samps`` and ``oversample``
     also serve the spectrum recording and count as used while it is on.
     """
     candidates = _optimizer_setting_keys(settings) - ALWAYS_USED_SETTINGS
     if any(key in settings and settings[key] for key in ("record_spectrum", "record_last_rq_std")):
         candidates -= {"rq_samps", "oversample"}
-    fixed = set(entry.overrides) if entry is not None else set()
+    fixed = {key for key, value in entry.overrides.items()
+             if not (key in settings and settings[key] == value)} if entry is not None else set()
     inactive = cls.inactive_parameters(parameters) if hasattr(cls, "inactive_parameters") else set()
     return [key for key in changed
             if key in candidates and (key not in parameters or key in fixed or key in inactive)]
@@ -241,7 +242,7 @@ def make_optimizer(settings, problem, regularization, sess, comm=None, optimizer
         choices = ", ".join(f"{k}={built.parameters[k]!r}" for k in ("globalization", "range_finding")
                             if k in built.parameters)
         for key in unused_settings(settings, list(changed), cls, built.parameters, entry):
-            if key in entry.overrides:
+            if key in entry.overrides and settings[key] != entry.overrides[key]:
                 how = f"fixed to {entry.overrides[key]!r} for {name!r}"
             elif key not in built.parameters:
                 how = "not one of its parameters"
