@@ -321,7 +321,7 @@ class HessianlearnModel:
             length and rank after producing ``w_i``: at ``i = 0`` its initial
             values), keys ``0 .. n``; ``train_loss`` (loss plus regularization
             on batch ``i`` at ``w_i``, from step ``i``'s own evaluation),
-            ``train_data_loss`` (new: without the regularization), ``||g||``,
+            ``train_data_loss`` (not in the original: without the regularization), ``||g||``,
             ``train_acc`` and ``train_eigenvalues`` (LRSFN: the eigenvalues step
             ``i`` computed at ``w_i``), keys ``0 .. n-1``; at the validations,
             including ``i = 0`` (before the first step) and the last iterate:
@@ -337,7 +337,7 @@ class HessianlearnModel:
             ``optimizer``, ``status`` ('max_sweeps', 'data_exhausted',
             'non_finite'), ``stop_reason``, ``best_iteration`` (the key of the
             best validated iterate), ``best_weights`` (flat, when
-            ``save_weights``), ``initial_val_loss``/``initial_val_acc`` (new:
+            ``save_weights``), ``initial_val_loss``/``initial_val_acc`` (not in the original:
             the same values as ``val_loss[0]``/``val_acc[0]``). The spectrum
             series (``full_train_eigenvalues``, ``rq_std``, ``last_rq_std`` and
             the diagnostics) are keyed ``i`` when recorded after step ``i``,
