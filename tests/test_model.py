@@ -106,11 +106,13 @@ def fit_scripted(problem, data, settings=None, w_0=None, **parameters):
 
 
 # ---------------------------------------------------------------------------- every optimizer
+#: (name, globalization, fixed step); None where the step is not alpha (line searches start at
+#: line_search_alpha = 1, the trust region at the unit step, the spectral step at its own bound)
 CASES = [
-    ("sgd", None, 0.1), ("gd", None, 0.5), ("adam", None, 0.02),
-    ("incg", None, 0.5), ("incg", "line_search", 1.0), ("incg", "trust_region", 1.0),
+    ("sgd", None, 0.1), ("gd", None, None), ("adam", None, 0.02),
+    ("incg", None, 0.5), ("incg", "line_search", None), ("incg", "trust_region", None),
     ("ingmres", None, 0.5), ("inminres", None, 0.5),
-    ("lrsfn", None, 0.1), ("lrsfn", "line_search", 1.0), ("lrsfn", "spectral_step", 1.0),
+    ("lrsfn", None, 0.1), ("lrsfn", "line_search", None), ("lrsfn", "spectral_step", None),
 ]
 #: LRSFN on 45 weights: rank 3 + oversampling 2 (one 5-column Hessian block), damping 0.1
 LRSFN_SETTINGS = {"hessian_low_rank": 3, "oversample": 2, "default_damping": 0.1}
