@@ -231,9 +231,9 @@ def main():
         wall = time.perf_counter() - start
         done = logger["sweeps"][max(logger["sweeps"])]
         step_time = sum(logger["time"].values())
-        first = logger["time"][min(logger["time"])]  # includes building the step's graph
+        first = logger["time"][1]  # step 0 (which produced w_1) includes building the graph
         label = ("fused" if fused else "numpy") + (f" {parameters['test_matrix']}" if optimizer == "lrsfn" else "")
-        print(f"  {optimizer:5s} {label:16s}: {len(logger['sweeps']):5d} iterations, "
+        print(f"  {optimizer:5s} {label:16s}: {len(logger['train_loss']):5d} iterations, "
               f"{done:.3f} sweeps, {wall:7.2f} s: {wall / done:6.2f} s per sweep (steps alone "
               f"{step_time / done:6.2f}); val loss {logger['initial_val_loss']:.3e} -> "
               f"{logger['val_loss'][max(logger['val_loss'])]:.3e}")

@@ -56,9 +56,12 @@ def test_recorded_values_equal_direct_computation(float64, hessian_type):
     settings = {**RECORD, "optimizer": "incg", "alpha": 0.5, "max_sweeps": 1.0, "spec_frequency": 0.25,
                 "hessian_type": hessian_type, "save_weights": False, "seed": 3}
     problem, regularization, model, logger = fit(settings, gamma=1e-2)
-    last = max(logger["sweeps"])
-    sweeps = [0.0] + [logger["sweeps"][i] for i in sorted(logger["sweeps"])]
-    expected = [i for i in sorted(logger["sweeps"]) if i == 0 or int(sweeps[i + 1] / 0.25 + 1e-12)
+    # logger["sweeps"][i]: work done before step i; recordings are keyed by the step after which
+    # they were taken (as in the original), so the last one is the last step's.
+    sweeps = logger["sweeps"]
+    steps = sorted(i for i in sweeps if i + 1 in sweeps)
+    last = max(steps)
+    expected = [i for i in steps if i == 0 or int(sweeps[i + 1] / 0.25 + 1e-12)
                 > int(sweeps[i] / 0.25 + 1e-12)]
     assert len(expected) >= 2 and expected[-1] == last
     for key in CURVATURE_LOGGER_KEYS:

@@ -106,11 +106,13 @@ def fit_scripted(problem, data, settings=None, w_0=None, **parameters):
 
 
 # ---------------------------------------------------------------------------- every optimizer
+#: (name, globalization, fixed step); None where the step is not alpha (line searches start at
+#: line_search_alpha = 1, the trust region at the unit step, the spectral step at its own bound)
 CASES = [
-    ("sgd", None, 0.1), ("gd", None, 0.5), ("adam", None, 0.02),
-    ("incg", None, 0.5), ("incg", "line_search", 1.0), ("incg", "trust_region", 1.0),
+    ("sgd", None, 0.1), ("gd", None, None), ("adam", None, 0.02),
+    ("incg", None, 0.5), ("incg", "line_search", None), ("incg", "trust_region", None),
     ("ingmres", None, 0.5), ("inminres", None, 0.5),
-    ("lrsfn", None, 0.1), ("lrsfn", "line_search", 1.0), ("lrsfn", "spectral_step", 1.0),
+    ("lrsfn", None, 0.1), ("lrsfn", "line_search", None), ("lrsfn", "spectral_step", None),
 ]
 #: LRSFN on 45 weights: rank 3 + oversampling 2 (one 5-column Hessian block), damping 0.1
 LRSFN_SETTINGS = {"hessian_low_rank": 3, "oversample": 2, "default_damping": 0.1}
@@ -165,9 +167,9 @@ def test_sweeps_accounting_with_hessian_batches(float64):
     problem, data = autoencoder(hessian_batch_size=10)  # N = 160, b = 20, b_H = 10
     model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0}, hessian_products=3)
     per_step = 20 / 160 + 3 * 10 / 160
-    expected = {i: (i + 1) * per_step for i in logger["sweeps"]}
+    expected = {i: i * per_step for i in logger["sweeps"]}  # key i: work done to reach w_i
     assert logger["sweeps"] == pytest.approx(expected, rel=1e-13)
-    assert len(logger["sweeps"]) == int(np.ceil(1.0 / per_step - 1e-12))
+    assert len(logger["sweeps"]) == int(np.ceil(1.0 / per_step - 1e-12)) + 1  # w_0 .. w_n
     assert all(feed is not None and len(next(iter(feed.values()))) == 10
                for feed in model.optimizer.hessian_feeds)
 
@@ -176,8 +178,9 @@ def test_sweeps_accounting_without_hessian_batches_uses_the_gradient_batch(float
     problem, data = autoencoder(hessian_batch_size=-1)
     model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0}, hessian_products=2)
     per_step = (1 + 2) * 20 / 160
-    assert logger["sweeps"][0] == pytest.approx(per_step, rel=1e-13)
-    assert logger["sweeps"][2] == pytest.approx(3 * per_step, rel=1e-13)
+    assert logger["sweeps"][0] == 0.0
+    assert logger["sweeps"][1] == pytest.approx(per_step, rel=1e-13)
+    assert logger["sweeps"][3] == pytest.approx(3 * per_step, rel=1e-13)
     assert all(feed is None for feed in model.optimizer.hessian_feeds)
 
 
@@ -186,8 +189,8 @@ def test_sweeps_of_real_optimizers(float64):
     problem, data = autoencoder()
     logger = HessianlearnModel(problem, None, data,
                                settings={**QUIET, "optimizer": "sgd", "max_sweeps": 0.5}).fit()
-    assert logger["sweeps"][0] == pytest.approx(20 / 160)  # one gradient pass
-    assert len(logger["sweeps"]) == 4
+    assert logger["sweeps"][0] == 0.0 and logger["sweeps"][1] == pytest.approx(20 / 160)  # one pass
+    assert len(logger["sweeps"]) == 5  # w_0 .. w_4
 
 
 def test_the_loop_adds_no_evaluation_per_iteration(float64, monkeypatch):
@@ -202,19 +205,19 @@ def test_the_loop_adds_no_evaluation_per_iteration(float64, monkeypatch):
     problem, data = autoencoder()
     model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0, "validate_frequency": 0.5})
     assert len(logger["train_loss"]) == 8
-    assert len(calls) == 1 + len(logger["val_loss"]) == 3  # initial + two validations
+    assert len(calls) == len(logger["val_loss"]) == 3  # initial (key 0) + two validations
     assert all(feed.keys() == data.validation.keys() for feed in calls)
 
 
 def test_validation_and_printing_follow_sweep_boundaries(float64, capsys):
     problem, data = autoencoder()
-    # 0.125 sweeps per step: boundaries of 0.5 fall after steps 3, 7, 11, 15 (and the last)
+    # 0.125 sweeps per step: w_0, then boundaries of 0.5 at w_4, w_8, w_12, w_16 (the last)
     _, logger = fit_scripted(problem, data, {"max_sweeps": 2.0, "validate_frequency": 0.5,
                                              "verbose": True, "printing_sweep_frequency": 1.0})
-    assert sorted(logger["val_loss"]) == [3, 7, 11, 15]
+    assert sorted(logger["val_loss"]) == [0, 4, 8, 12, 16]
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [line for line in lines[3:] if line.strip()]
-    assert len(rows) == 3  # first step, sweep 1, sweep 2
+    assert len(rows) == 3  # w_0, sweep 1 (w_8), sweep 2 (w_16, the last)
     assert lines[1].split()[:3] == ["sweeps", "Loss", "acc"]
 
 
@@ -237,7 +240,7 @@ def test_logger_saved_atomically_once_per_validation(float64, tmp_path, monkeypa
     model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0, "validate_frequency": 0.5,
                                                  "save_logger": True, "problem_name": "tiny",
                                                  "logger_outname": "run"})
-    assert calls == [1, 2, 2]  # two validations, then the final save
+    assert calls == [2, 3, 3]  # (initial,) two validations, then the final save
     folder = tmp_path / "tiny_logging"
     assert sorted(os.listdir(folder)) == ["run.json", "run.pkl"]  # no temporary files left
     assert model.logger_path == os.path.join("tiny_logging", "run.pkl")
@@ -253,14 +256,14 @@ def test_best_weights_restored_into_the_keras_model(float64):
     problem, data = autoencoder()
     model, logger = fit_scripted(problem, data, {"max_sweeps": 2.0, "validate_frequency": 0.5},
                                  alpha=0.2, ruin_after=5)
-    assert logger["best_iteration"] == 3  # validations at 3, 7, ...; ruined after step 5
+    assert logger["best_iteration"] == 4  # validations at w_0, w_4, w_8, ...; ruined from step 6
     best = logger["best_weights"]
-    assert logger["val_acc"][3] == max(logger["val_acc"].values())
+    assert logger["val_acc"][4] == max(logger["val_acc"].values())
     keras_flat = np.concatenate([w.ravel() for w in problem.NN.get_weights()])
     np.testing.assert_array_equal(keras_flat, best)
     np.testing.assert_array_equal(problem.get_weights(model.sess), best)
     val_loss = model.sess.run(problem.loss, data.validation)
-    assert val_loss == pytest.approx(logger["val_loss"][3], rel=1e-12)
+    assert val_loss == pytest.approx(logger["val_loss"][4], rel=1e-12)
 
 
 def test_save_weights_false_keeps_the_final_weights(float64):

@@ -337,7 +337,7 @@ def test_sweeps_lrsfn_counts_applied_columns(float64):
 def test_sweeps_line_search_and_krylov(float64):
     case = linear_least_squares()
     opt = GradientDescent(case.problem, sess=case.sess, parameters={
-        "alpha": 1e3, "globalization": "line_search"})
+        "line_search_alpha": 1e3, "globalization": "line_search"})
     info = opt.minimize(case.feed)
     assert info["backtracks"] > 0 and info["accepted"]
     assert opt.alpha == pytest.approx(1e3 * 0.5 ** info["backtracks"])

@@ -21,7 +21,8 @@ def test_every_key_and_the_paper_defaults():
     assert isinstance(s, ParameterList)
     assert set(ISSUE_KEYS) <= set(s.keys())
     assert s["optimizer"] == "lrsfn"
-    assert s["alpha"] == 1e-3
+    assert s["alpha"] is None  # the chosen optimizer's own step: lrsfn 5e-2, incg 1.0, adam 1e-3
+    assert s["line_search_alpha"] == 1.0  # every Armijo search starts at the unit step
     assert s["hessian_low_rank"] == 20
     assert s["default_damping"] == 1e-3
     assert s["max_sweeps"] == 10

@@ -16,7 +16,7 @@ __all__ = []
 def _krylov_newton_parameters(solver_name):
     """A fresh ``ParameterList`` of inexact Newton settings for ``solver_name``."""
     entries = {
-        "alpha": [1.0, "Step length (fixed, or the first line-search trial)"],
+        "alpha": [1.0, "Fixed step length (globalization None); line searches start at line_search_alpha"],
         "globalization": [None, "None (fixed step alpha) or 'line_search' (Armijo)"],
         "krylov_rel_tolerance": [0.5, f"{solver_name} relative residual tolerance"],
         "krylov_abs_tolerance": [1e-12, f"{solver_name} absolute residual floor"],

@@ -8,7 +8,7 @@ __all__ = ["GradientDescent", "ParametersGradientDescent"]
 def ParametersGradientDescent():
     """A fresh ``ParameterList`` of :class:`GradientDescent` settings."""
     entries = {
-        "alpha": [1e-3, "Step length (fixed, or the first line-search trial)"],
+        "alpha": [1e-3, "Fixed step length (globalization None); line searches start at line_search_alpha"],
         "globalization": [None, "None (fixed step alpha) or 'line_search' (Armijo on the batch)"],
         "hessian_type": ["hessian", "Curvature operator (unused by the direction; kept for H)"],
         "seed": [0, "Seed of the optimizer's random generator"],
@@ -22,7 +22,7 @@ class GradientDescent(Optimizer):
 
     With ``globalization=None`` this is (stochastic) gradient descent with a fixed
     step; with ``'line_search'`` the step is chosen by Armijo backtracking from
-    ``alpha`` on the gradient batch. Costs ``[1, 0]`` sweeps per fixed step.
+    ``line_search_alpha`` (1.0) on the gradient batch. Costs ``[1, 0]`` sweeps per fixed step.
     See :class:`~hessianlearn.algorithms.optimizer.Optimizer` for the arguments.
     """
 

@@ -3,8 +3,8 @@ import numpy as np
 
 from ..utilities.parameter_list import ParameterList
 from .cg_solver import CGSolver, ParametersCGSolver
-from .optimizer import (Optimizer, _check_count, _check_positive, at_point_parameters,
-                        line_search_parameters)
+from .optimizer import (Optimizer, _check_choice, _check_count, _check_positive,
+                        at_point_parameters, line_search_parameters)
 from .trust_region import TrustRegion
 
 __all__ = ["InexactNewtonCG", "ParametersInexactNewtonCG"]
@@ -13,7 +13,7 @@ __all__ = ["InexactNewtonCG", "ParametersInexactNewtonCG"]
 def ParametersInexactNewtonCG():
     """A fresh ``ParameterList`` of :class:`InexactNewtonCG` settings."""
     entries = {
-        "alpha": [1.0, "Step length (fixed, or the first line-search trial)"],
+        "alpha": [1.0, "Fixed step length (globalization None); line searches start at line_search_alpha"],
         "globalization": [None, "None (fixed step alpha), 'line_search' (Armijo) or "
                                 "'trust_region' (Steihaug CG)"],
         "cg_coarse_tolerance": [0.5, "CG relative tolerance (eta_mode 0) and first forcing term"],
@@ -42,7 +42,7 @@ class InexactNewtonCG(Optimizer):
     iteration), which is a descent direction.
 
     Globalizations: ``None`` (``w += alpha p``), ``'line_search'`` (Armijo from
-    ``alpha``), ``'trust_region'`` (Steihaug CG in the radius of a
+    ``line_search_alpha``), ``'trust_region'`` (Steihaug CG in the radius of a
     :class:`~hessianlearn.algorithms.trust_region.TrustRegion`; the trial point
     ``w + p`` is accepted or rejected from ``rho = actual / predicted
     reduction``, which costs one loss evaluation and one extra Hessian-vector
@@ -71,6 +71,16 @@ class InexactNewtonCG(Optimizer):
                                         max_radius=float(self.parameters["trust_region_max_radius"]))
         self.last_solver_info = None
         self._previous_norm_g = None
+
+    @classmethod
+    def inactive_parameters(cls, parameters):
+        """The base rule (:meth:`Optimizer.inactive_parameters`); the trust-region radii act
+        only with ``'trust_region'``."""
+        inactive = super().inactive_parameters(parameters)
+        if _check_choice(parameters["globalization"], cls.globalizations, "globalization") \
+                != "trust_region":
+            inactive |= {"trust_region_initial_radius", "trust_region_max_radius"}
+        return inactive
 
     def _check_parameters(self):
         super()._check_parameters()

@@ -31,10 +31,10 @@ MAX_AUTOMATIC_BLOCK_SIZE = 64
 def ParametersLowRankSaddleFreeNewton():
     """A fresh ``ParameterList`` of :class:`LowRankSaddleFreeNewton` settings."""
     entries = {
-        "alpha": [5e-2, "Step length (fixed, or the first line-search trial)"],
+        "alpha": [5e-2, "Fixed step length (globalization None); line searches start at line_search_alpha"],
         "globalization": [None, "None (fixed step alpha), 'line_search' (Armijo) or "
                                 "'spectral_step' (alpha = min(spectral_step_alpha, 0.1/|lambda_1|))"],
-        "spectral_step_alpha": [1.0, "Largest step length of the spectral step"],
+        "spectral_step_alpha": [1e-2, "Largest step length of the spectral step"],
         "hessian_low_rank": [20, "Rank r (range_finding None); the maximum rank for 'arf'/'naarf'"],
         "oversample": [0, "Oversampling p of the fixed-rank randomized eigensolver (0 as in the original LRSFN code, so an iteration costs 2r Hessian columns)"],
         "default_damping": [1e-3, "Damping gamma when the regularization's gamma is below 1e-4"],
@@ -42,12 +42,12 @@ def ParametersLowRankSaddleFreeNewton():
                                 "(noise-aware adaptive range finder) or 'vn' (variance-based Nystrom)"],
         "range_rel_error_tolerance": [0.1, "arf/naarf: target ||(I-QQ^T)H|| relative to the "
                                            "previous |lambda_1|"],
-        "range_abs_error_tolerance": [1e-3, "arf/naarf: absolute floor of the range error target"],
-        "range_block_size": [10, "Probe vectors per block of the adaptive methods"],
+        "range_abs_error_tolerance": [50, "arf/naarf: absolute floor of the range error target"],
+        "range_block_size": [20, "Probe vectors per block of the adaptive methods"],
         "max_vectors_nystrom": [40, "vn: maximum basis size"],
         "max_bad_vectors_nystrom": [5, "vn: stop once this many Ritz pairs are noise-dominated"],
         "nystrom_std_tolerance": [0.5, "naarf/vn: noise tolerance (spread over partitions / |mean|)"],
-        "rq_samps": [10, "naarf/vn: number of partitions of the Hessian batch (capped at its size)"],
+        "rq_samps": [100, "naarf/vn: number of partitions of the Hessian batch (capped at its size)"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "seed": [0, "Seed of the random test matrices (the generator advances every iteration)"],
         "test_matrix": ["gaussian", "Fixed-rank eigensolver's test matrix: 'gaussian' (as the original "
@@ -161,6 +161,33 @@ class LowRankSaddleFreeNewton(Optimizer):
                 f"or 'spectral_step', got range_finding {p['range_finding']!r} and globalization "
                 f"{p['globalization']!r}; set fused_step False for the others."
             )
+
+    @classmethod
+    def inactive_parameters(cls, parameters):
+        """The base rule (:meth:`Optimizer.inactive_parameters`) plus the keys of the
+        rank selections and globalizations not chosen: ``spectral_step_alpha`` acts
+        only with ``'spectral_step'``; ``oversample`` and ``test_matrix`` only with
+        fixed rank; the range-error keys only with ``'arf'``/``'naarf'``; the
+        partition and noise keys only with ``'naarf'``/``'vn'``; the Nystrom limits
+        only with ``'vn'`` (which does not read ``hessian_low_rank``)."""
+        inactive = super().inactive_parameters(parameters)
+        if _check_choice(parameters["globalization"], cls.globalizations, "globalization") \
+                != "spectral_step":
+            inactive.add("spectral_step_alpha")
+        method = _check_choice(parameters["range_finding"], cls.range_findings, "range_finding")
+        if method is not None:
+            inactive |= {"oversample", "test_matrix"}
+        if method not in ("arf", "naarf"):
+            inactive |= {"range_rel_error_tolerance", "range_abs_error_tolerance"}
+        if method is None:
+            inactive.add("range_block_size")
+        if method not in ("naarf", "vn"):
+            inactive |= {"rq_samps", "nystrom_std_tolerance"}
+        if method != "vn":
+            inactive |= {"max_vectors_nystrom", "max_bad_vectors_nystrom"}
+        else:
+            inactive.add("hessian_low_rank")
+        return inactive
 
     @property
     def range_finding(self):

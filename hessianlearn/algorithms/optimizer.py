@@ -230,6 +230,8 @@ class Optimizer:
             _check_choice(p["hessian_type"], tuple(CURVATURE_OPERATORS), "hessian_type")
         if "max_backtrack" in p:
             _check_count(p["max_backtrack"], "max_backtrack", minimum=0)
+        if "line_search_alpha" in p:
+            _check_positive(p["line_search_alpha"], "line_search_alpha")
         for key in ("fused_step", "hessian_at_point"):
             if key in p and not isinstance(p[key], (bool, np.bool_)):
                 raise ValueError(f"Parameter '{key}' must be True or False, got {p[key]!r}.")
@@ -239,6 +241,34 @@ class Optimizer:
                     "Parameter 'fused_step' = True computes the whole step in one session run, "
                     "which cannot be reduced over MPI ranks; set fused_step False under MPI."
                 )
+
+    @classmethod
+    def inactive_parameters(cls, parameters):
+        """Keys of ``parameters`` that the step does not read with these values.
+
+        The base rule: the Armijo keys (:func:`line_search_parameters`) only act
+        with ``globalization='line_search'``; ``alpha`` (the fixed step) does
+        not act with a line search, trust region or spectral step. Subclasses
+        add their own (e.g. LRSFN's range-finding keys without range finding).
+
+        Parameters
+        ----------
+        parameters : mapping
+            A full parameter list of this class.
+
+        Returns
+        -------
+        set of str
+        """
+        inactive = set()
+        if "globalization" not in parameters:
+            return inactive
+        globalization = _normalize_choice(parameters["globalization"])
+        if globalization != "line_search":
+            inactive |= set(line_search_parameters())
+        if globalization is not None:
+            inactive.add("alpha")
+        return inactive & set(parameters.keys())
 
     @property
     def globalization(self):
@@ -432,14 +462,15 @@ class Optimizer:
         """Apply ``w += alpha p`` by the configured globalization; return info.
 
         ``None``: fixed step ``alpha`` (default ``parameters['alpha']``).
-        ``'line_search'``: Armijo backtracking from ``alpha`` on ``feed_dict``; if
+        ``'line_search'``: Armijo backtracking on ``feed_dict`` from
+        ``parameters['line_search_alpha']`` (``alpha`` is not used); if
         ``g^T p >= 0`` (not a descent direction, possible for GMRES/MINRES on an
         indefinite operator) the direction falls back to ``-g``.
         """
         self._check_step(p)
-        alpha = float(self.parameters["alpha"]) if alpha is None else float(alpha)
         if self.globalization == "line_search":
-            return self._line_search(feed_dict, loss, g, p, alpha)
+            return self._line_search(feed_dict, loss, g, p, float(self.parameters["line_search_alpha"]))
+        alpha = float(self.parameters["alpha"]) if alpha is None else float(alpha)
         self.problem.update_weights(self.sess, alpha * p)
         self.alpha = alpha
         return {}
@@ -492,8 +523,13 @@ def at_point_parameters():
 
 
 def line_search_parameters():
-    """The ``[value, description]`` entries shared by optimizers with an Armijo line search."""
+    """The ``[value, description]`` entries shared by optimizers with an Armijo line search.
+
+    ``line_search_alpha`` (1.0, the unit step of the original hessianlearn) is
+    the first trial of every Armijo search; ``alpha`` is only the fixed step.
+    """
     return {
+        "line_search_alpha": [1.0, "First trial step of the Armijo line search (line_search)"],
         "max_backtrack": [10, "Maximum number of Armijo backtracks (line_search)"],
         "c_armijo": [1e-4, "Armijo sufficient-decrease constant c1 in (0, 1)"],
         "backtracking_factor": [0.5, "Step reduction factor per backtrack, in (0, 1)"],

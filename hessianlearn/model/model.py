@@ -51,7 +51,7 @@ from .curvature_recorder import CurvatureRecorder
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
 from .printer import Printer, ProgressBar
-from .settings import HessianlearnModelSettings, validate_settings
+from .settings import HessianlearnModelSettings, changed_settings, validate_settings
 
 __all__ = ["HessianlearnModel"]
 
@@ -304,15 +304,16 @@ class HessianlearnModel:
                 fetches.setdefault(f"val_{name}", tensor)
         return fetches
 
-    def _logger_name(self, optimizer_label):
+    def _logger_name(self, optimizer_label, alpha=None):
         s = self.settings
+        alpha = s["alpha"] if alpha is None else alpha
         if s["logger_outname"] is not None:
             return str(s["logger_outname"])
         name = f"{optimizer_label}-dW={self.problem.dimension}"
         if s["globalization"] is not None and optimizer_label in ("lrsfn", "incg", "ingmres", "inminres"):
             name += f"-{s['globalization']}"
         else:
-            name += f"-alpha={s['alpha']:g}"
+            name += f"-alpha={alpha:g}" if alpha is not None else ""
         if optimizer_label == "lrsfn":
             name += f"-rank={s['hessian_low_rank']}" if s["range_finding"] is None \
                 else f"-{s['range_finding']}"
@@ -356,14 +357,23 @@ class HessianlearnModel:
         Returns
         -------
         dict
-            The logger (also ``self.logger``). Per-iteration series keyed by the
-            iteration ``i = 0, 1, ...``: ``train_loss`` (loss plus regularization
-            on batch ``i`` before step ``i``, from the step's own evaluation),
-            ``train_data_loss``, ``||g||``, ``train_acc``, ``sweeps`` (after step
-            ``i``), ``time`` (of step ``i``), ``total_time``, ``alpha``,
-            ``hessian_low_rank`` and ``train_eigenvalues`` (LRSFN); at the
-            validations: ``val_loss``, ``val_acc``, ``max_val_acc`` and the
-            problem's extras (``val_variance_reduction``, ``val_h1_loss``, ...);
+            The logger (also ``self.logger``). Per-iteration series are dicts
+            keyed, as in the original hessianlearn, by the iteration ``i = 0, 1,
+            ...`` of the iterate ``w_i`` (the weights before step ``i``; ``w_0``
+            the initial weights, ``w_n`` after the last of ``n`` steps):
+            ``sweeps`` (work done to reach ``w_i``; ``sweeps[0] = 0``),
+            ``total_time`` (seconds of steps to reach ``w_i``, validations
+            excluded) and ``time`` (of the step that produced ``w_i``; 0 at
+            ``i = 0``), ``alpha`` and ``hessian_low_rank`` (the optimizer's step
+            length and rank after producing ``w_i``: at ``i = 0`` its initial
+            values), keys ``0 .. n``; ``train_loss`` (loss plus regularization
+            on batch ``i`` at ``w_i``, from step ``i``'s own evaluation),
+            ``train_data_loss`` (not in the original: without the regularization), ``||g||``,
+            ``train_acc`` and ``train_eigenvalues`` (LRSFN: the eigenvalues step
+            ``i`` computed at ``w_i``), keys ``0 .. n-1``; at the validations,
+            including ``i = 0`` (before the first step) and the last iterate:
+            ``val_loss``, ``val_acc``, ``max_val_acc`` and the problem's extras
+            (``val_variance_reduction``, ``val_h1_loss``, ...);
             with ``record_spectrum``: ``full_train_eigenvalues`` and ``rq_std``, and
             the curvature diagnostics of
             :mod:`~hessianlearn.model.curvature_recorder` (``full_train_trace``,
@@ -372,9 +382,13 @@ class HessianlearnModel:
             ``record_layer_traces`` ``full_train_layer_traces``);
             with ``record_last_rq_std``: ``last_rq_std``. Run entries:
             ``optimizer``, ``status`` ('max_sweeps', 'data_exhausted',
-            'non_finite', 'interrupted'), ``stop_reason``, ``best_iteration``,
-            ``best_weights`` (flat, when ``save_weights``),
-            ``initial_val_loss``/``initial_val_acc``.
+            'non_finite', 'interrupted'), ``stop_reason``, ``best_iteration`` (the key of the
+            best validated iterate), ``best_weights`` (flat, when
+            ``save_weights``), ``initial_val_loss``/``initial_val_acc`` (not in the original:
+            the same values as ``val_loss[0]``/``val_acc[0]``). The spectrum
+            series (``full_train_eigenvalues``, ``rq_std``, ``last_rq_std`` and
+            the diagnostics) are keyed ``i`` when recorded after step ``i``,
+            as in the original.
 
         Raises
         ------
@@ -393,6 +407,11 @@ class HessianlearnModel:
         -----
         The loop ends by returning its stop reason: ``max_sweeps`` reached, the
         training data exhausted, a non-finite value, or an interrupt.
+
+        Settings the user changed from their defaults that the chosen optimizer
+        does not read (e.g. ``alpha`` with a line search, which starts at
+        ``line_search_alpha``) each get a ``UserWarning`` naming the key and the
+        optimizer.
 
         A step whose loss or gradient is NaN or inf ends the run: a
         ``RuntimeWarning`` is issued, the best weights are restored and the
@@ -435,7 +454,8 @@ class HessianlearnModel:
         optimizer_choice = self._optimizer_class or settings["optimizer"]
         self.optimizer = optimizer = make_optimizer(
             settings, self.problem, self.regularization, sess, comm=self.comm,
-            optimizer=optimizer_choice, parameters=self._optimizer_parameters)
+            optimizer=optimizer_choice, parameters=self._optimizer_parameters,
+            changed=changed_settings(settings))
         label = optimizer_choice if isinstance(optimizer_choice, str) else optimizer_choice.__name__
 
         data = self.data
@@ -463,7 +483,9 @@ class HessianlearnModel:
         for key in self._validation_fetches():
             logger.setdefault(key, {})
         self._logger_directory = f"{settings['problem_name']}_logging"
-        self._logger_file = self._logger_name(label)
+        parameters = getattr(optimizer, "parameters", None)
+        self._logger_file = self._logger_name(
+            label, parameters["alpha"] if hasattr(parameters, "keys") and "alpha" in parameters else None)
         self.logger_path = None
         writer = self.rank == 0
         printer = Printer(settings["printing_items"], enabled=settings["verbose"] and writer)
@@ -485,14 +507,15 @@ class HessianlearnModel:
         self._fingerprint = self._run_fingerprint(label)
         # Loop state between steps (what a checkpoint stores besides the logger and best weights).
         loop = {"iteration": 0, "sweeps": 0.0, "counts": np.array(optimizer.sweeps, dtype=float),
-                "last_validation": None, "elapsed": 0.0, "rows": []}
+                "last_validation": 0, "elapsed": 0.0, "rows": []}
         if resume:
             logger, loop = self._resume(sess, optimizer, printer, progress)
             self.logger = logger
         else:
             if settings["checkpoint_frequency"] is not None and self.rank == 0:
                 remove_checkpoints(self._checkpoint_directory, self._logger_file)
-            self._validate(sess, logger, None)
+            self._log_state(logger, optimizer, 0, 0.0, 0.0, 0.0)
+            self._validate(sess, logger, 0)
         stop, boundary = None, True
         with _deferred_interrupt() as pending:
             try:
@@ -525,13 +548,21 @@ class HessianlearnModel:
         return logger
 
     def _loop(self, sess, optimizer, logger, printer, progress, loop, pending=None):
-        """Run the steps from ``loop['iteration']``; return ``(status, message)`` of the stop."""
+        """Run the steps from ``loop['iteration']``; return ``(status, message)`` of the stop.
+
+        Step ``i`` logs its own evaluation at ``w_i`` under key ``i``, then the
+        state of ``w_{i+1}`` (sweeps, times, step length, rank) under ``i + 1``,
+        which is validated when a ``validate_frequency`` boundary was crossed or
+        the run ends (key 0, the initial state and validation, is logged before
+        the loop). Rows are printed for ``w_i`` at ``i = 0``, at the
+        ``printing_sweep_frequency`` boundaries and for the last iterate.
+        """
         settings, data = self.settings, self.data
         hess_iterator = data.hess_train
         derivative_iterator = None if self.derivative_data is None else self.derivative_data.train
         counts = loop["counts"]
-        sweeps = loop["sweeps"]
-        start = time.perf_counter() - loop["elapsed"]
+        sweeps = logger["sweeps"]  # sweeps[i]: work done to reach w_i
+        elapsed = loop["elapsed"]
         last_validation = loop["last_validation"]
         checkpoint_frequency = settings["checkpoint_frequency"]
         for i, batch in enumerate(data.train, start=loop["iteration"]):
@@ -547,49 +578,56 @@ class HessianlearnModel:
             try:
                 optimizer.minimize(batch, hessian_feed_dict=hess_batch)
             except FloatingPointError as error:
-                return "non_finite", (f"Training stopped at iteration {i} (sweeps {sweeps:.3f}): "
+                return "non_finite", (f"Training stopped at iteration {i} (sweeps {sweeps[i]:.3f}): "
                                       f"{error} The best weights were restored.")
-            now = time.perf_counter()
+            step_time = time.perf_counter() - step_start
+            elapsed += step_time
             new_counts = np.array(optimizer.sweeps, dtype=float)
-            previous, sweeps = sweeps, sweeps + float(
+            sweeps[i + 1] = sweeps[i] + float(
                 np.dot([gradient_factor, hessian_factor], new_counts - counts))
             counts = new_counts
-            self._log_iteration(logger, optimizer, i, sweeps, now - step_start, now - start)
+            self._log_evaluation(logger, optimizer, i)
+            if i == 0 or _crossed(sweeps[i - 1], sweeps[i], settings["printing_sweep_frequency"]):
+                loop["rows"].append(printer.row(logger, iteration=i))
             if settings["debug"]:
                 check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
             if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
                 return "non_finite", (f"Training stopped at iteration {i}: the training loss or "
                                       "gradient norm is NaN or inf. The best weights were restored.")
-            done = sweeps >= settings["max_sweeps"]
-            if done or _crossed(previous, sweeps, settings["validate_frequency"]):
-                stop = self._validate(sess, logger, i)
+            self._log_state(logger, optimizer, i + 1, sweeps[i + 1], step_time, elapsed)
+            done = sweeps[i + 1] >= settings["max_sweeps"]
+            if done or _crossed(sweeps[i], sweeps[i + 1], settings["validate_frequency"]):
+                stop = self._validate(sess, logger, i + 1)
                 if stop is not None:
                     return stop
-                last_validation = i
+                last_validation = i + 1
                 self._save(logger)
-            if settings["record_spectrum"] and (i == 0 or _crossed(previous, sweeps,
+            if settings["record_spectrum"] and (i == 0 or _crossed(sweeps[i], sweeps[i + 1],
                                                                     settings["spec_frequency"])):
                 self._record_spectrum(sess, optimizer, logger, i)
             if settings["record_last_rq_std"]:
                 self._record_last_rq_std(optimizer, logger, i)
-            progress.update(sweeps, logger)
-            if i == 0 or done or _crossed(previous, sweeps, settings["printing_sweep_frequency"]):
-                loop["rows"].append(printer.row(logger))
+            progress.update(sweeps[i + 1], logger)
             if done:
+                loop["rows"].append(printer.row(logger, iteration=i + 1))
                 return "max_sweeps", (f"Reached max_sweeps = {settings['max_sweeps']} "
                                       f"after {i + 1} iterations.")
-            loop.update(iteration=i + 1, sweeps=sweeps, counts=counts, last_validation=last_validation,
-                        elapsed=time.perf_counter() - start)
-            if checkpoint_frequency is not None and _crossed(previous, sweeps, checkpoint_frequency):
+            loop.update(iteration=i + 1, sweeps=sweeps[i + 1], counts=counts,
+                        last_validation=last_validation, elapsed=elapsed)
+            if checkpoint_frequency is not None and _crossed(sweeps[i], sweeps[i + 1],
+                                                             checkpoint_frequency):
                 self._write_checkpoint(sess, optimizer, logger, loop)
             if self._interrupt_requested(pending):
                 return "interrupted", (f"Training interrupted (KeyboardInterrupt) after iteration {i} "
-                                       f"(sweeps {sweeps:.3f}); the best weights were restored.")
-        if logger["sweeps"] and last_validation != max(logger["sweeps"]):
-            stop = self._validate(sess, logger, max(logger["sweeps"]))
-            loop["rows"].append(printer.row(logger))
-            if stop is not None:
-                return stop
+                                       f"(sweeps {sweeps[i + 1]:.3f}); the best weights were restored.")
+        last = max(sweeps)
+        stop = None
+        if last_validation != last:
+            stop = self._validate(sess, logger, last)
+        if last > 0:
+            loop["rows"].append(printer.row(logger, iteration=last))
+        if stop is not None:
+            return stop
         return "data_exhausted", "The training data iterator ran out before max_sweeps."
 
     def _interrupt_requested(self, pending):
@@ -684,13 +722,20 @@ class HessianlearnModel:
         progress.update(loop["sweeps"], logger)
         return logger, loop
 
-    def _log_iteration(self, logger, optimizer, i, sweeps, step_time, total_time):
+    def _log_evaluation(self, logger, optimizer, i):
+        """Step ``i``'s own evaluation at ``w_i`` (and LRSFN's eigenvalues there) under key ``i``."""
         evaluation = getattr(optimizer, "last_evaluation", None) or {}
         logger["train_loss"][i] = float(evaluation.get("loss", np.nan))
         logger["train_data_loss"][i] = float(evaluation.get("data_loss", evaluation.get("loss", np.nan)))
         logger["||g||"][i] = float(evaluation.get("norm_g", np.nan))
         if "accuracy" in evaluation:
             logger["train_acc"][i] = float(evaluation["accuracy"])
+        eigenvalues = getattr(optimizer, "eigenvalues", None)
+        if eigenvalues is not None:
+            logger.setdefault("train_eigenvalues", {})[i] = np.array(eigenvalues, copy=True)
+
+    def _log_state(self, logger, optimizer, i, sweeps, step_time, total_time):
+        """The work, times, step length and rank that reached ``w_i``, under key ``i``."""
         logger["sweeps"][i] = sweeps
         logger["time"][i] = step_time
         logger["total_time"][i] = total_time
@@ -698,37 +743,31 @@ class HessianlearnModel:
         rank = getattr(optimizer, "rank", None)
         if rank is not None:
             logger["hessian_low_rank"][i] = int(rank)
-        eigenvalues = getattr(optimizer, "eigenvalues", None)
-        if eigenvalues is not None:
-            logger.setdefault("train_eigenvalues", {})[i] = np.array(eigenvalues, copy=True)
 
     def _validate(self, sess, logger, i):
-        """Evaluate the validation set; track the best weights. ``i=None``: initial state.
+        """Evaluate the validation set at ``w_i`` into key ``i``; track the best weights.
 
-        Returns ``('non_finite', message)`` when the validation loss is NaN or inf, else None.
+        At ``i = 0`` the values are also kept as ``initial_<key>``. Returns
+        ``('non_finite', message)`` when a later validation loss is NaN or inf, else None.
         """
         values = evaluate(sess, self._validation_fetches(), self._validation_feed(), self.comm)
         values = {key: float(np.asarray(value)) for key, value in values.items()}
-        if i is None:
-            for key, value in values.items():
+        for key, value in values.items():
+            logger[key][i] = value
+            if i == 0:
                 logger[f"initial_{key}"] = value
-        else:
-            for key, value in values.items():
-                logger[key][i] = value
         loss = values["val_loss"]
         score = values.get("val_acc", -loss)
         if self._keeps_last_weights:  # every later validation supersedes the earlier ones
-            score = -1.0 if i is None else float(i)
+            score = float(i)
         if np.isfinite(loss) and np.isfinite(score) and score > self._best["score"]:
             self._best = {"score": score, "weights": self.problem.get_weights(sess), "iteration": i}
             logger["best_iteration"] = i
             if self.settings["save_weights"]:
                 logger["best_weights"] = self._best["weights"].copy()
-        if i is not None and "val_acc" in values:
-            logger["max_val_acc"][i] = max(
-                [values["val_acc"]] + list(logger["val_acc"].values())
-                + [logger.get("initial_val_acc", -np.inf)])
-        if i is not None and not np.isfinite(loss):
+        if "val_acc" in values:
+            logger["max_val_acc"][i] = max(logger["val_acc"].values())
+        if i > 0 and not np.isfinite(loss):
             return "non_finite", (f"Training stopped at iteration {i}: the validation loss is "
                                   "NaN or inf. The best weights were restored.")
         return None

@@ -6,18 +6,23 @@ fixed for that name (``'sgd'`` is gradient descent with globalization None)
 and which globalizations it accepts. :func:`make_optimizer` builds an
 optimizer from a settings list: it starts from the class's parameters, copies
 every key the settings share with them (``alpha``, ``globalization``,
-``hessian_low_rank``, ``seed``, ...), applies the fixed overrides and then any
-explicit parameter overrides. Classes are looked up when first used, so this
-module imports nothing from ``hessianlearn.algorithms`` at import time.
+``hessian_low_rank``, ``seed``, ...; ``alpha = None`` keeps the class's own
+step), applies the fixed overrides and then any explicit parameter overrides.
+A settings key the caller changed that the chosen optimizer does not read
+(not among its parameters, fixed by the row's overrides, or inactive for the
+chosen globalization and range finding) gets a ``UserWarning``. Classes are
+looked up when first used, so this module imports nothing from
+``hessianlearn.algorithms`` at import time.
 """
 import importlib
+import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..utilities.parameter_list import ParameterList
 
 __all__ = ["OPTIMIZERS", "GLOBALIZATIONS", "OptimizerEntry", "optimizer_names", "make_optimizer",
-           "build_optimizer", "resolve_optimizer"]
+           "build_optimizer", "resolve_optimizer", "unused_settings"]
 
 #: Every globalization name any optimizer accepts (None: fixed step ``alpha``).
 GLOBALIZATIONS = (None, "line_search", "spectral_step", "trust_region")
@@ -72,7 +77,7 @@ OPTIMIZERS = MappingProxyType({
     "ingmres": _row("inexact_newton_gmres", "InexactNewtonGMRES", globalizations=(None, "line_search")),
     "inminres": _row("inexact_newton_minres", "InexactNewtonMINRES", globalizations=(None, "line_search")),
     "adam": _row("adam", "Adam"),
-    "gd": _row("gradient_descent", "GradientDescent", {"globalization": "line_search"}),
+    "gd": _row("gradient_descent", "GradientDescent", {"globalization": "line_search", "max_backtrack": 8}),
     "sgd": _row("gradient_descent", "GradientDescent", {"globalization": None}),
     # second-order optimizer lab (issue 16)
     "adahessian": _row("adahessian", "AdaHessian"),
@@ -81,6 +86,13 @@ OPTIMIZERS = MappingProxyType({
     "hessian_free": _row("hessian_free", "HessianFree", {"hessian_type": "gauss_newton"}),
     "kfac": _row("kfac", "KFAC", {"hessian_type": "gauss_newton"}),
 })
+
+
+#: Settings whose value ``None`` means "the optimizer's own default" (not copied when None).
+NONE_MEANS_OPTIMIZER_DEFAULT = frozenset({"alpha"})
+#: Settings every optimizer (or the fit loop itself) reads: never reported as unused.
+#: ``fused_step`` is interpreted by the optimizers that have a fused path.
+ALWAYS_USED_SETTINGS = frozenset({"seed", "hessian_type", "fused_step"})
 
 
 def optimizer_names():
@@ -135,8 +147,38 @@ def build_optimizer(optimizer_class, parameters, problem, regularization, sess, 
     return optimizer_class(problem, regularization, sess, **kwargs)
 
 
+def _optimizer_setting_keys(settings):
+    """Settings keys that some registered optimizer has among its parameters."""
+    keys = set()
+    for entry in OPTIMIZERS.values():
+        keys |= set(entry.resolve()[1]().keys())
+    return keys & set(settings.keys())
+
+
+def unused_settings(settings, changed, cls, parameters, entry=None):
+    """The keys of ``changed`` that optimizer class ``cls`` with ``parameters`` does not read.
+
+    Returned in ``changed``'s order.
+
+    A key counts when some registered optimizer has it as a parameter (so the
+    fit loop's own keys never count) and it is not in :data:`ALWAYS_USED_SETTINGS`;
+    it is unused when it is missing from the chosen class's ``parameters``, fixed by
+    the registry row's overrides to another value, or inactive for these values
+    (``cls.inactive_parameters(parameters)``). ``rq_samps`` and ``oversample``
+    also serve the spectrum recording and count as used while it is on.
+    """
+    candidates = _optimizer_setting_keys(settings) - ALWAYS_USED_SETTINGS
+    if any(key in settings and settings[key] for key in ("record_spectrum", "record_last_rq_std")):
+        candidates -= {"rq_samps", "oversample"}
+    fixed = {key for key, value in entry.overrides.items()
+             if not (key in settings and settings[key] == value)} if entry is not None else set()
+    inactive = cls.inactive_parameters(parameters) if hasattr(cls, "inactive_parameters") else set()
+    return [key for key in changed
+            if key in candidates and (key not in parameters or key in fixed or key in inactive)]
+
+
 def make_optimizer(settings, problem, regularization, sess, comm=None, optimizer=None,
-                   parameters=None):
+                   parameters=None, changed=None):
     """Build the optimizer a settings list asks for.
 
     Parameters
@@ -153,6 +195,10 @@ def make_optimizer(settings, problem, regularization, sess, comm=None, optimizer
         class: its complete parameter list (``None`` uses the registered
         ``Parameters<Name>()`` of that class filled from the settings, or the
         class's own default when it is not registered).
+    changed : iterable of str, optional
+        Settings keys the user changed from their defaults; each one the built
+        optimizer does not read (:func:`unused_settings`) gets a ``UserWarning``
+        naming the key and the optimizer.
 
     Returns
     -------
@@ -191,8 +237,24 @@ def make_optimizer(settings, problem, regularization, sess, comm=None, optimizer
             f"{', '.join(repr(g) for g in entry.globalizations)}."
         )
     full = parameters_function()
-    _apply(full, {key: value for key, value in settings.items() if key in full}, "settings")
+    _apply(full, {key: value for key, value in settings.items() if key in full
+                  and not (value is None and key in NONE_MEANS_OPTIMIZER_DEFAULT)}, "settings")
     _apply(full, dict(entry.overrides), "registry overrides")
     if parameters:
         _apply(full, dict(parameters), "optimizer parameters")
-    return build_optimizer(cls, full, problem, regularization, sess, comm)
+    built = build_optimizer(cls, full, problem, regularization, sess, comm)
+    if changed:
+        name = choice if isinstance(choice, str) else cls.__name__
+        choices = ", ".join(f"{k}={built.parameters[k]!r}" for k in ("globalization", "range_finding")
+                            if k in built.parameters)
+        for key in unused_settings(settings, list(changed), cls, built.parameters, entry):
+            if key in entry.overrides and settings[key] != entry.overrides[key]:
+                how = f"fixed to {entry.overrides[key]!r} for {name!r}"
+            elif key not in built.parameters:
+                how = "not one of its parameters"
+            else:
+                how = f"not read with {choices}"
+            warnings.warn(
+                f"settings[{key!r}] = {settings[key]!r} is not used by optimizer {name!r} ({how}); "
+                "the value has no effect.", UserWarning, stacklevel=3)
+    return built

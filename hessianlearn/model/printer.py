@@ -17,8 +17,8 @@ class Printer:
     ----------
     items : dict
         Header label -> logger key, e.g. ``{'Loss': 'train_loss'}``. A row
-        shows the latest value of each logger series (blank when the series is
-        empty or missing, e.g. ``rank`` for Adam).
+        shows each logger series' value at one iteration, or its latest value
+        (blank when there is none, e.g. ``rank`` for Adam).
     file : file-like, optional
         Where to print; ``sys.stdout`` (looked up at print time) by default.
     width : int, optional
@@ -64,12 +64,19 @@ class Printer:
         self._print(labels)
         self._print("-" * len(labels))
 
-    def row(self, logger):
-        """Print the latest value of each item's series in ``logger``; return the line."""
+    def row(self, logger, iteration=None):
+        """Print one row and return its line: each item's value at ``iteration`` (blank where
+        the series has no entry there), or the latest value of each series when ``iteration``
+        is None."""
         cells = []
         for key in self.items.values():
             series = logger.get(key)
-            value = series[max(series)] if isinstance(series, dict) and series else None
+            if not isinstance(series, dict) or not series:
+                value = None
+            elif iteration is None:
+                value = series[max(series)]
+            else:
+                value = series.get(iteration)
             if isinstance(value, np.ndarray):
                 value = value.size
             cells.append(self._cell(value))

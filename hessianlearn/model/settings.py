@@ -3,8 +3,11 @@
 :func:`HessianlearnModelSettings` returns a fresh
 :class:`~hessianlearn.utilities.parameter_list.ParameterList` with every key of
 a training run (output, optimizer, sweeps budget, spectrum recording); the
-defaults are those of the low-rank saddle-free Newton paper's experiments
-(optimizer ``'lrsfn'``, ``alpha = 1e-3``, rank 20, damping ``1e-3``, 10 sweeps).
+defaults are those of the original hessianlearn (optimizer ``'lrsfn'``, rank 20,
+damping ``1e-3``, 10 sweeps). Keys an optimizer reads take their default from
+that optimizer's own parameters (``alpha = None`` means the chosen optimizer's
+``Parameters<Name>()['alpha']``), so a model with default settings and the
+optimizer built directly take the same steps.
 :func:`validate_settings` checks the values; the fit loop calls it at the
 start of every ``fit`` (so changing ``model.settings['alpha']`` between fits
 is checked too).
@@ -12,12 +15,14 @@ is checked too).
 import copy
 import numbers
 
-from ..algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
-from ..algorithms.optimizer import CURVATURE_OPERATORS
+from ..algorithms.low_rank_saddle_free_newton import (LowRankSaddleFreeNewton,
+                                                      ParametersLowRankSaddleFreeNewton)
+from ..algorithms.optimizer import CURVATURE_OPERATORS, line_search_parameters
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
 
-__all__ = ["HessianlearnModelSettings", "validate_settings", "RANGE_FINDING", "HESSIAN_TYPES"]
+__all__ = ["HessianlearnModelSettings", "validate_settings", "changed_settings", "RANGE_FINDING",
+           "HESSIAN_TYPES"]
 
 #: Valid values of ``settings['range_finding']`` (LRSFN rank selection).
 RANGE_FINDING = LowRankSaddleFreeNewton.range_findings
@@ -39,6 +44,8 @@ _DEFAULT_PRINTING_ITEMS = {
 
 def _defaults():
     """Key -> [default, description]; a new dict (and new containers) per call."""
+    lrsfn = ParametersLowRankSaddleFreeNewton()
+    armijo = line_search_parameters()
     return {
         # output
         "problem_name": ["problem", "Name used in file names (logger folder <problem_name>_logging/)"],
@@ -60,7 +67,8 @@ def _defaults():
         "debug": [False, "MPI: check after every step that the weights are identical on all ranks"],
         # optimizer
         "optimizer": ["lrsfn", "Optimizer name: " + ", ".join(repr(n) for n in optimizer_names())],
-        "alpha": [1e-3, "Step length or learning rate (initial value for line searches)"],
+        "alpha": [None, "Fixed step length or learning rate; None: the chosen optimizer's own "
+                        "default. Not used by line searches (see line_search_alpha)"],
         "fused_step": [False, "Adam and fixed-rank LRSFN: compute the whole step in one graph run "
                               "(same step as the numpy path to round-off; single process)"],
         "hessian_type": ["hessian", "Curvature operator of the optimizer and of the recorded spectra: "
@@ -69,13 +77,15 @@ def _defaults():
                                     "direction-free work once per step, cheaper Krylov products (Hessian.at_point)"],
         "hessian_low_rank": [20, "Rank of the low-rank Hessian of LRSFN (fixed rank when range_finding is None)"],
         "globalization": [None, "None (fixed alpha), 'line_search', 'spectral_step' (LRSFN), 'trust_region' (INCG)"],
-        "max_backtrack": [10, "Maximum backtracking steps of the Armijo line search"],
-        "spectral_step_alpha": [1e-2, "Upper bound of the LRSFN spectral step alpha = min(this, 0.1/|lambda_1|)"],
+        "max_backtrack": [armijo["max_backtrack"][0], "Maximum backtracking steps of the Armijo line search"],
+        "spectral_step_alpha": [lrsfn["spectral_step_alpha"],
+                                "Upper bound of the LRSFN spectral step alpha = min(this, 0.1/|lambda_1|)"],
         "default_damping": [1e-3, "LRSFN damping gamma when the Tikhonov gamma is below 1e-4"],
         "range_finding": [None, "LRSFN rank selection: None (fixed rank), 'arf', 'naarf', 'vn'"],
         "range_rel_error_tolerance": [0.1, "Relative error tolerance of the adaptive range finders"],
-        "range_abs_error_tolerance": [50, "Absolute error tolerance of the adaptive range finders"],
-        "range_block_size": [20, "Block size of the adaptive range finders"],
+        "range_abs_error_tolerance": [lrsfn["range_abs_error_tolerance"],
+                                      "Absolute error tolerance of the adaptive range finders"],
+        "range_block_size": [lrsfn["range_block_size"], "Block size of the adaptive range finders"],
         "max_bad_vectors_nystrom": [5, "Variance-based Nystrom: noisy vectors tolerated before stopping"],
         "max_vectors_nystrom": [40, "Variance-based Nystrom: maximum number of vectors"],
         "nystrom_std_tolerance": [0.5, "Variance-based Nystrom: std / eigenvalue ratio that marks noise"],
@@ -88,7 +98,8 @@ def _defaults():
         "spec_frequency": [1.0, "Record the spectrum every this many sweeps"],
         "rayleigh_quotients": [True, "With record_spectrum: also record the Rayleigh-quotient std"],
         "rq_data_size": [None, "Training samples used for spectra and Rayleigh quotients (None: all)"],
-        "rq_samps": [100, "Number of data partitions for the Rayleigh-quotient std"],
+        "rq_samps": [lrsfn["rq_samps"], "Number of data partitions for the Rayleigh-quotient std "
+                                        "(and of LRSFN's 'naarf'/'vn' partitions)"],
         "target_rank": [100, "Rank of the recorded spectrum"],
         "test_matrix": ["gaussian", "Test matrix of LRSFN's fixed-rank eigensolver: 'gaussian' (as the "
                                     "original code) or 'rademacher' (random signs, far cheaper to draw)"],
@@ -104,6 +115,9 @@ def _defaults():
         # checkpoints (hessianlearn.model.checkpoint; fit(resume=True) continues from the newest)
         "checkpoint_frequency": [None, "Write a checkpoint into <problem_name>_logging/checkpoints/ every "
                                        "this many sweeps (None: no checkpoints); the last two are kept"],
+        # Armijo line search's first trial step (every optimizer's line search starts here)
+        "line_search_alpha": [armijo["line_search_alpha"][0],
+                              "First trial step of every Armijo line search (alpha is the fixed step only)"],
     }
 
 
@@ -195,7 +209,7 @@ def validate_settings(settings, dimension=None):
     Raises
     ------
     ValueError
-        ``alpha <= 0``, ``max_sweeps <= 0``, frequencies ``<= 0``,
+        ``alpha <= 0`` (``None`` is valid), ``line_search_alpha <= 0``, ``max_sweeps <= 0``, frequencies ``<= 0``,
         ``hessian_low_rank < 1`` (or ``> dimension``), an unknown optimizer,
         globalization, range_finding or hessian_type (the message lists the
         valid ones), non-positive counts.
@@ -206,7 +220,9 @@ def validate_settings(settings, dimension=None):
     _choice(settings, "globalization", GLOBALIZATIONS)
     _choice(settings, "range_finding", RANGE_FINDING)
     _choice(settings, "hessian_type", HESSIAN_TYPES)
-    for key in ("alpha", "spectral_step_alpha", "default_damping", "range_rel_error_tolerance",
+    if settings["alpha"] is not None:
+        _positive_number(settings, "alpha")
+    for key in ("spectral_step_alpha", "default_damping", "range_rel_error_tolerance",
                 "range_abs_error_tolerance", "nystrom_std_tolerance", "printing_sweep_frequency",
                 "validate_frequency", "spec_frequency"):
         _positive_number(settings, key)
@@ -250,4 +266,33 @@ def validate_settings(settings, dimension=None):
             f"settings['checkpoint_frequency'] must be a positive number of sweeps or None (no "
             f"checkpoints), got {frequency!r}."
         )
+    _positive_number(settings, "line_search_alpha")
     return settings
+
+
+def changed_settings(settings):
+    """Keys whose value differs from the default of :func:`HessianlearnModelSettings`.
+
+    Parameters
+    ----------
+    settings : ParameterList or dict
+
+    Returns
+    -------
+    list of str
+        In the order of ``settings``.
+    """
+    defaults = _defaults()
+    changed = []
+    for key, value in settings.items():
+        if key not in defaults:
+            continue
+        default = defaults[key][0]
+        try:
+            same = bool(value == default) and isinstance(value, bool) == isinstance(default, bool) \
+                and (value is None) == (default is None)
+        except (TypeError, ValueError):  # arrays and other values without a plain ==
+            same = False
+        if not same:
+            changed.append(key)
+    return changed

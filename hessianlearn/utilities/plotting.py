@@ -77,7 +77,7 @@ def plot_training_curves(loggers, keys=("train_loss", "val_loss"), x_key="sweeps
             if key not in logger:
                 continue
             x, y = logger_series(logger, key, x_key)
-            if f"initial_{key}" in logger:  # the validation before training, at sweep 0
+            if f"initial_{key}" in logger and 0 not in logger[key]:  # older loggers: no key 0
                 x, y = np.r_[0.0, x], np.r_[logger[f"initial_{key}"], y]
             # One color per run when comparing runs, else one per entry.
             color = colors[(run if len(loggers) > 1 else k) % len(colors)]
