@@ -60,14 +60,14 @@ def build(case, samples=400, **overrides):
 
 def _stop_after(sweeps, action):
     """Make the fit loop run ``action()`` right after logging the step that reaches ``sweeps``."""
-    original = HessianlearnModel._log_iteration
+    original = HessianlearnModel._log_state
 
-    def log_iteration(self, logger, optimizer, i, total, *args):
+    def log_state(self, logger, optimizer, i, total, *args):
         original(self, logger, optimizer, i, total, *args)
         if total >= sweeps:
             action()
 
-    HessianlearnModel._log_iteration = log_iteration
+    HessianlearnModel._log_state = log_state
 
 
 def _die_in_second_checkpoint():

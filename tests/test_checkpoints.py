@@ -345,14 +345,14 @@ def test_an_interrupt_inside_a_step_writes_no_checkpoint(tmp_path, monkeypatch):
     """KeyboardInterrupt raised mid-step (a second Ctrl-C): logger saved, no inconsistent checkpoint."""
     monkeypatch.chdir(tmp_path)
     model = cases.build("adam", verbose=False)
-    original = HessianlearnModel._log_iteration
+    original = HessianlearnModel._log_state
 
     def log_iteration(self, logger, optimizer, i, *args):
         original(self, logger, optimizer, i, *args)
         if i == 11:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(HessianlearnModel, "_log_iteration", log_iteration)
+    monkeypatch.setattr(HessianlearnModel, "_log_state", log_iteration)
     with pytest.raises(KeyboardInterrupt, match="during a step"):
         model.fit()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

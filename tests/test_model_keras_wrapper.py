@@ -98,4 +98,4 @@ def test_wrapper_bad_input(float64):
 def test_wrapper_has_no_loop_of_its_own():
     """The wrapper delegates to HessianlearnModel.fit (no second copy of the loop)."""
     own = set(vars(KerasModelWrapper))
-    assert not {"_loop", "_validate", "_log_iteration", "_finish"} & own
+    assert not {"_loop", "_validate", "_log_state", "_log_evaluation", "_finish"} & own

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hessianlearn import Data, HessianlearnModel, L2Regularization, RegressionProblem, tf
+from hessianlearn import (Data, HessianlearnModel, HessianlearnModelSettings, L2Regularization,
+                         RegressionProblem, tf)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -48,8 +49,9 @@ def python_blocks(text):
 
 def test_python_blocks_are_found():
     blocks = python_blocks(README.read_text())
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     assert "HLModel.fit()" in blocks[0] and "Hessian(problem, sess, regularization)" in blocks[1]
+    assert "fit(resume=True)" in blocks[2]
     assert python_blocks("text\n```python\na = 1\n```\n```bash\nls\n```\n") == ["a = 1\n"]
 
 
@@ -87,11 +89,8 @@ def regression_data(n=1000, seed=0):
     return x, y
 
 
-@pytest.mark.parametrize("hessian_batch_size, most", [(-1, 0.5), (8, 0.1)])
-def test_original_readme_usage_trains_with_every_default(tmp_path, monkeypatch,
-                                                         hessian_batch_size, most):
-    """As written (no Hessian batch) and as README advises a first run (a Hessian batch of 8)."""
-    monkeypatch.chdir(tmp_path)                   # the default save_logger writes here
+def _seed_readme_fit(hessian_batch_size, settings=None):
+    """The original README's lines (with its Data line's typo mended), on a small regression."""
     x_data, y_data = regression_data()
     inputs = tf.keras.Input(shape=(4,))
     hidden = tf.keras.layers.Dense(16, activation="softplus")(inputs)
@@ -101,14 +100,39 @@ def test_original_readme_usage_trains_with_every_default(tmp_path, monkeypatch,
     data = Data({problem.x: x_data, problem.y_true: y_data}, 32, validation_data_size=200,
                 hessian_batch_size=hessian_batch_size)
     regularization = L2Regularization(problem, gamma=0)
-    HLModel = HessianlearnModel(problem, regularization, data)
+    if settings is None:
+        HLModel = HessianlearnModel(problem, regularization, data)
+    else:
+        HLModel = HessianlearnModel(problem, regularization, data,
+                                    settings=HessianlearnModelSettings(settings))
     logger = HLModel.fit()
-
     assert HLModel.settings["optimizer"] == "lrsfn"
     assert (data.hess_train is None) == (hessian_batch_size < 0)
+    return HLModel, logger, data, problem
+
+
+def test_original_readme_usage_runs_with_the_originals_defaults(tmp_path, monkeypatch):
+    """Every setting at its default: the original's LRSFN step 5e-2 (README says it may diverge
+    on a small network); the run ends cleanly and keeps weights no worse than the start."""
+    monkeypatch.chdir(tmp_path)                   # the default save_logger writes here
+    HLModel, logger, _, _ = _seed_readme_fit(-1)
+    assert HLModel.optimizer.parameters["alpha"] == 5e-2 and HLModel.settings["alpha"] is None
+    assert HLModel.settings["max_sweeps"] == 10.0 and HLModel.settings["hessian_low_rank"] == 20
+    assert logger["status"] in ("max_sweeps", "non_finite")
+    best = logger["best_iteration"]
+    assert np.isfinite(logger["val_loss"][best]) and logger["val_loss"][best] <= logger["val_loss"][0]
+
+
+@pytest.mark.parametrize("hessian_batch_size, most", [(-1, 0.5), (8, 0.2)])
+def test_original_readme_usage_trains_with_readmes_first_run_setting(tmp_path, monkeypatch,
+                                                                     hessian_batch_size, most):
+    """As README advises a first run: the unit-step line search, with and without a Hessian batch."""
+    monkeypatch.chdir(tmp_path)
+    HLModel, logger, data, problem = _seed_readme_fit(hessian_batch_size,
+                                                      {"globalization": "line_search"})
+    assert logger["status"] == "max_sweeps"
     assert logger["sweeps"][max(logger["sweeps"])] >= HLModel.settings["max_sweeps"]
-    # before the first step (h14-model also logs it as val_loss[0])
-    initial = logger["initial_val_loss"] if "initial_val_loss" in logger else logger["val_loss"][0]
+    initial = logger["val_loss"][0]               # before the first step
     final = logger["val_loss"][max(logger["val_loss"])]
     targets = data.validation[problem.y_true]
     variance = float(np.mean((targets - targets.mean(axis=0)) ** 2))
