@@ -44,6 +44,10 @@ def _same_batch(a, b):
     return True
 
 
+def _is_tensor(key):
+    return hasattr(key, "graph") and isinstance(getattr(key, "name", None), str)
+
+
 def two_loop_recursion(g, pairs):
     """``H_k g`` for the L-BFGS inverse-Hessian approximation of the pairs ``(s_i, y_i)``.
 
@@ -89,6 +93,9 @@ class LBFGS(Optimizer):
         Number of pairs skipped for ``s^T y <= 0``.
     """
 
+    #: ``pending_step``: the last accepted step, whose pair the next step completes
+    state_attributes = Optimizer.state_attributes + ("pairs", "skipped_pairs", "pending_step")
+
     @classmethod
     def default_parameters(cls):
         return ParametersLBFGS()
@@ -102,6 +109,27 @@ class LBFGS(Optimizer):
     def _check_parameters(self):
         super()._check_parameters()
         _check_count(self.parameters["memory"], "memory")
+
+    @property
+    def pending_step(self):
+        """``(s, g, batch)`` of the last accepted step (``None`` if none), ``batch`` keyed by
+        the fed tensors' names so that it pickles; assigning it maps the names back to the
+        tensors of the session's graph."""
+        if self._pending is None:
+            return None
+        s, g, feed = self._pending
+        return s, g, {(key.name if _is_tensor(key) else key, _is_tensor(key)): value
+                      for key, value in feed.items()}
+
+    @pending_step.setter
+    def pending_step(self, value):
+        if value is None:
+            self._pending = None
+            return
+        s, g, batch = value
+        graph = self.sess.graph
+        self._pending = (s, g, {graph.get_tensor_by_name(key) if tensor else key: array
+                                for (key, tensor), array in batch.items()})
 
     def _gradient_at(self, feed_dict):
         """``g`` (with the regularization's gradient) at the current weights; one sweep."""
