@@ -88,7 +88,7 @@ def test_lbfgs_pending_step_is_keyed_by_tensor_names_and_maps_back(tmp_path, mon
     optimizer = model.optimizer
     s, g, feed = optimizer._pending
     saved = optimizer.state_dict()["pending_step"]
-    assert set(saved[2]) == {(model.problem.x.name, True)}
+    assert set(saved[2]) == {(model.problem.x.name, True)} and saved[3] == 1
     restored = type(optimizer)(model.problem, model.regularization, model.sess, optimizer.parameters)
     restored.pending_step = pickle.loads(pickle.dumps(saved))
     s2, g2, feed2 = restored._pending
@@ -97,3 +97,20 @@ def test_lbfgs_pending_step_is_keyed_by_tensor_names_and_maps_back(tmp_path, mon
     assert np.array_equal(feed2[model.problem.x], feed[model.problem.x])
     restored.pending_step = None
     assert restored._pending is None
+
+    # under MPI the saved batch is one rank's part: dropped, with a warning
+    with pytest.warns(RuntimeWarning, match="rank-local"):
+        restored.pending_step = saved[:3] + (2,)
+    assert restored._pending is None
+    restored.comm = _TwoRanks()
+    with pytest.warns(RuntimeWarning, match="rank-local"):
+        restored.pending_step = saved
+    assert restored._pending is None
+
+
+class _TwoRanks:
+    """Stands in for an MPI communicator of two ranks (only its size is asked)."""
+
+    @staticmethod
+    def Get_size():
+        return 2
