@@ -37,6 +37,21 @@ CASES = {
     "lrsfn": {"optimizer": "lrsfn", "hessian_low_rank": 2, "alpha": 2e-3},
     "lrsfn_fused": {"optimizer": "lrsfn", "hessian_low_rank": 2, "alpha": 2e-3, "fused_step": True},
     "incg": {"optimizer": "incg", "globalization": "trust_region", "alpha": 1.0},
+    # the optimizer lab (issue 16), with parameters that make every piece of state matter
+    "adahessian": {"optimizer": "adahessian", "alpha": 1e-2},
+    "sophia": {"optimizer": "sophia", "alpha": 1e-2},
+    "lbfgs": {"optimizer": "lbfgs"},
+    "hessian_free": {"optimizer": "hessian_free"},
+    "kfac": {"optimizer": "kfac"},
+}
+#: Optimizer parameter overrides of some cases (``HessianlearnModel.set_optimizer``): Sophia
+#: carries its diagonal between refreshes, L-BFGS's memory is full and rotates, HF's CG is
+#: short, K-FAC reuses its eigendecompositions and adapts its damping every other step.
+PARAMETERS = {
+    "sophia": {"hessian_frequency": 3},
+    "lbfgs": {"memory": 3},
+    "hessian_free": {"cg_max_iter": 3},
+    "kfac": {"inverse_frequency": 2, "damping_adaptation_interval": 2},
 }
 
 
@@ -55,6 +70,8 @@ def build(case, samples=400, **overrides):
     data = Data({problem.x: x}, 20, validation_data_size=80, hessian_batch_size=10, seed=3)
     settings = {**COMMON, **CASES[case], **overrides}
     model = HessianlearnModel(problem, L2Regularization(problem, 1e-3), data, settings=settings)
+    if case in PARAMETERS:
+        model.set_optimizer(settings["optimizer"], PARAMETERS[case])
     return model
 
 

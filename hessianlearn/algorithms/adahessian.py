@@ -53,6 +53,8 @@ class AdaHessian(Optimizer):
         The last diagonal estimate ``D_t``.
     """
 
+    state_attributes = Optimizer.state_attributes + ("m", "v", "diagonal")
+
     @classmethod
     def default_parameters(cls):
         return ParametersAdaHessian()

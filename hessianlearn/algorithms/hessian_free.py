@@ -72,6 +72,9 @@ class HessianFree(Optimizer):
         The last reduction ratio.
     """
 
+    #: ``_previous``: the last CG iterate, the next step's warm start
+    state_attributes = Optimizer.state_attributes + ("damping", "last_rho", "_previous")
+
     @classmethod
     def default_parameters(cls):
         return ParametersHessianFree()

@@ -74,6 +74,9 @@ class KFAC(Optimizer):
     damping : float
     """
 
+    #: ``_eigen``: the factors' eigendecompositions, reused between their recomputations
+    state_attributes = Optimizer.state_attributes + ("factors", "damping", "_eigen")
+
     @classmethod
     def default_parameters(cls):
         return ParametersKFAC()

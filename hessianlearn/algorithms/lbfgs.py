@@ -1,8 +1,10 @@
 """Limited-memory BFGS (Nocedal 1980; Liu & Nocedal 1989) with an Armijo line search."""
+import warnings
 from collections import deque
 
 import numpy as np
 
+from ..utilities.mpi import size_of
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .optimizer import Optimizer, _check_count, line_search_parameters
@@ -42,6 +44,10 @@ def _same_batch(a, b):
         if x.shape != y.shape or not np.array_equal(x, y):
             return False
     return True
+
+
+def _is_tensor(key):
+    return hasattr(key, "graph") and isinstance(getattr(key, "name", None), str)
 
 
 def two_loop_recursion(g, pairs):
@@ -89,6 +95,9 @@ class LBFGS(Optimizer):
         Number of pairs skipped for ``s^T y <= 0``.
     """
 
+    #: ``pending_step``: the last accepted step, whose pair the next step completes
+    state_attributes = Optimizer.state_attributes + ("pairs", "skipped_pairs", "pending_step")
+
     @classmethod
     def default_parameters(cls):
         return ParametersLBFGS()
@@ -102,6 +111,39 @@ class LBFGS(Optimizer):
     def _check_parameters(self):
         super()._check_parameters()
         _check_count(self.parameters["memory"], "memory")
+
+    @property
+    def pending_step(self):
+        """``(s, g, batch, ranks)`` of the last accepted step (``None`` if none).
+
+        ``batch`` is this process's part of the step's gradient batch, keyed by the
+        fed tensors' names so that it pickles; ``ranks`` the number of MPI ranks.
+        Assigning it maps the names back to the tensors of the session's graph. A
+        batch saved or restored under several ranks is one rank's part, not the
+        restoring rank's: it is dropped with a ``RuntimeWarning`` (the next step
+        then stores no pair; the other pairs are kept).
+        """
+        if self._pending is None:
+            return None
+        s, g, feed = self._pending
+        return s, g, {(key.name if _is_tensor(key) else key, _is_tensor(key)): value
+                      for key, value in feed.items()}, size_of(self.comm)
+
+    @pending_step.setter
+    def pending_step(self, value):
+        if value is None:
+            self._pending = None
+            return
+        s, g, batch, ranks = value
+        if ranks > 1 or size_of(self.comm) > 1:
+            warnings.warn("L-BFGS: the pending curvature pair's batch is rank-local under MPI and "
+                          "is not restored; the next step stores no pair, so the resumed run "
+                          "departs from the uninterrupted one.", RuntimeWarning, stacklevel=2)
+            self._pending = None
+            return
+        graph = self.sess.graph
+        self._pending = (s, g, {graph.get_tensor_by_name(key) if tensor else key: array
+                                for (key, tensor), array in batch.items()})
 
     def _gradient_at(self, feed_dict):
         """``g`` (with the regularization's gradient) at the current weights; one sweep."""

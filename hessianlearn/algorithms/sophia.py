@@ -53,6 +53,8 @@ class Sophia(Optimizer):
         The moving averages of the gradient and of the diagonal.
     """
 
+    state_attributes = Optimizer.state_attributes + ("m", "h")
+
     @classmethod
     def default_parameters(cls):
         return ParametersSophia()
