@@ -21,13 +21,14 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..problem.hessian import Hessian
+from ..problem.fused_steps import fused_step
 from ..problem.gauss_newton_operator import GaussNewton
 from ..utilities.mpi import check_agreement, run_collectively, synchronized_generator
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .armijo_line_search import ArmijoLineSearch
 
-__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS"]
+__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS", "FUSED_STEP_CHOICES"]
 
 #: Curvature operator classes by ``hessian_type``; the one place to register more
 #: (e.g. ``'gauss_newton'``). Each is called as ``cls(problem, sess, regularization, comm=comm)``.
@@ -190,6 +191,8 @@ class Optimizer:
         self.rng = synchronized_generator(comm, self.parameters["seed"])
         self.last_evaluation = {}
         self._captured_feed = None  # the batch minimize() captured the curvature on, if any
+        #: Number of steps that ran the fused in-graph step (the rest ran the numpy path).
+        self.fast_path_iterations = 0
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -226,15 +229,47 @@ class Optimizer:
             _check_choice(p["hessian_type"], tuple(CURVATURE_OPERATORS), "hessian_type")
         if "max_backtrack" in p:
             _check_count(p["max_backtrack"], "max_backtrack", minimum=0)
-        for key in ("fused_step", "hessian_at_point"):
-            if key in p and not isinstance(p[key], (bool, np.bool_)):
-                raise ValueError(f"Parameter '{key}' must be True or False, got {p[key]!r}.")
+        if "hessian_at_point" in p and not isinstance(p["hessian_at_point"], (bool, np.bool_)):
+            raise ValueError(f"Parameter 'hessian_at_point' must be True or False, got "
+                             f"{p['hessian_at_point']!r}.")
         if "fused_step" in p:
-            if p["fused_step"] and self.comm is not None:
+            choice = check_fused_step(p["fused_step"])
+            if choice is True and self.comm is not None:
                 raise ValueError(
                     "Parameter 'fused_step' = True computes the whole step in one session run, "
-                    "which cannot be reduced over MPI ranks; set fused_step False under MPI."
+                    "which cannot be reduced over MPI ranks; set fused_step 'auto' or False under MPI."
                 )
+            unsupported = self._fast_path_unsupported() if choice is True else None
+            if unsupported:
+                raise ValueError(
+                    f"Parameter 'fused_step' = True: {type(self).__name__} has no fast path for "
+                    f"{unsupported}; set fused_step 'auto' (the fast path where it exists) or False."
+                )
+
+    def _fast_path_unsupported(self):
+        """``None`` if the current parameters have a fast (fused) step, else the combination
+        that has none, as a phrase for messages (subclasses with fast steps override)."""
+        return "any parameters"
+
+    @property
+    def uses_fast_path(self):
+        """Whether the next step runs the fused graph (``fused_step`` True, or ``'auto'``
+        with a fast path for the current parameters, single process)."""
+        if "fused_step" not in self.parameters:
+            return False
+        choice = check_fused_step(self.parameters["fused_step"])
+        if choice == "auto":
+            return self.comm is None and self._fast_path_unsupported() is None
+        return choice
+
+    @property
+    def fast_path_note(self):
+        """One line for the fit's header when ``'auto'`` falls back because of MPI, else ``None``."""
+        if "fused_step" in self.parameters and self.parameters["fused_step"] == "auto" \
+                and self.comm is not None and self._fast_path_unsupported() is None:
+            return ("fused_step 'auto': the fused step cannot be reduced over MPI ranks; "
+                    "the numpy reference path is used")
+        return None
 
     @property
     def globalization(self):
@@ -364,6 +399,87 @@ class Optimizer:
         self.iter += 1
         return info
 
+    # ------------------------------------------------------------------ fused first-order steps
+    def _fused_graph(self, kind, **options):
+        """The problem's cached fused graph ``kind`` for this optimizer's regularization."""
+        return fused_step(kind, self.problem, self.regularization if self._regularized else None,
+                          **options)
+
+    def _fused_scalars(self):
+        """The keywords of the fused step's ``feed`` at the next iteration (subclasses)."""
+        raise NotImplementedError
+
+    def _fused_prepare(self):
+        """Before a fused first-order run: check the session and settings; return the step graph."""
+        if self.sess is None:
+            raise ValueError("sess is None: pass sess= to the constructor or set optimizer.sess "
+                             "before calling minimize.")
+        self._check_parameters()
+        return self._fused_single_step()
+
+    def _fused_single_step(self):
+        raise NotImplementedError
+
+    def _fused_record(self, out, j=None):
+        """Book one fused iteration from the fetched ``out`` (entry ``j`` of arrays if given):
+        ``last_evaluation``, sweeps, counters; returns the step info. Raises
+        :class:`NonFiniteError` (weights unchanged) if it was not finite."""
+        value = (lambda key: float(out[key])) if j is None else (lambda key: float(out[key][j]))
+        data_loss = value("data_loss")
+        loss = data_loss + value("reg_cost")
+        norm_g = value("norm_g")
+        if not (np.isfinite(loss) and np.isfinite(norm_g)):
+            raise NonFiniteError(
+                f"iteration {self.iter}: the loss ({loss}), the gradient or the step is NaN or inf; "
+                "the weights were not changed. Check the data and lower the step length alpha."
+            )
+        self.sweeps[0] += 1.0
+        self.fast_path_iterations += 1
+        self.last_evaluation = {"loss": loss, "data_loss": data_loss, "norm_g": norm_g}
+        if "accuracy" in out:
+            self.last_evaluation["accuracy"] = value("accuracy")
+        self.alpha = float(self.parameters["alpha"])
+        info = {"iteration": self.iter, "loss": loss, "norm_g": norm_g, "alpha": self.alpha}
+        self.iter += 1
+        return info
+
+    def _fused_minimize(self, feed_dict):
+        """One fused first-order step on ``feed_dict`` (one session run)."""
+        feed = _check_feed(feed_dict, "feed_dict")
+        step = self._fused_prepare()
+        out = evaluate(self.sess, step.fetches, step.feed(feed, **self._fused_scalars()))
+        return self._fused_record(out)
+
+    @property
+    def supports_step_sequences(self):
+        """Whether :meth:`minimize_steps` runs several steps per session call now."""
+        return False
+
+    def minimize_steps(self, feed_dicts):
+        """Steps on the batches ``feed_dicts`` in order (one per batch); a list of step infos.
+
+        Optimizers whose fast path runs several steps per session call
+        (:attr:`supports_step_sequences`) do so, with the same iterates as
+        :meth:`minimize` per batch; ``evaluations`` then holds each step's
+        ``last_evaluation``. Others call :meth:`minimize` per batch.
+        """
+        infos, self.evaluations = [], []
+        feeds = [_check_feed(f, "feed_dicts[i]") for f in feed_dicts]
+        if not self.supports_step_sequences or len(feeds) < 2:
+            for feed in feeds:
+                infos.append(self.minimize(feed))
+                self.evaluations.append(dict(self.last_evaluation))
+            return infos
+        self._fused_prepare()
+        sequence = self._fused_graph("steps", method=self._sequence_method)
+        out = evaluate(self.sess, sequence.fetches, sequence.feed(feeds, **self._fused_scalars()))
+        # the loop ran up to the first non-finite iteration (not applied): recording it raises,
+        # after the iterations before it are in `evaluations`
+        for j in range(len(out["norm_g"])):
+            infos.append(self._fused_record(out, j))
+            self.evaluations.append(dict(self.last_evaluation))
+        return infos
+
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
         """Compute and apply the step; return method-specific info. Subclasses implement."""
         raise NotImplementedError
@@ -414,6 +530,26 @@ class Optimizer:
         self.alpha = alpha
         return {"backtracks": backtracks, "accepted": alpha > 0.0,
                 "steepest_descent_fallback": bool(fallback)}
+
+
+#: Values of the ``fused_step`` parameter and setting.
+FUSED_STEP_CHOICES = ("auto", True, False)
+
+
+def check_fused_step(value, argument="Parameter 'fused_step'"):
+    """``value`` as one of :data:`FUSED_STEP_CHOICES` (numpy bools accepted), else ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == "auto":
+        return value
+    raise ValueError(f"{argument} must be one of 'auto', True, False, got {value!r}.")
+
+
+def fused_step_parameters(description):
+    """The ``fused_step`` entry (default ``'auto'``) of optimizers with a fast path."""
+    return {"fused_step": ["auto", "'auto' (the fused in-graph step where it computes the "
+                                   "reference step, single process), True (raise where it does "
+                                   "not), False (numpy reference path). " + description]}
 
 
 def at_point_parameters():

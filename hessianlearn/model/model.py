@@ -227,8 +227,12 @@ class HessianlearnModel:
         config = tf.ConfigProto(intra_op_parallelism_threads=self.settings["intra_threads"],
                                 inter_op_parallelism_threads=self.settings["inter_threads"])
         with graph.as_default():
-            if self._initializer is None:
-                self._initializer = tf.global_variables_initializer()
+            # one initializer per set of variables, shared by every model of the problem
+            variables = tuple(tf.global_variables())
+            cache = self.problem._graph_cache("initializers")
+            if variables not in cache:
+                cache[variables] = tf.variables_initializer(list(variables))
+            self._initializer = cache[variables]
         self.sess = tf.Session(graph=graph, config=config)
         # A new session restarts the seeded random kernels: the same graph seed gives
         # the same initial weights in every fit.
@@ -391,6 +395,9 @@ class HessianlearnModel:
         printer.header(settings["title"] or
                        f"{label}: dW={self.problem.dimension}, N={data.train_data_size}, "
                        f"batch={data.batch_size}, Hessian batch={logger['hessian_batch_size']}")
+        note = getattr(optimizer, "fast_path_note", None)
+        if note:
+            printer.message(note)
 
         # The bar replaces the table: drawn only when the table is off (rank 0).
         progress = ProgressBar(settings["max_sweeps"], description=label,
@@ -418,63 +425,117 @@ class HessianlearnModel:
             self._finish(sess, logger)
         return logger
 
+    def _group_size(self, optimizer, i, sweeps, gradient_factor):
+        """Iterations of the next session call: 1, or for optimizers running several steps
+        per call (each costing one gradient pass, ``gradient_factor`` sweeps) up to
+        ``steps_per_run``, ending at the first iteration that validates, prints or stops,
+        so those happen where they would with one step per call."""
+        settings = self.settings
+        limit = int(settings["steps_per_run"])
+        if limit < 2 or i == 0 or not getattr(optimizer, "supports_step_sequences", False) or settings["debug"] \
+                or settings["record_spectrum"] or settings["record_last_rq_std"]:
+            return 1
+        for k in range(1, limit):
+            after = sweeps + k * gradient_factor
+            previous = after - gradient_factor
+            if after >= settings["max_sweeps"] or any(
+                    _crossed(previous, after, settings[key])
+                    for key in ("validate_frequency", "printing_sweep_frequency")):
+                return k
+        return limit
+
+    def _next_batches(self, train, hess_iterator, derivative_iterator, count):
+        """Up to ``count`` (training batch, Hessian batch) pairs; fewer when the data run out."""
+        pairs = []
+        for _ in range(count):
+            try:
+                batch = self._merge(next(train), derivative_iterator)
+            except StopIteration:
+                break
+            pairs.append((batch, next(hess_iterator) if hess_iterator is not None else None))
+        return pairs
+
     def _loop(self, sess, optimizer, logger, printer, progress):
         settings, data = self.settings, self.data
         hess_iterator = data.hess_train
         derivative_iterator = None if self.derivative_data is None else self.derivative_data.train
+        train = iter(data.train)
         counts = np.array(optimizer.sweeps, dtype=float)
         sweeps = 0.0
         start = time.perf_counter()
         last_validation = None
-        for i, batch in enumerate(data.train):
-            try:
-                batch = self._merge(batch, derivative_iterator)
-            except StopIteration:
+        i = 0
+        while True:
+            size = self._group_size(optimizer, i, sweeps, data.batch_factor[0])
+            pairs = self._next_batches(train, hess_iterator, derivative_iterator, size)
+            if not pairs:
                 break
-            hess_batch = next(hess_iterator) if hess_iterator is not None else None
             gradient_factor, hessian_factor = data.batch_factor
             if hess_iterator is None:
                 hessian_factor = gradient_factor
             step_start = time.perf_counter()
+            failure = None
             try:
-                optimizer.minimize(batch, hessian_feed_dict=hess_batch)
+                if len(pairs) == 1:
+                    optimizer.minimize(pairs[0][0], hessian_feed_dict=pairs[0][1])
+                    evaluations = [None]
+                else:
+                    optimizer.minimize_steps([batch for batch, _ in pairs])
+                    evaluations = optimizer.evaluations
             except FloatingPointError as error:
-                raise _Stop("non_finite", f"Training stopped at iteration {i} (sweeps {sweeps:.3f}): "
-                                          f"{error} The best weights were restored.") from None
+                failure = error
+                evaluations = list(getattr(optimizer, "evaluations", [])) if len(pairs) > 1 else []
             now = time.perf_counter()
             new_counts = np.array(optimizer.sweeps, dtype=float)
-            previous, sweeps = sweeps, sweeps + float(
-                np.dot([gradient_factor, hessian_factor], new_counts - counts))
+            per_step = (new_counts - counts) / max(len(evaluations), 1)
             counts = new_counts
-            self._log_iteration(logger, optimizer, i, sweeps, now - step_start, now - start)
-            if settings["debug"]:
-                check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
-            if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
-                raise _Stop("non_finite", f"Training stopped at iteration {i}: the training loss or "
-                                          "gradient norm is NaN or inf. The best weights were restored.")
-            done = sweeps >= settings["max_sweeps"]
-            if done or _crossed(previous, sweeps, settings["validate_frequency"]):
-                self._validate(sess, logger, i)
-                last_validation = i
-                self._save(logger)
-            if settings["record_spectrum"] and (i == 0 or _crossed(previous, sweeps,
-                                                                    settings["spec_frequency"])):
-                self._record_spectrum(sess, optimizer, logger, i)
-            if settings["record_last_rq_std"]:
-                self._record_last_rq_std(optimizer, logger, i)
-            progress.update(sweeps, logger)
-            if i == 0 or done or _crossed(previous, sweeps, settings["printing_sweep_frequency"]):
-                printer.row(logger)
-            if done:
-                raise _Stop("max_sweeps", f"Reached max_sweeps = {settings['max_sweeps']} "
-                                          f"after {i + 1} iterations.")
+            for evaluation in evaluations:
+                previous, sweeps = sweeps, sweeps + float(
+                    np.dot([gradient_factor, hessian_factor], per_step))
+                self._log_iteration(logger, optimizer, i, sweeps, (now - step_start) / len(evaluations),
+                                    now - start, evaluation)
+                if self._after_iteration(sess, optimizer, logger, printer, progress, i, previous,
+                                         sweeps):
+                    last_validation = i
+                if sweeps >= settings["max_sweeps"]:
+                    raise _Stop("max_sweeps", f"Reached max_sweeps = {settings['max_sweeps']} "
+                                              f"after {i + 1} iterations.")
+                i += 1
+            if failure is not None:
+                raise _Stop("non_finite", f"Training stopped at iteration {i} (sweeps {sweeps:.3f}): "
+                                          f"{failure} The best weights were restored.") from None
         if logger["sweeps"] and last_validation != max(logger["sweeps"]):
             self._validate(sess, logger, max(logger["sweeps"]))
             printer.row(logger)
         raise _Stop("data_exhausted", "The training data iterator ran out before max_sweeps.")
 
-    def _log_iteration(self, logger, optimizer, i, sweeps, step_time, total_time):
-        evaluation = getattr(optimizer, "last_evaluation", None) or {}
+    def _after_iteration(self, sess, optimizer, logger, printer, progress, i, previous, sweeps):
+        """Checks, validation, recording and printing after iteration ``i`` (logged);
+        returns whether it validated."""
+        settings = self.settings
+        if settings["debug"]:
+            check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
+        if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
+            raise _Stop("non_finite", f"Training stopped at iteration {i}: the training loss or "
+                                      "gradient norm is NaN or inf. The best weights were restored.")
+        done = sweeps >= settings["max_sweeps"]
+        validated = done or _crossed(previous, sweeps, settings["validate_frequency"])
+        if validated:
+            self._validate(sess, logger, i)
+            self._save(logger)
+        if settings["record_spectrum"] and (i == 0 or _crossed(previous, sweeps,
+                                                                settings["spec_frequency"])):
+            self._record_spectrum(sess, optimizer, logger, i)
+        if settings["record_last_rq_std"]:
+            self._record_last_rq_std(optimizer, logger, i)
+        progress.update(sweeps, logger)
+        if i == 0 or done or _crossed(previous, sweeps, settings["printing_sweep_frequency"]):
+            printer.row(logger)
+        return validated
+
+    def _log_iteration(self, logger, optimizer, i, sweeps, step_time, total_time, evaluation=None):
+        if evaluation is None:
+            evaluation = getattr(optimizer, "last_evaluation", None) or {}
         logger["train_loss"][i] = float(evaluation.get("loss", np.nan))
         logger["train_data_loss"][i] = float(evaluation.get("data_loss", evaluation.get("loss", np.nan)))
         logger["||g||"][i] = float(evaluation.get("norm_g", np.nan))

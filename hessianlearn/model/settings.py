@@ -13,7 +13,7 @@ import copy
 import numbers
 
 from ..algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
-from ..algorithms.optimizer import CURVATURE_OPERATORS
+from ..algorithms.optimizer import CURVATURE_OPERATORS, check_fused_step
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
 
@@ -61,8 +61,10 @@ def _defaults():
         # optimizer
         "optimizer": ["lrsfn", "Optimizer name: " + ", ".join(repr(n) for n in optimizer_names())],
         "alpha": [1e-3, "Step length or learning rate (initial value for line searches)"],
-        "fused_step": [False, "Adam and fixed-rank LRSFN: compute the whole step in one graph run "
-                              "(same step as the numpy path to round-off; single process)"],
+        "fused_step": ["auto", "'auto': the whole step in one graph run wherever the optimizer has that "
+                               "fast path (same step as the numpy path to round-off; single process), "
+                               "else the numpy reference path; True: raise where there is none; "
+                               "False: the numpy reference path"],
         "hessian_type": ["hessian", "Curvature operator of the optimizer and of the recorded spectra: "
                                     "'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "hessian_at_point": [False, "Inexact Newton (incg, ingmres, inminres): capture the Hessian batch's "
@@ -101,6 +103,10 @@ def _defaults():
         "density_probes": [5, "Probes of the stochastic Lanczos quadrature density"],
         "density_lanczos_steps": [40, "Lanczos steps per probe of the SLQ density"],
         "record_layer_traces": [False, "With record_spectrum: also record Hutchinson traces of each layer's block"],
+        # several first-order steps per session run on the fast path (hessianlearn.problem.fused_steps)
+        "steps_per_run": [16, "Adam and SGD on the fused path: up to this many iterations per session "
+                              "call (a tf.while_loop over the stacked batches; every iteration is "
+                              "logged; 1: one per call)"],
     }
 
 
@@ -240,4 +246,6 @@ def validate_settings(settings, dimension=None):
                 f"settings['target_rank'] = {settings['target_rank']} exceeds the number of "
                 f"trainable weights ({dimension}); use at most {dimension}."
             )
+    check_fused_step(settings["fused_step"], "settings['fused_step']")
+    _positive_int(settings, "steps_per_run")
     return settings
