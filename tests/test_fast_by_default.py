@@ -36,7 +36,7 @@ def _autoencoder():
     ({"optimizer": "sgd", "alpha": 0.05}, True),
     ({"optimizer": "lrsfn", "hessian_low_rank": 4, "alpha": 0.1}, True),
     ({"optimizer": "lrsfn", "hessian_low_rank": 4, "globalization": "spectral_step"}, True),
-    ({"optimizer": "lrsfn", "hessian_low_rank": 4, "globalization": "line_search"}, False),
+    ({"optimizer": "lrsfn", "hessian_low_rank": 4, "globalization": "line_search"}, True),
     ({"optimizer": "lrsfn", "range_finding": "arf", "hessian_low_rank": 4}, False),
     ({"optimizer": "gd", "alpha": 0.5}, False),
     ({"optimizer": "incg", "alpha": 0.5}, False),

@@ -169,7 +169,8 @@ def _check_fused_direction(problem, regularization, feed, sess, oversample, test
 
 
 @pytest.mark.parametrize("test_matrix", ["gaussian", "rademacher"])
-@pytest.mark.parametrize("globalization, rank", [(None, None), ("spectral_step", None), (None, 3)])
+@pytest.mark.parametrize("globalization, rank", [(None, None), ("spectral_step", None), (None, 3),
+                                                  ("line_search", 3)])
 def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank, test_matrix):
     """Same test matrices on both paths (the fused one fed the numpy path's Gaussian draws;
     Rademacher bits are the same draw), so the iterates agree to round-off."""
@@ -197,6 +198,7 @@ def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank, test_
         assert a["alpha"] == pytest.approx(b["alpha"], rel=1e-9)
         assert a["rank"] == b["rank"] == n
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-10)
+        assert a.get("backtracks") == b.get("backtracks")
     np.testing.assert_array_equal(sweeps_fused, sweeps_numpy)
 
 
@@ -250,7 +252,7 @@ def test_fused_graphs_are_cached_per_problem(float64):
 
 def test_fused_steps_bad_configurations_raise(float64):
     problem, _, feed, sess = _setup()
-    for parameters in ({"range_finding": "arf"}, {"globalization": "line_search"}):
+    for parameters in ({"range_finding": "arf"}, {"range_finding": "vn"}):
         with pytest.raises(ValueError, match="fused_step"):
             LowRankSaddleFreeNewton(problem, sess=sess, parameters=dict(parameters, fused_step=True))
     with pytest.raises(ValueError, match="fused_step"):

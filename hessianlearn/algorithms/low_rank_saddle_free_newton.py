@@ -57,8 +57,8 @@ def ParametersLowRankSaddleFreeNewton():
     entries.update(line_search_parameters())
     entries.update(fused_step_parameters(
         "Fused: the fixed-rank step (test matrix, H Omega, QR, eigenpairs, Woodbury, update) in "
-        "one session run on the Hessian batch; range_finding None, globalization None or "
-        "'spectral_step'"))
+        "one session run on the Hessian batch; range_finding None (with 'line_search' the run "
+        "gives the direction and the Armijo search is the reference one)"))
     return ParameterList(entries)
 
 
@@ -94,10 +94,10 @@ class LowRankSaddleFreeNewton(Optimizer):
     (default, as the original code) or ``'rademacher'`` (random signs: ~100x
     cheaper to draw, fed to the fused step as packed bits).
 
-    ``fused_step`` (default ``'auto'``: used with fixed rank, globalization
-    None or ``'spectral_step'``, single process; ``False`` forces the numpy
-    path): the whole step after the gradient evaluation is one session run on
-    the Hessian batch. The test matrix comes from ``rng``: Rademacher bits (the
+    ``fused_step`` (default ``'auto'``: used with fixed rank, single process;
+    ``False`` forces the numpy path): the whole step after the gradient
+    evaluation is one session run on the Hessian batch (with ``'line_search'``
+    the run gives the direction, and the Armijo search is the reference one). The test matrix comes from ``rng``: Rademacher bits (the
     numpy path's draw), or a seed from which the graph draws the Gaussian
     matrix (so the two paths draw different Gaussian matrices; for the same
     matrix the steps agree to round-off, see ``bench/README.md`` for the cost).
@@ -153,10 +153,9 @@ class LowRankSaddleFreeNewton(Optimizer):
         _check_choice(p["test_matrix"], TEST_MATRICES, "test_matrix")
 
     def _fast_path_unsupported(self):
-        if self.range_finding is not None or self.globalization == "line_search":
-            return (f"range_finding {self.parameters['range_finding']!r} with globalization "
-                    f"{self.parameters['globalization']!r} (it needs range_finding None and "
-                    "globalization None or 'spectral_step')")
+        if self.range_finding is not None:
+            return (f"range_finding {self.parameters['range_finding']!r} (the fused step is "
+                    "the fixed-rank eigensolver's: it needs range_finding None)")
         return None
 
     @property
@@ -255,8 +254,12 @@ class LowRankSaddleFreeNewton(Optimizer):
             return rademacher_bits(self.rng, self.problem.dimension, m)
         return self.rng.integers(0, 2 ** 62, size=2, dtype=np.int64)
 
-    def _fused_step(self, hessian_feed_dict, g):
-        """The fixed-rank step in one session run (:class:`~hessianlearn.problem.fused_steps.FusedLowRankSaddleFreeNewtonStep`)."""
+    def _fused_step(self, feed_dict, hessian_feed_dict, loss, g):
+        """The fixed-rank step in one session run (:class:`~hessianlearn.problem.fused_steps.FusedLowRankSaddleFreeNewtonStep`).
+
+        With ``'line_search'`` the run computes the direction only (no update) and the
+        Armijo search on the gradient batch is the reference path's (:meth:`_globalize`).
+        """
         p = self.parameters
         regularization = self.regularization if self._regularized else None
         step = fused_step("lrsfn", self.problem, regularization, rank=int(p["hessian_low_rank"]),
@@ -267,7 +270,12 @@ class LowRankSaddleFreeNewton(Optimizer):
                          gamma_r=regularization.gamma if regularization is not None else 0.0,
                          spectral_alpha=float(p["spectral_step_alpha"]),
                          spectral=self.globalization == "spectral_step")
-        out = evaluate(self.sess, step.fetches, feed)
+        line_search = self.globalization == "line_search"
+        fetches = dict(step.fetches)
+        if line_search:  # the direction, not the fixed-step update
+            fetches = {"eigenvalues": fetches["eigenvalues"], "finite": fetches["finite"],
+                       "direction": step.direction}
+        out = evaluate(self.sess, fetches, feed)
         self.fast_path_iterations += 1
         self.sweeps[1] += step.columns
         if not out["finite"]:
@@ -278,12 +286,16 @@ class LowRankSaddleFreeNewton(Optimizer):
         self.eigenvalues = np.asarray(out["eigenvalues"], dtype=np.float64)
         self.eigenvectors = None
         self.rank = int(self.eigenvalues.size)
-        self.alpha = float(out["alpha"])
-        return {"rank": self.rank, "damping": self.damping}
+        info = {"rank": self.rank, "damping": self.damping}
+        if line_search:
+            info.update(self._globalize(feed_dict, loss, g, np.asarray(out["direction"])))
+        else:
+            self.alpha = float(out["alpha"])
+        return info
 
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
         if self.uses_fast_path:
-            return self._fused_step(hessian_feed_dict, g)
+            return self._fused_step(feed_dict, hessian_feed_dict, loss, g)
         eigenvalues, eigenvectors = self._eigenpairs(hessian_feed_dict)
         self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
         self.eigenvectors = eigenvectors
