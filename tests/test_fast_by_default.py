@@ -39,7 +39,9 @@ def _autoencoder():
     ({"optimizer": "lrsfn", "hessian_low_rank": 4, "globalization": "line_search"}, True),
     ({"optimizer": "lrsfn", "range_finding": "arf", "hessian_low_rank": 4}, False),
     ({"optimizer": "gd", "alpha": 0.5}, False),
-    ({"optimizer": "incg", "alpha": 0.5}, False),
+    ({"optimizer": "incg", "alpha": 0.5}, True),
+    ({"optimizer": "incg", "alpha": 0.5, "globalization": "trust_region"}, True),
+    ({"optimizer": "incg", "alpha": 0.5, "fused_step": False}, False),
     ({"optimizer": "adam", "fused_step": False}, False),
 ])
 def test_default_settings_run_the_fast_path_where_it_exists(float64, settings, fast):
@@ -67,9 +69,9 @@ def test_fused_step_bad_values_and_unsupported_true_raise(float64):
     with pytest.raises(ValueError, match="settings\\['fused_step'\\]"):
         HessianlearnModelSettings({"fused_step": "fast"})
     problem, data = _autoencoder()
-    model = HessianlearnModel(problem, None, data, settings={**QUIET, "optimizer": "incg",
+    model = HessianlearnModel(problem, None, data, settings={**QUIET, "optimizer": "gd",
                                                              "fused_step": True})
-    with pytest.raises(ValueError, match="incg.*no fused fast path"):
+    with pytest.raises(ValueError, match="GradientDescent has no fast path for globalization"):
         model.fit()
 
 
@@ -115,6 +117,27 @@ def test_fused_sgd_equals_the_reference_sgd(float64):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-12)
         assert a["norm_g"] == pytest.approx(b["norm_g"], rel=1e-12)
     assert (results[True][2], results[False][2]) == (4, 0)
+
+
+@pytest.mark.parametrize("globalization", [None, "trust_region"])
+def test_inexact_newton_cg_fast_path_equals_the_reference(float64, globalization):
+    """'auto' runs CG's products at the captured point: the same iterates and sweeps."""
+    from hessianlearn.algorithms.inexact_newton_cg import InexactNewtonCG
+    problem, regularization, feed, sess = _setup(gamma=1e-3)
+    w0 = problem.get_weights(sess)
+    hess = list(_batches(feed, 3, 4, seed=7))
+    runs = {}
+    for fused in ("auto", False):
+        problem.set_weights(sess, w0.copy())
+        opt = InexactNewtonCG(problem, regularization, sess, parameters={
+            "globalization": globalization, "cg_max_iter": 5, "fused_step": fused})
+        for batch, h in zip(_batches(feed, 3, 6, seed=8), hess):
+            opt.minimize(batch, h)
+        runs[fused] = (problem.get_weights(sess) - w0, opt.sweeps.copy(), opt.fast_path_iterations)
+    np.testing.assert_allclose(runs["auto"][0], runs[False][0], rtol=1e-10,
+                               atol=1e-12 * np.abs(runs[False][0]).max())
+    np.testing.assert_array_equal(runs["auto"][1], runs[False][1])
+    assert (runs["auto"][2], runs[False][2]) == (3, 0)
 
 
 @pytest.mark.parametrize("name, parameters", [

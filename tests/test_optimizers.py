@@ -167,7 +167,8 @@ def test_hessian_at_point_gives_the_same_iterates_and_sweeps(float64, cls, param
         for at_point in (False, True):
             case.reset()
             opt = cls(case.problem, sess=case.sess,
-                      parameters={**parameters, "hessian_at_point": at_point})
+                      parameters={**parameters, "hessian_at_point": at_point,
+                                  "fused_step": "auto" if at_point else False})
             for _ in range(3):
                 opt.minimize(case.feed, hessian_feed)
             runs.append((case.problem.get_weights(case.sess), list(opt.sweeps)))

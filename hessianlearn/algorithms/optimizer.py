@@ -248,8 +248,9 @@ class Optimizer:
 
     def _fast_path_unsupported(self):
         """``None`` if the current parameters have a fast (fused) step, else the combination
-        that has none, as a phrase for messages (subclasses with fast steps override)."""
-        return "any parameters"
+        that has none, as a phrase for messages (subclasses with fast steps override).
+        Optimizers with ``hessian_at_point`` have one: their products at a captured point."""
+        return None if "hessian_at_point" in self.parameters else "any parameters"
 
     @property
     def uses_fast_path(self):
@@ -356,8 +357,10 @@ class Optimizer:
         return _CountingOperator(self, feed_dict, weight, at_point, captured)
 
     def _hessian_at_point(self):
-        return bool(self.parameters["hessian_at_point"]) if "hessian_at_point" in self.parameters \
-            else False
+        """Products at a captured point: asked for, or the fast path of the inexact Newton methods."""
+        if "hessian_at_point" not in self.parameters:
+            return False
+        return bool(self.parameters["hessian_at_point"]) or self.uses_fast_path
 
     # ------------------------------------------------------------------ the step
     def minimize(self, feed_dict, hessian_feed_dict=None):
@@ -394,6 +397,8 @@ class Optimizer:
         self._captured_feed = feed if capture is not None else None
         loss, g = self._evaluate(feed, capture)
         info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"]}
+        if "hessian_at_point" in self.parameters and self.uses_fast_path:
+            self.fast_path_iterations += 1  # the inexact Newton methods' fast path
         info.update(self._step(feed, hess_feed, loss, g))
         info["alpha"] = self.alpha
         self.iter += 1
@@ -558,6 +563,8 @@ def at_point_parameters():
     return {
         "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
                              "(Hessian.at_point): cheaper products when the solver takes several"],
+        **fused_step_parameters("Fast path of the inexact Newton methods: the Krylov products at "
+                                "the captured point (as hessian_at_point True)"),
     }
 
 
