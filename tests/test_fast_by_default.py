@@ -226,6 +226,17 @@ def test_same_seed_gives_identical_loggers_on_the_fast_path(float64):
     assert other["train_loss"][1] != first["train_loss"][1]
 
 
+def test_fast_lrsfn_draws_one_seed_pair_per_iteration_from_its_generator(float64):
+    problem, _, feed, sess = _setup()
+    opt = LowRankSaddleFreeNewton(problem, sess=sess, parameters={"hessian_low_rank": 3, "seed": 5})
+    fresh = np.random.default_rng(5)
+    for _ in range(2):
+        opt.minimize(feed)
+        fresh.integers(0, 2 ** 62, size=2, dtype=np.int64)
+        assert opt.rng.bit_generator.state == fresh.bit_generator.state
+    assert opt.fast_path_iterations == 2
+
+
 def test_in_graph_gaussian_is_seeded_and_feeding_a_matrix_overrides_it(float64):
     """Same seed, same matrix; an explicit matrix is the one used (the parity route)."""
     problem, regularization, feed, sess = _setup(gamma=1e-3)
