@@ -274,3 +274,22 @@ def test_a_second_fit_builds_no_graph_ops_also_with_a_new_regularization(float64
     model.fit()
     assert _ops(problem) == before
     assert model.optimizer.fast_path_iterations > 0
+
+
+def test_a_graph_with_random_draws_runs_one_step_per_call(float64):
+    """A seeded random op copied into the loop would restart its stream: such problems fall
+    back to one step per call (same iterates as minimize), and say so."""
+    from hessianlearn.problem.regression_problem import RegressionProblem
+    x_in = keras.Input((3,))
+    noisy = keras.layers.Lambda(lambda t: t + 1e-3 * tf.random.normal(tf.shape(t), seed=3, dtype=t.dtype))(x_in)
+    problem = RegressionProblem(keras.Model(x_in, keras.layers.Dense(2)(noisy)))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(0)
+    batches = [{problem.x: rng.standard_normal((4, 3)), problem.y_true: rng.standard_normal((4, 2))}
+               for _ in range(3)]
+    opt = Adam(problem, sess=sess)
+    assert opt.supports_step_sequences
+    infos = opt.minimize_steps(batches)
+    assert [info["iteration"] for info in infos] == [0, 1, 2] and len(opt.evaluations) == 3
+    assert not opt.supports_step_sequences and opt.fast_path_iterations == 3

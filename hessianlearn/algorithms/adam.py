@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..utilities.parameter_list import ParameterList
+from ..utilities.step_math import adam_update
 from .optimizer import Optimizer, _check_positive, fused_step_parameters
 
 __all__ = ["Adam", "ParametersAdam"]
@@ -105,11 +106,7 @@ class Adam(Optimizer):
         t = self.iter + 1
         if self._fused is not None:  # switched back from the fused step: moments to the host
             self._m, self._v, self._fused = self.m, self.v, None
-        m = (1.0 - beta_1) * g if self.m is None else beta_1 * self.m + (1.0 - beta_1) * g
-        v = (1.0 - beta_2) * g * g if self.v is None else beta_2 * self.v + (1.0 - beta_2) * g * g
-        m_hat = m / (1.0 - beta_1 ** t)
-        v_hat = v / (1.0 - beta_2 ** t)
-        p = -m_hat / (v_hat ** 0.5 + float(self.parameters["epsilon"]))
+        m, v, p = adam_update(self.m, self.v, g, t, beta_1, beta_2, float(self.parameters["epsilon"]))
         info = self._globalize(feed_dict, loss, g, p)
         self.m, self.v = m, v
         return info
@@ -119,7 +116,7 @@ class Adam(Optimizer):
 
     @property
     def supports_step_sequences(self):
-        return self.uses_fast_path
+        return self.uses_fast_path and not self._no_step_sequences
 
     def _fused_single_step(self):
         if self._fused is None:

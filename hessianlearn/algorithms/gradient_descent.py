@@ -47,7 +47,7 @@ class GradientDescent(Optimizer):
 
     @property
     def supports_step_sequences(self):
-        return self.uses_fast_path
+        return self.uses_fast_path and not self._no_step_sequences
 
     def _fused_single_step(self):
         return self._fused_graph("sgd")

@@ -6,6 +6,7 @@ from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate, global_sample_count, partition_feed
 from ..utilities.random_matrices import TEST_MATRICES, rademacher_bits
+from ..utilities.step_math import saddle_free_woodbury_direction, spectral_step_length
 from .low_rank_hessian import low_rank_hessian
 from .optimizer import (
     NonFiniteError,
@@ -241,9 +242,11 @@ class LowRankSaddleFreeNewton(Optimizer):
         # Float32 U (float32 operators): the tall products in float32, the sums in float64.
         g = np.asarray(g, dtype=np.float64)
         Utg = np.asarray(U.T @ g.astype(U.dtype, copy=False), dtype=np.float64)
-        in_range = np.asarray(U @ (Utg / (mu + gamma)).astype(U.dtype, copy=False), dtype=np.float64)
-        projected = np.asarray(U @ Utg.astype(U.dtype, copy=False), dtype=np.float64)
-        return -(in_range + (g - projected) / gamma)
+
+        def apply_U(a):
+            return np.asarray(U @ a.astype(U.dtype, copy=False), dtype=np.float64)
+
+        return saddle_free_woodbury_direction(g, Utg, apply_U, mu, gamma)
 
     def _fused_test_matrix(self, m):
         """What the fused step is fed as its ``m``-column test matrix, from ``rng``: the
@@ -304,8 +307,8 @@ class LowRankSaddleFreeNewton(Optimizer):
         alpha = None
         if self.globalization == "spectral_step":
             alpha = float(self.parameters["spectral_step_alpha"])
-            if self.rank and self.eigenvalues[0] != 0.0:
-                alpha = min(alpha, 0.1 / abs(float(self.eigenvalues[0])))
+            if self.rank:
+                alpha = float(spectral_step_length(alpha, float(self.eigenvalues[0])))
         info = {"rank": self.rank, "damping": self.damping}
         info.update(self._globalize(feed_dict, loss, g, p, alpha))
         return info

@@ -457,8 +457,11 @@ class Optimizer:
 
     @property
     def supports_step_sequences(self):
-        """Whether :meth:`minimize_steps` runs several steps per session call now."""
+        """Whether :meth:`minimize_steps` runs several steps per session call now
+        (subclasses with a fast path that can; not for problems whose graph cannot be copied)."""
         return False
+
+    _no_step_sequences = False  # set once the problem's graph proved impossible to loop over
 
     def minimize_steps(self, feed_dicts):
         """Steps on the batches ``feed_dicts`` in order (one per batch); a list of step infos.
@@ -470,13 +473,18 @@ class Optimizer:
         """
         infos, self.evaluations = [], []
         feeds = [_check_feed(f, "feed_dicts[i]") for f in feed_dicts]
-        if not self.supports_step_sequences or len(feeds) < 2:
+        sequence = None
+        if self.supports_step_sequences and len(feeds) > 1:
+            try:
+                sequence = self._fused_graph("steps", method=self._sequence_method)
+            except ValueError:  # a graph the loop cannot copy (control flow, random draws)
+                self._no_step_sequences = True
+        if sequence is None:
             for feed in feeds:
                 infos.append(self.minimize(feed))
                 self.evaluations.append(dict(self.last_evaluation))
             return infos
         self._fused_prepare()
-        sequence = self._fused_graph("steps", method=self._sequence_method)
         out = evaluate(self.sess, sequence.fetches, sequence.feed(feeds, **self._fused_scalars()))
         # the loop ran up to the first non-finite iteration (not applied): recording it raises,
         # after the iterations before it are in `evaluations`

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
+from ..utilities.step_math import adam_kernel_epsilon, saddle_free_woodbury_direction, spectral_step_length
 from .gauss_newton import gauss_newton_graph
 from .graph_walks import ancestor_ops
 from .hessian_products import hessian_row_block_parts
@@ -168,7 +169,7 @@ class FusedAdamStep(_FusedStep):
     def apply(self, handles, grads, t):
         """The op applying the Adam update at iteration ``t`` to the weights ``handles``."""
         beta_1_power, beta_2_power = self.beta_1 ** t, self.beta_2 ** t
-        epsilon = self.epsilon * tf.sqrt(1.0 - beta_2_power)
+        epsilon = adam_kernel_epsilon(self.epsilon, beta_2_power, xp=tf)
         return tf.group(*[tf.raw_ops.ResourceApplyAdam(
             var=w, m=m.handle, v=v.handle, beta1_power=beta_1_power, beta2_power=beta_2_power,
             lr=self.alpha, beta1=self.beta_1, beta2=self.beta_2, epsilon=epsilon, grad=g)
@@ -242,14 +243,19 @@ _CONTROL_FLOW_OPS = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopC
                      "StatefulPartitionedCall"}
 
 
+#: Stateful operation types that may be copied into the loop body (they read the same state).
+_COPYABLE_STATEFUL_OPS = {"VarHandleOp", "ReadVariableOp", "Placeholder"}
+
+
 def _evaluation_subgraph(problem, regularization):
     """What :class:`FusedStepSequence` copies into its loop body.
 
-    Returns ``(placeholders, handles, graph_def, outputs)``: the data placeholders
+    Returns ``(placeholders, handles, graph_def, outputs, has_accuracy)``: the data placeholders
     the loss depends on, the weights' variable handles, the ``GraphDef`` of the ops
     from those to the data loss, its gradient parts and the accuracy (placeholders
-    and handles left out), and the names of those outputs. Raises ``ValueError``
-    when that graph contains control flow (it could not be copied into a loop).
+    and handles left out), the names of those outputs and whether the accuracy is one.
+    Raises ``ValueError`` when that graph contains control flow or stateful operations
+    other than variable reads (it could not be copied into a loop faithfully).
     """
     accuracy = _accuracy(problem)
     outputs = [problem.loss] + list(problem._gradient_parts) + ([accuracy] if accuracy is not None else [])
@@ -261,6 +267,11 @@ def _evaluation_subgraph(problem, regularization):
     flow = sorted({op.type for op in ops} & _CONTROL_FLOW_OPS)
     if flow:
         raise ValueError(f"the loss and gradient graph holds control flow ({', '.join(flow)}); "
+                         "it cannot be run several steps per session call.")
+    # a copied stateful op (a seeded random draw) would restart its own stream
+    stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - _COPYABLE_STATEFUL_OPS)
+    if stateful:
+        raise ValueError(f"the loss and gradient graph holds stateful ops ({', '.join(stateful)}); "
                          "it cannot be run several steps per session call.")
     keep = {op.name for op in ops if op.type != "Placeholder" and op not in handle_ops}
     graph_def = problem._graph.as_graph_def()
@@ -584,13 +595,9 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
             Q_1g = tf.add_n([tf.linalg.matvec(part, self.g[a:b])
                              for part, (a, b) in zip(Q_1, problem.indices)])
             Utg = tf.linalg.matvec(C, tf.cast(Q_1g, f64), transpose_a=True)
-            U_scaled = tall(tf.linalg.matvec(C, Utg / (mu + self.gamma)))
-            U_Utg = tall(tf.linalg.matvec(C, Utg))
-            direction = -(U_scaled + (g - U_Utg) / self.gamma)
-            lam1 = tf.abs(values[0])
-            spectral_alpha = tf.where(lam1 > 0.0, tf.minimum(self.spectral_alpha,
-                                                            0.1 / tf.maximum(lam1, 1e-300)),
-                                      self.spectral_alpha)
+            direction = saddle_free_woodbury_direction(
+                g, Utg, lambda a: tall(tf.linalg.matvec(C, a)), mu, self.gamma)
+            spectral_alpha = spectral_step_length(self.spectral_alpha, values[0], xp=tf)
             alpha = tf.where(self.spectral, spectral_alpha, self.alpha)
             step = tf.cast(alpha * direction, dtype)
             finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(step)))
