@@ -38,7 +38,8 @@ def _autoencoder():
     ({"optimizer": "lrsfn", "hessian_low_rank": 4, "globalization": "spectral_step"}, True),
     ({"optimizer": "lrsfn", "hessian_low_rank": 4, "globalization": "line_search"}, True),
     ({"optimizer": "lrsfn", "range_finding": "arf", "hessian_low_rank": 4}, False),
-    ({"optimizer": "gd", "alpha": 0.5}, False),
+    ({"optimizer": "gd", "alpha": 0.5}, True),
+    ({"optimizer": "gd", "alpha": 0.5, "fused_step": False}, False),
     ({"optimizer": "incg", "alpha": 0.5}, True),
     ({"optimizer": "incg", "alpha": 0.5, "globalization": "trust_region"}, True),
     ({"optimizer": "incg", "alpha": 0.5, "fused_step": False}, False),
@@ -59,9 +60,6 @@ def test_fused_step_bad_values_and_unsupported_true_raise(float64):
     for bad in ("yes", 1, None):
         with pytest.raises(ValueError, match="'auto', True, False"):
             Adam(problem, sess=sess, parameters={"fused_step": bad})
-    with pytest.raises(ValueError, match="globalization 'line_search'.*set fused_step 'auto'"):
-        GradientDescent(problem, sess=sess, parameters={"fused_step": True,
-                                                        "globalization": "line_search"})
     with pytest.raises(ValueError, match="range_finding 'arf'.*set fused_step 'auto'"):
         LowRankSaddleFreeNewton(problem, sess=sess, parameters={"fused_step": True,
                                                                 "range_finding": "arf"})
@@ -69,9 +67,9 @@ def test_fused_step_bad_values_and_unsupported_true_raise(float64):
     with pytest.raises(ValueError, match="settings\\['fused_step'\\]"):
         HessianlearnModelSettings({"fused_step": "fast"})
     problem, data = _autoencoder()
-    model = HessianlearnModel(problem, None, data, settings={**QUIET, "optimizer": "gd",
-                                                             "fused_step": True})
-    with pytest.raises(ValueError, match="GradientDescent has no fast path for globalization"):
+    model = HessianlearnModel(problem, None, data, settings={**QUIET, "optimizer": "lrsfn",
+                                                             "range_finding": "vn", "fused_step": True})
+    with pytest.raises(ValueError, match="LowRankSaddleFreeNewton has no fast path for range_finding 'vn'"):
         model.fit()
 
 
@@ -117,6 +115,35 @@ def test_fused_sgd_equals_the_reference_sgd(float64):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-12)
         assert a["norm_g"] == pytest.approx(b["norm_g"], rel=1e-12)
     assert (results[True][2], results[False][2]) == (4, 0)
+
+
+@pytest.mark.parametrize("alpha, max_backtrack", [(0.3, 10), (50.0, 10), (50.0, 1)])
+@pytest.mark.parametrize("gamma", [None, 1e-2])
+def test_fused_armijo_gradient_descent_equals_the_reference(float64, alpha, max_backtrack, gamma):
+    """The whole line search in one run: same accepted steps (or rejections), backtracks,
+    sweeps and iterates as the reference search."""
+    problem, regularization, feed, sess = _setup(gamma=gamma)
+    w0 = problem.get_weights(sess)
+    results = {}
+    for fused in (False, True):
+        problem.set_weights(sess, w0.copy())
+        opt = GradientDescent(problem, regularization, sess, parameters={
+            "alpha": alpha, "globalization": "line_search", "max_backtrack": max_backtrack,
+            "fused_step": fused})
+        infos = [opt.minimize(batch) for batch in _batches(feed, 3, 6, seed=9)]
+        results[fused] = (problem.get_weights(sess), infos, opt.sweeps.copy(), opt.fast_path_iterations)
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-12, atol=1e-14)
+    for a, b in zip(results[True][1], results[False][1]):
+        assert (a["backtracks"], a["accepted"]) == (b["backtracks"], b["accepted"])
+        assert a["alpha"] == pytest.approx(b["alpha"], rel=1e-15)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-12)
+    np.testing.assert_array_equal(results[True][2], results[False][2])
+    assert (results[True][3], results[False][3]) == (3, 0)
+    if max_backtrack == 1:  # 50 and 25 both fail: rejected, the weights stay
+        assert not any(info["accepted"] for info in results[True][1])
+        np.testing.assert_array_equal(results[True][0], w0)
+    elif alpha == 50.0:
+        assert all(info["backtracks"] > 0 for info in results[True][1])
 
 
 @pytest.mark.parametrize("globalization", [None, "trust_region"])

@@ -7,19 +7,34 @@ iteration. The graphs here compute the same step where the weights live:
 
 * :class:`FusedAdamStep`: loss, gradient and the Adam update in one run; the
   moments ``m`` and ``v`` are graph variables.
+* :class:`FusedGradientDescentStep`: loss, gradient and ``w -= alpha g`` in one run.
+* :class:`FusedStepSequence`: several of either in one run, a ``tf.while_loop``
+  over the stacked batches of the next iterations.
 * :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a test
-  matrix (Gaussian drawn in the graph from a fed seed, or fed), ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its
-  eigenpairs, the Woodbury step and the update, in one run
-  (the gradient of the training batch is fed: the two batches share the
-  network's input placeholder).
+  matrix (Gaussian drawn in the graph from a fed seed, or fed; Rademacher fed as
+  bits), ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its eigenpairs, the
+  Woodbury step and the update, in one run (the gradient of the training batch
+  is fed: the two batches share the network's input placeholder).
 
-Both apply the update only when it is finite (Adam: the loss and ``||g||``;
-LRSFN: the small matrices and the step; a flag is fetched); otherwise the
-weights are unchanged and the caller raises.
-The graphs are built once per problem (and regularization, rank, test
-matrix kind, curvature) and cached on the problem. The optimizers select them
-with their ``fused_step`` parameter; they are single-process only (no MPI
-reduction can happen inside one run).
+All apply the update only when it is finite (first-order: the loss and
+``||g||``; LRSFN: the small matrices and the step; a flag is fetched);
+otherwise the weights are unchanged and the caller raises. The graphs are
+built once per problem (and regularization weight, rank, test matrix kind,
+curvature) and cached on the problem. The optimizers select them with their
+``fused_step`` parameter (default ``'auto'``); they are single-process only
+(no MPI reduction can happen inside one run).
+
+How an optimizer gets a fast path: write its step's formula once in
+:mod:`hessianlearn.utilities.step_math` (over ``numpy`` or ``tf``) and call it
+from the optimizer's numpy ``_step``; add a graph class here that evaluates the
+loss and gradient (:func:`_evaluation`) and applies the same formula with
+tensors, register it in :func:`fused_step`; in the optimizer add
+``fused_step_parameters()`` to its parameters, return ``None`` from
+``_fast_path_unsupported`` for the parameters it covers (a phrase naming the
+combination otherwise), and branch on ``uses_fast_path`` (counting
+``fast_path_iterations``); first-order steps with an ``apply(handles, grads, t)``
+method also run in :class:`FusedStepSequence`. Then a float64 test that the two
+paths give the same iterates.
 """
 import numpy as np
 
@@ -30,7 +45,8 @@ from .gauss_newton import gauss_newton_graph
 from .graph_walks import ancestor_ops
 from .hessian_products import hessian_row_block_parts
 
-__all__ = ["FusedAdamStep", "FusedGradientDescentStep", "FusedLowRankSaddleFreeNewtonStep",
+__all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
+           "FusedLowRankSaddleFreeNewtonStep",
            "FusedStepSequence", "fused_step"]
 
 
@@ -45,6 +61,7 @@ def fused_step(kind, problem, regularization=None, **options):
     ``L2Regularization`` with the same ``gamma`` reuses the graphs.
     """
     classes = {"adam": FusedAdamStep, "sgd": FusedGradientDescentStep,
+               "armijo_gd": FusedArmijoGradientDescentStep,
                "lrsfn": FusedLowRankSaddleFreeNewtonStep, "steps": FusedStepSequence}
     if kind not in classes:
         raise ValueError(f"kind must be one of {sorted(classes)}, got {kind!r}.")
@@ -65,12 +82,9 @@ def _evaluation(problem, regularization, loss, grads, weights, accuracy=None):
     (of ``grads + gamma w``) and ``accuracy`` when given; ``finite`` is whether the loss
     and ``norm_g`` are finite (then so is every first-order step from them).
     """
-    dtype = problem.dtype
-    if regularization is None:
-        reg_cost = tf.zeros([], dtype)
-    else:
-        gamma = tf.constant(regularization.gamma, dtype)
-        reg_cost = 0.5 * gamma * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+    reg_cost = _regularization_cost(problem, regularization, weights)
+    if regularization is not None:
+        gamma = tf.constant(regularization.gamma, problem.dtype)
         grads = [g + gamma * w for g, w in zip(grads, weights)]
     norm_g = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))
     finite = tf.logical_and(tf.math.is_finite(loss + reg_cost), tf.math.is_finite(norm_g))
@@ -78,6 +92,14 @@ def _evaluation(problem, regularization, loss, grads, weights, accuracy=None):
     if accuracy is not None:
         fetches["accuracy"] = accuracy
     return fetches, grads, finite
+
+
+def _regularization_cost(problem, regularization, weights):
+    """``gamma/2 ||w||^2`` of the weight tensors ``weights`` (0 without regularization)."""
+    if regularization is None:
+        return tf.zeros([], problem.dtype)
+    gamma = tf.constant(regularization.gamma, problem.dtype)
+    return 0.5 * gamma * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
 
 
 def _accuracy(problem):
@@ -247,8 +269,8 @@ _CONTROL_FLOW_OPS = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopC
 _COPYABLE_STATEFUL_OPS = {"VarHandleOp", "ReadVariableOp", "Placeholder"}
 
 
-def _evaluation_subgraph(problem, regularization):
-    """What :class:`FusedStepSequence` copies into its loop body.
+def _evaluation_subgraph(problem, regularization, loss_only=False):
+    """What :class:`FusedStepSequence` (``loss_only``: the Armijo step) copies into its loop body.
 
     Returns ``(placeholders, handles, graph_def, outputs, has_accuracy)``: the data placeholders
     the loss depends on, the weights' variable handles, the ``GraphDef`` of the ops
@@ -257,8 +279,9 @@ def _evaluation_subgraph(problem, regularization):
     Raises ``ValueError`` when that graph contains control flow or stateful operations
     other than variable reads (it could not be copied into a loop faithfully).
     """
-    accuracy = _accuracy(problem)
-    outputs = [problem.loss] + list(problem._gradient_parts) + ([accuracy] if accuracy is not None else [])
+    accuracy = None if loss_only else _accuracy(problem)
+    outputs = [problem.loss] if loss_only else \
+        [problem.loss] + list(problem._gradient_parts) + ([accuracy] if accuracy is not None else [])
     handles = [w.handle for w in problem._weights]
     handle_ops = {h.op for h in handles}
     ops = ancestor_ops(outputs)
@@ -372,6 +395,88 @@ class FusedStepSequence(_FusedStep):
                 feed[x] = np.stack([batch[p] for batch in batches])
             except KeyError:
                 raise ValueError(f"every batch must feed {p.name} (the loss depends on it).") from None
+        return feed
+
+
+class FusedArmijoGradientDescentStep(_FusedStep):
+    """Gradient descent with the Armijo backtracking line search in one session run.
+
+    With ``f`` the loss plus regularization on the fed batch, ``g`` its gradient at
+    ``w_0`` and the slope ``-||g||^2``, the trials ``alpha_0, beta alpha_0, ...``
+    (at most ``max_backtrack`` reductions) set ``w = w_0 - alpha g`` and evaluate
+    ``f`` there (a copy of the problem's loss graph), until
+    ``f(w) <= f(w_0) - c_1 alpha ||g||^2`` with ``f(w)`` finite, as
+    :class:`~hessianlearn.algorithms.armijo_line_search.ArmijoLineSearch`; if no trial
+    is accepted the weights go back to ``w_0`` (``alpha = 0``). Nothing changes when
+    ``f(w_0)`` or ``||g||`` is not finite.
+
+    Attributes
+    ----------
+    alpha, c1, backtracking_factor : placeholders (scalars, problem dtype)
+    max_backtrack : placeholder (int32 scalar)
+    fetches : dict
+        :class:`FusedAdamStep`'s evaluation at ``w_0`` plus ``alpha`` (the accepted
+        step, 0 if none), ``backtracks``, ``finite`` and ``update``.
+    """
+
+    def __init__(self, problem, regularization=None):
+        super().__init__(problem, regularization)
+        placeholders, handles, graph_def, outputs, _ = _evaluation_subgraph(
+            problem, regularization, loss_only=True)
+        dtype = self.dtype
+        with problem._graph.as_default(), tf.name_scope("fused_armijo_gradient_descent"):
+            self.alpha = self._scalar("alpha")
+            self.c1 = self._scalar("c1")
+            self.backtracking_factor = self._scalar("backtracking_factor")
+            self.max_backtrack = tf.placeholder(tf.int32, [], name="max_backtrack")
+            w_0 = [tf.convert_to_tensor(w) for w in problem._weights]
+            fetches, grads, finite = _evaluation(problem, regularization, problem.loss,
+                                                 problem._gradient_parts, w_0, _accuracy(problem))
+            f_0 = fetches["data_loss"] + fetches["reg_cost"]
+            slope = -tf.square(fetches["norm_g"])
+
+            def trial(k, alpha, accepted, done):
+                with tf.control_dependencies([k]):
+                    moved = [tf.raw_ops.AssignVariableOp(resource=h, value=w - alpha * g)
+                             for h, w, g in zip(handles, w_0, grads)]
+                with tf.control_dependencies(moved):
+                    current = [tf.identity(h) for h in handles]
+                input_map = {p.name: p for p in placeholders}
+                input_map.update({h.name: c for h, c in zip(handles, current)})
+                loss = tf.import_graph_def(graph_def, input_map=input_map, return_elements=outputs,
+                                           name="trial")[0]
+                weights = [tf.raw_ops.ReadVariableOp(resource=c, dtype=dtype) for c in current]
+                value = loss + _regularization_cost(problem, regularization, weights)
+                ok = tf.logical_and(tf.math.is_finite(value), value <= f_0 + self.c1 * alpha * slope)
+                done = tf.logical_or(ok, k >= self.max_backtrack)
+                next_alpha = tf.where(done, alpha, alpha * self.backtracking_factor)
+                return k + 1, next_alpha, tf.where(ok, alpha, tf.zeros_like(alpha)), done
+
+            def search():
+                k, _, accepted, _ = tf.while_loop(
+                    lambda k, alpha, accepted, done: tf.logical_not(done), trial,
+                    (tf.constant(0), self.alpha, tf.zeros([], dtype), tf.constant(False)),
+                    parallel_iterations=1, back_prop=False)
+                with tf.control_dependencies([accepted]):
+                    restore = tf.cond(accepted > 0.0, tf.no_op, lambda: tf.group(*[
+                        tf.raw_ops.AssignVariableOp(resource=h, value=w) for h, w in zip(handles, w_0)]))
+                with tf.control_dependencies([restore]):
+                    return tf.identity(accepted), tf.identity(k - 1)
+
+            with tf.control_dependencies(list(fetches.values())):
+                alpha, backtracks = tf.cond(finite, search,
+                                            lambda: (tf.zeros([], dtype), tf.constant(-1)))
+            fetches.update({"alpha": alpha, "backtracks": backtracks, "finite": finite})
+            self.fetches = fetches
+
+    def reset(self, sess):
+        """Nothing to reset (no optimizer state)."""
+
+    def feed(self, feed_dict, alpha, c1, backtracking_factor, max_backtrack):
+        """``feed_dict`` plus the line search's scalars (a new dict)."""
+        feed = dict(feed_dict)
+        feed.update({self.alpha: alpha, self.c1: c1, self.backtracking_factor: backtracking_factor,
+                     self.max_backtrack: int(max_backtrack)})
         return feed
 
 
