@@ -115,6 +115,7 @@ BAD_ARGUMENTS = [
     ("mnist_gan.py", ["--seed", "-3"], "--seed"),
     ("mnist_gan.py", ["--rank", "0"], "--rank"),
     ("mnist_autoencoder.py", ["--fast", "--mpi"], "--fast"),
+    ("mnist_autoencoder.py", ["--fast", "--reference"], "--reference"),
 ]
 
 

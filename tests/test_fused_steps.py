@@ -14,7 +14,7 @@ from hessianlearn.problem.fused_steps import (
 )
 from hessianlearn.problem.regression_problem import RegressionProblem
 from hessianlearn.problem.regularization import L2Regularization
-from hessianlearn.utilities.random_matrices import rademacher_bits, rademacher_from_bits
+from hessianlearn.utilities.random_matrices import draw_test_matrix, rademacher_bits, rademacher_from_bits
 
 from cases import explicit_hessian, make_case
 
@@ -67,6 +67,15 @@ def _batches(feed, count, size, seed):
     for _ in range(count):
         index = rng.choice(n, size, replace=True)
         yield {key: value[index] for key, value in feed.items()}
+
+
+def feed_host_gaussian(opt):
+    """Make ``opt``'s fused LRSFN step take the Gaussian test matrix the numpy path draws
+    from ``opt.rng`` (fed explicitly) instead of drawing its own in the graph."""
+    if opt.parameters["test_matrix"] == "gaussian":
+        dtype = opt.problem.dtype.as_numpy_dtype
+        opt._fused_test_matrix = lambda m: draw_test_matrix(opt.rng, opt.problem.dimension, m,
+                                                            "gaussian", dtype)
 
 
 def _dense_hessian(problem, regularization, sess, feed):
@@ -160,10 +169,11 @@ def _check_fused_direction(problem, regularization, feed, sess, oversample, test
 
 
 @pytest.mark.parametrize("test_matrix", ["gaussian", "rademacher"])
-@pytest.mark.parametrize("globalization, rank", [(None, None), ("spectral_step", None), (None, 3)])
+@pytest.mark.parametrize("globalization, rank", [(None, None), ("spectral_step", None), (None, 3),
+                                                  ("line_search", 3)])
 def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank, test_matrix):
-    """Same seed: float64 problems draw the same test matrices on both paths (and at full rank
-    the step does not depend on them), so the iterates agree to round-off."""
+    """Same test matrices on both paths (the fused one fed the numpy path's Gaussian draws;
+    Rademacher bits are the same draw), so the iterates agree to round-off."""
     problem, regularization, feed, sess = _tiny()
     w0 = problem.get_weights(sess)
     n = problem.dimension if rank is None else rank
@@ -175,6 +185,7 @@ def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank, test_
         opt = LowRankSaddleFreeNewton(problem, regularization, sess, parameters={
             "hessian_low_rank": n, "alpha": 0.5, "globalization": globalization, "fused_step": fused,
             "test_matrix": test_matrix})
+        feed_host_gaussian(opt)
         infos = [opt.minimize(b, h) for b, h in zip(batches, hess)]
         results[fused] = (problem.get_weights(sess), opt.eigenvalues, infos, opt.sweeps.copy())
     w_fused, lam_fused, info_fused, sweeps_fused = results[True]
@@ -187,6 +198,7 @@ def test_fused_lrsfn_steps_equal_numpy_steps(float64, globalization, rank, test_
         assert a["alpha"] == pytest.approx(b["alpha"], rel=1e-9)
         assert a["rank"] == b["rank"] == n
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-10)
+        assert a.get("backtracks") == b.get("backtracks")
     np.testing.assert_array_equal(sweeps_fused, sweeps_numpy)
 
 
@@ -235,12 +247,12 @@ def test_fused_graphs_are_cached_per_problem(float64):
     assert fused_step("lrsfn", problem, regularization, rank=4, oversample=0) is not a
     assert fused_step("adam", problem) is fused_step("adam", problem)
     with pytest.raises(ValueError, match="kind"):
-        fused_step("sgd", problem)
+        fused_step("newton", problem)
 
 
 def test_fused_steps_bad_configurations_raise(float64):
     problem, _, feed, sess = _setup()
-    for parameters in ({"range_finding": "arf"}, {"globalization": "line_search"}):
+    for parameters in ({"range_finding": "arf"}, {"range_finding": "vn"}):
         with pytest.raises(ValueError, match="fused_step"):
             LowRankSaddleFreeNewton(problem, sess=sess, parameters=dict(parameters, fused_step=True))
     with pytest.raises(ValueError, match="fused_step"):
@@ -278,6 +290,7 @@ def _one_step_both_paths(dtype, parameters):
     for fused in (False, True):
         problem.set_weights(sess, w0.copy())
         opt = LowRankSaddleFreeNewton(problem, None, sess, parameters=dict(parameters, fused_step=fused))
+        feed_host_gaussian(opt)
         opt.minimize(feed)
         results[fused] = (problem.get_weights(sess) - w0, opt.eigenvalues)
     return results, problem, sess, feed

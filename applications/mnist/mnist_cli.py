@@ -109,8 +109,10 @@ def add_run_arguments(parser, printing_sweep_frequency, default_output):
                         help="print a table row and validate every this many sweeps")
     parser.add_argument("--mpi", action="store_true", help="data-parallel over MPI ranks (run under mpiexec)")
     parser.add_argument("--fast", action="store_true",
-                        help="fused in-graph steps for Adam and fixed-rank LRSFN, Rademacher test matrices "
-                             "(single process; see bench/README.md)")
+                        help="require the fused in-graph steps (the default uses them wherever they exist) "
+                             "and use Rademacher test matrices (single process; see bench/README.md)")
+    parser.add_argument("--reference", action="store_true",
+                        help="force the numpy reference path (settings fused_step False)")
     add_common_arguments(parser, default_output)
 
 
@@ -209,6 +211,8 @@ def prepare_run(parser, args, uses_hessian):
     ``uses_hessian``), :func:`get_communicator` and :func:`make_output_folder`, in this
     order. Returns ``(x_train, y_train, x_test, y_test, comm, rank)``.
     """
+    if getattr(args, "fast", False) and getattr(args, "reference", False):
+        parser.error("--fast requires the fused steps and --reference forbids them; choose one")
     if getattr(args, "fast", False) and args.mpi:
         parser.error("--fast computes each step in one session run, which cannot be reduced over MPI "
                      "ranks; drop --fast or --mpi")
@@ -262,6 +266,8 @@ def fit_settings(args, optimizer, alpha, problem_name, title, **extra):
     }
     if getattr(args, "fast", False):
         settings.update(fused_step=True, test_matrix="rademacher")
+    if getattr(args, "reference", False):
+        settings.update(fused_step=False)
     settings.update(extra)
     return settings
 

@@ -1,10 +1,9 @@
 """Adam: bias-corrected first and second moment estimates of the gradient."""
 import numpy as np
 
-from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
-from ..utilities.reduction import evaluate
-from .optimizer import NonFiniteError, Optimizer, _check_feed, _check_positive
+from ..utilities.step_math import adam_update
+from .optimizer import Optimizer, _check_positive, fused_step_parameters
 
 __all__ = ["Adam", "ParametersAdam"]
 
@@ -18,8 +17,8 @@ def ParametersAdam():
         "epsilon": [1e-7, "Denominator offset, > 0"],
         "hessian_type": ["hessian", "Curvature operator (unused by the direction; kept for H)"],
         "seed": [0, "Seed of the optimizer's random generator"],
-        "fused_step": [False, "Evaluate the gradient and apply the Adam update in one session run "
-                              "(moments kept in the graph); single process only"],
+        **fused_step_parameters("Fused: the gradient and the Adam update in one session run "
+                                "(moments kept in the graph)"),
     })
 
 
@@ -39,8 +38,8 @@ class Adam(Optimizer):
     are the attributes ``m`` and ``v`` (shape ``(dimension,)``, ``None`` before
     the first step).
 
-    With ``parameters['fused_step']`` the evaluation and the update are one
-    session run of :class:`~hessianlearn.problem.fused_steps.FusedAdamStep`
+    With ``parameters['fused_step']`` (``'auto'`` by default: single process)
+    the evaluation and the update are one session run of :class:`~hessianlearn.problem.fused_steps.FusedAdamStep`
     (same step to round-off); the moments then live in the graph and reading
     ``m`` or ``v`` fetches them.
     """
@@ -107,56 +106,44 @@ class Adam(Optimizer):
                 raise ValueError(f"Parameter {key!r} must be in [0, 1), got {value!r}.")
         _check_positive(self.parameters["epsilon"], "epsilon")
 
+    def _fast_path_unsupported(self):
+        return None
+
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
         beta_1 = float(self.parameters["beta_1"])
         beta_2 = float(self.parameters["beta_2"])
         t = self.iter + 1
         if self._fused is not None:  # switched back from the fused step: moments to the host
             self._m, self._v, self._fused = self.m, self.v, None
-        m = (1.0 - beta_1) * g if self.m is None else beta_1 * self.m + (1.0 - beta_1) * g
-        v = (1.0 - beta_2) * g * g if self.v is None else beta_2 * self.v + (1.0 - beta_2) * g * g
-        m_hat = m / (1.0 - beta_1 ** t)
-        v_hat = v / (1.0 - beta_2 ** t)
-        p = -m_hat / (v_hat ** 0.5 + float(self.parameters["epsilon"]))
+        m, v, p = adam_update(self.m, self.v, g, t, beta_1, beta_2, float(self.parameters["epsilon"]))
         info = self._globalize(feed_dict, loss, g, p)
         self.m, self.v = m, v
         return info
 
     # ------------------------------------------------------------------ fused step
-    def minimize(self, feed_dict, hessian_feed_dict=None):
-        """One Adam step (see :meth:`Optimizer.minimize`); one session run with ``fused_step``."""
-        if not self.parameters["fused_step"]:
-            return super().minimize(feed_dict, hessian_feed_dict)
-        if self.sess is None:
-            raise ValueError("sess is None: pass sess= to the constructor or set optimizer.sess "
-                             "before calling minimize.")
-        feed = _check_feed(feed_dict, "feed_dict")
-        self._check_parameters()
+    _sequence_method = "adam"
+
+    @property
+    def supports_step_sequences(self):
+        return self.uses_fast_path and not self._no_step_sequences
+
+    def _fused_single_step(self):
         if self._fused is None:
-            step = fused_step("adam", self.problem, self.regularization if self._regularized else None)
+            step = self._fused_graph("adam")
             if self._m is None:
                 step.reset(self.sess)
             else:  # continue from host-side moments
                 step.load(self.sess, self._m, self._v)
             self._fused = step
-        step = self._fused
+        return self._fused
+
+    def _fused_scalars(self):
         p = self.parameters
-        out = evaluate(self.sess, step.fetches,
-                       step.feed(feed, float(p["alpha"]), float(p["beta_1"]), float(p["beta_2"]),
-                                 float(p["epsilon"]), self.iter + 1))
-        self.sweeps[0] += 1.0
-        data_loss = float(out["data_loss"])
-        loss = data_loss + float(out["reg_cost"])
-        if not out["finite"]:
-            raise NonFiniteError(
-                f"iteration {self.iter}: the loss ({loss}), the gradient or the step is NaN or inf; "
-                "the weights were not changed. Check the data and lower the step length alpha."
-            )
-        self.last_evaluation = {"loss": loss, "data_loss": data_loss, "norm_g": float(out["norm_g"])}
-        if "accuracy" in out:
-            self.last_evaluation["accuracy"] = float(out["accuracy"])
-        self.alpha = float(p["alpha"])
-        info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"],
-                "alpha": self.alpha}
-        self.iter += 1
-        return info
+        return {"alpha": float(p["alpha"]), "beta_1": float(p["beta_1"]),
+                "beta_2": float(p["beta_2"]), "epsilon": float(p["epsilon"]), "t": self.iter + 1}
+
+    def minimize(self, feed_dict, hessian_feed_dict=None):
+        """One Adam step (see :meth:`Optimizer.minimize`); one session run on the fast path."""
+        if not self.uses_fast_path:
+            return super().minimize(feed_dict, hessian_feed_dict)
+        return self._fused_minimize(feed_dict)

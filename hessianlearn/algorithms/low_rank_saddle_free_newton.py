@@ -5,7 +5,8 @@ from ..problem.curvature_operator import DEFAULT_BLOCK_SIZE
 from ..problem.fused_steps import fused_step
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate, global_sample_count, partition_feed
-from ..utilities.random_matrices import TEST_MATRICES, draw_test_matrix, rademacher_bits
+from ..utilities.random_matrices import TEST_MATRICES, rademacher_bits
+from ..utilities.step_math import saddle_free_woodbury_direction, spectral_step_length
 from .low_rank_hessian import low_rank_hessian
 from .optimizer import (
     NonFiniteError,
@@ -13,6 +14,7 @@ from .optimizer import (
     _check_choice,
     _check_count,
     _check_positive,
+    fused_step_parameters,
     line_search_parameters,
 )
 from .randomized_eigensolver import eigensolver_from_range
@@ -52,12 +54,12 @@ def ParametersLowRankSaddleFreeNewton():
         "seed": [0, "Seed of the random test matrices (the generator advances every iteration)"],
         "test_matrix": ["gaussian", "Fixed-rank eigensolver's test matrix: 'gaussian' (as the original "
                                     "code) or 'rademacher' (random signs: far cheaper to draw and feed)"],
-        "fused_step": [False, "Compute the fixed-rank step (test matrix, H Omega, QR, eigenpairs, "
-                              "Woodbury, update) in one session run on the Hessian batch; "
-                              "range_finding None, globalization None or 'spectral_step', "
-                              "single process"],
     }
     entries.update(line_search_parameters())
+    entries.update(fused_step_parameters(
+        "Fused: the fixed-rank step (test matrix, H Omega, QR, eigenpairs, Woodbury, update) in "
+        "one session run on the Hessian batch; range_finding None (with 'line_search' the run "
+        "gives the direction and the Armijo search is the reference one)"))
     return ParameterList(entries)
 
 
@@ -93,13 +95,13 @@ class LowRankSaddleFreeNewton(Optimizer):
     (default, as the original code) or ``'rademacher'`` (random signs: much
     cheaper to draw, fed to the fused step as packed bits).
 
-    ``fused_step`` (fixed rank; globalization None or ``'spectral_step'``;
-    single process): the whole step after the gradient evaluation is one
-    session run on the Hessian batch, with the test matrix drawn from ``rng``
-    (Gaussian in the problem's dtype, or Rademacher bits); the step equals the
-    numpy path's for the same test matrix to round-off (float64 problems draw
-    the same matrix). With ``test_matrix='rademacher'`` this is the fast path
-    (its timings are in ``bench/README.md``).
+    ``fused_step`` (default ``'auto'``: used with fixed rank, single process;
+    ``False`` forces the numpy path): the whole step after the gradient
+    evaluation is one session run on the Hessian batch (with ``'line_search'``
+    the run gives the direction, and the Armijo search is the reference one). The test matrix comes from ``rng``: Rademacher bits (the
+    numpy path's draw), or a seed from which the graph draws the Gaussian
+    matrix (so the two paths draw different Gaussian matrices; for the same
+    matrix the steps agree to round-off, see ``bench/README.md`` for the cost).
 
     Attributes
     ----------
@@ -154,13 +156,12 @@ class LowRankSaddleFreeNewton(Optimizer):
         _check_positive(p["nystrom_std_tolerance"], "nystrom_std_tolerance")
         _check_count(p["rq_samps"], "rq_samps", minimum=2)
         _check_choice(p["test_matrix"], TEST_MATRICES, "test_matrix")
-        if p["fused_step"] and (self.range_finding is not None
-                                or self.globalization == "line_search"):
-            raise ValueError(
-                "Parameter 'fused_step' = True needs range_finding None and globalization None "
-                f"or 'spectral_step', got range_finding {p['range_finding']!r} and globalization "
-                f"{p['globalization']!r}; set fused_step False for the others."
-            )
+
+    def _fast_path_unsupported(self):
+        if self.range_finding is not None:
+            return (f"range_finding {self.parameters['range_finding']!r} (the fused step is "
+                    "the fixed-rank eigensolver's: it needs range_finding None)")
+        return None
 
     @classmethod
     def inactive_parameters(cls, parameters):
@@ -272,29 +273,44 @@ class LowRankSaddleFreeNewton(Optimizer):
         # Float32 U (float32 operators): the tall products in float32, the sums in float64.
         g = np.asarray(g, dtype=np.float64)
         Utg = np.asarray(U.T @ g.astype(U.dtype, copy=False), dtype=np.float64)
-        in_range = np.asarray(U @ (Utg / (mu + gamma)).astype(U.dtype, copy=False), dtype=np.float64)
-        projected = np.asarray(U @ Utg.astype(U.dtype, copy=False), dtype=np.float64)
-        return -(in_range + (g - projected) / gamma)
 
-    def _fused_step(self, hessian_feed_dict, g):
-        """The fixed-rank step in one session run (:class:`~hessianlearn.problem.fused_steps.FusedLowRankSaddleFreeNewtonStep`)."""
+        def apply_U(a):
+            return np.asarray(U @ a.astype(U.dtype, copy=False), dtype=np.float64)
+
+        return saddle_free_woodbury_direction(g, Utg, apply_U, mu, gamma)
+
+    def _fused_test_matrix(self, m):
+        """What the fused step is fed as its ``m``-column test matrix, from ``rng``: the
+        Rademacher matrix's packed bits (the numpy path's draw, unpacked in the graph), or
+        for Gaussian a seed pair from which the graph draws the matrix (the same seed gives
+        the same matrix; it is not the matrix the numpy path would draw)."""
+        if self.parameters["test_matrix"] == "rademacher":
+            return rademacher_bits(self.rng, self.problem.dimension, m)
+        return self.rng.integers(0, 2 ** 62, size=2, dtype=np.int64)
+
+    def _fused_step(self, feed_dict, hessian_feed_dict, loss, g):
+        """The fixed-rank step in one session run (:class:`~hessianlearn.problem.fused_steps.FusedLowRankSaddleFreeNewtonStep`).
+
+        With ``'line_search'`` the run computes the direction only (no update) and the
+        Armijo search on the gradient batch is the reference path's (:meth:`_globalize`).
+        """
         p = self.parameters
         regularization = self.regularization if self._regularized else None
         step = fused_step("lrsfn", self.problem, regularization, rank=int(p["hessian_low_rank"]),
                           oversample=int(p["oversample"]), test_matrix=p["test_matrix"],
                           curvature=p["hessian_type"])
-        # The numpy path's draw from the same generator: the Gaussian matrix in the problem's
-        # dtype, or the Rademacher matrix's packed bits (unpacked in the graph).
-        n, m = self.problem.dimension, step.rank + step.oversample
-        if p["test_matrix"] == "rademacher":
-            omega = rademacher_bits(self.rng, n, m)
-        else:
-            omega = draw_test_matrix(self.rng, n, m, "gaussian", self.problem.dtype.as_numpy_dtype)
+        omega = self._fused_test_matrix(step.rank + step.oversample)
         feed = step.feed(hessian_feed_dict, g, omega, alpha=float(p["alpha"]), gamma=self.damping,
                          gamma_r=regularization.gamma if regularization is not None else 0.0,
                          spectral_alpha=float(p["spectral_step_alpha"]),
                          spectral=self.globalization == "spectral_step")
-        out = evaluate(self.sess, step.fetches, feed)
+        line_search = self.globalization == "line_search"
+        fetches = dict(step.fetches)
+        if line_search:  # the direction, not the fixed-step update
+            fetches = {"eigenvalues": fetches["eigenvalues"], "finite": fetches["finite"],
+                       "direction": step.direction}
+        out = evaluate(self.sess, fetches, feed)
+        self.fast_path_iterations += 1
         self.sweeps[1] += step.columns
         if not out["finite"]:
             raise NonFiniteError(
@@ -304,12 +320,16 @@ class LowRankSaddleFreeNewton(Optimizer):
         self.eigenvalues = np.asarray(out["eigenvalues"], dtype=np.float64)
         self.eigenvectors = None
         self.rank = int(self.eigenvalues.size)
-        self.alpha = float(out["alpha"])
-        return {"rank": self.rank, "damping": self.damping}
+        info = {"rank": self.rank, "damping": self.damping}
+        if line_search:
+            info.update(self._globalize(feed_dict, loss, g, np.asarray(out["direction"])))
+        else:
+            self.alpha = float(out["alpha"])
+        return info
 
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
-        if self.parameters["fused_step"]:
-            return self._fused_step(hessian_feed_dict, g)
+        if self.uses_fast_path:
+            return self._fused_step(feed_dict, hessian_feed_dict, loss, g)
         eigenvalues, eigenvectors = self._eigenpairs(hessian_feed_dict)
         self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
         self.eigenvectors = eigenvectors
@@ -318,8 +338,8 @@ class LowRankSaddleFreeNewton(Optimizer):
         alpha = None
         if self.globalization == "spectral_step":
             alpha = float(self.parameters["spectral_step_alpha"])
-            if self.rank and self.eigenvalues[0] != 0.0:
-                alpha = min(alpha, 0.1 / abs(float(self.eigenvalues[0])))
+            if self.rank:
+                alpha = float(spectral_step_length(alpha, float(self.eigenvalues[0])))
         info = {"rank": self.rank, "damping": self.damping}
         info.update(self._globalize(feed_dict, loss, g, p, alpha))
         return info

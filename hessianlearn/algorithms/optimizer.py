@@ -22,13 +22,15 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..problem.hessian import Hessian
+from ..problem.fused_steps import fused_step
 from ..problem.gauss_newton_operator import GaussNewton
 from ..utilities.mpi import check_agreement, run_collectively, synchronized_generator
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .armijo_line_search import ArmijoLineSearch
 
-__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS", "ParametersOptimizer"]
+__all__ = ["Optimizer", "NonFiniteError", "CURVATURE_OPERATORS", "ParametersOptimizer",
+           "FUSED_STEP_CHOICES"]
 
 #: Curvature operator classes by ``hessian_type``; the one place to register more
 #: (e.g. ``'gauss_newton'``). Each is called as ``cls(problem, sess, regularization, comm=comm)``.
@@ -194,6 +196,8 @@ class Optimizer:
         self.rng = synchronized_generator(comm, self.parameters["seed"])
         self.last_evaluation = {}
         self._captured_feed = None  # the batch minimize() captured the curvature on, if any
+        #: Number of steps that ran the fused in-graph step (the rest ran the numpy path).
+        self.fast_path_iterations = 0
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -232,15 +236,48 @@ class Optimizer:
             _check_count(p["max_backtrack"], "max_backtrack", minimum=0)
         if "line_search_alpha" in p:
             _check_positive(p["line_search_alpha"], "line_search_alpha")
-        for key in ("fused_step", "hessian_at_point"):
-            if key in p and not isinstance(p[key], (bool, np.bool_)):
-                raise ValueError(f"Parameter '{key}' must be True or False, got {p[key]!r}.")
+        if "hessian_at_point" in p and not isinstance(p["hessian_at_point"], (bool, np.bool_)):
+            raise ValueError(f"Parameter 'hessian_at_point' must be True or False, got "
+                             f"{p['hessian_at_point']!r}.")
         if "fused_step" in p:
-            if p["fused_step"] and self.comm is not None:
+            choice = check_fused_step(p["fused_step"])
+            if choice is True and self.comm is not None:
                 raise ValueError(
                     "Parameter 'fused_step' = True computes the whole step in one session run, "
-                    "which cannot be reduced over MPI ranks; set fused_step False under MPI."
+                    "which cannot be reduced over MPI ranks; set fused_step 'auto' or False under MPI."
                 )
+            unsupported = self._fast_path_unsupported() if choice is True else None
+            if unsupported:
+                raise ValueError(
+                    f"Parameter 'fused_step' = True: {type(self).__name__} has no fast path for "
+                    f"{unsupported}; set fused_step 'auto' (the fast path where it exists) or False."
+                )
+
+    def _fast_path_unsupported(self):
+        """``None`` if the current parameters have a fast (fused) step, else the combination
+        that has none, as a phrase for messages (subclasses with fast steps override).
+        Optimizers with ``hessian_at_point`` have one: their products at a captured point."""
+        return None if "hessian_at_point" in self.parameters else "any parameters"
+
+    @property
+    def uses_fast_path(self):
+        """Whether the next step runs the fused graph (``fused_step`` True, or ``'auto'``
+        with a fast path for the current parameters, single process)."""
+        if "fused_step" not in self.parameters:
+            return False
+        choice = check_fused_step(self.parameters["fused_step"])
+        if choice == "auto":
+            return self.comm is None and self._fast_path_unsupported() is None
+        return choice
+
+    @property
+    def fast_path_note(self):
+        """One line for the fit's header when ``'auto'`` falls back because of MPI, else ``None``."""
+        if "fused_step" in self.parameters and self.parameters["fused_step"] == "auto" \
+                and self.comm is not None and self._fast_path_unsupported() is None:
+            return ("fused_step 'auto': the fused step cannot be reduced over MPI ranks; "
+                    "the numpy reference path is used")
+        return None
 
     @classmethod
     def inactive_parameters(cls, parameters):
@@ -355,8 +392,10 @@ class Optimizer:
         return _CountingOperator(self, feed_dict, weight, at_point, captured)
 
     def _hessian_at_point(self):
-        return bool(self.parameters["hessian_at_point"]) if "hessian_at_point" in self.parameters \
-            else False
+        """Products at a captured point: asked for, or the fast path of the inexact Newton methods."""
+        if "hessian_at_point" not in self.parameters:
+            return False
+        return bool(self.parameters["hessian_at_point"]) or self.uses_fast_path
 
     # ------------------------------------------------------------------ the step
     def minimize(self, feed_dict, hessian_feed_dict=None):
@@ -393,10 +432,101 @@ class Optimizer:
         self._captured_feed = feed if capture is not None else None
         loss, g = self._evaluate(feed, capture)
         info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"]}
+        if "hessian_at_point" in self.parameters and self.uses_fast_path:
+            self.fast_path_iterations += 1  # the inexact Newton methods' fast path
         info.update(self._step(feed, hess_feed, loss, g))
         info["alpha"] = self.alpha
         self.iter += 1
         return info
+
+    # ------------------------------------------------------------------ fused first-order steps
+    def _fused_graph(self, kind, **options):
+        """The problem's cached fused graph ``kind`` for this optimizer's regularization."""
+        return fused_step(kind, self.problem, self.regularization if self._regularized else None,
+                          **options)
+
+    def _fused_scalars(self):
+        """The keywords of the fused step's ``feed`` at the next iteration (subclasses)."""
+        raise NotImplementedError
+
+    def _fused_prepare(self):
+        """Before a fused first-order run: check the session and settings; return the step graph."""
+        if self.sess is None:
+            raise ValueError("sess is None: pass sess= to the constructor or set optimizer.sess "
+                             "before calling minimize.")
+        self._check_parameters()
+        return self._fused_single_step()
+
+    def _fused_single_step(self):
+        raise NotImplementedError
+
+    def _fused_record(self, out, j=None):
+        """Book one fused iteration from the fetched ``out`` (entry ``j`` of arrays if given):
+        ``last_evaluation``, sweeps, counters; returns the step info. Raises
+        :class:`NonFiniteError` (weights unchanged) if it was not finite."""
+        value = (lambda key: float(out[key])) if j is None else (lambda key: float(out[key][j]))
+        data_loss = value("data_loss")
+        loss = data_loss + value("reg_cost")
+        norm_g = value("norm_g")
+        if not (np.isfinite(loss) and np.isfinite(norm_g)):
+            raise NonFiniteError(
+                f"iteration {self.iter}: the loss ({loss}), the gradient or the step is NaN or inf; "
+                "the weights were not changed. Check the data and lower the step length alpha."
+            )
+        self.sweeps[0] += 1.0
+        self.fast_path_iterations += 1
+        self.last_evaluation = {"loss": loss, "data_loss": data_loss, "norm_g": norm_g}
+        if "accuracy" in out:
+            self.last_evaluation["accuracy"] = value("accuracy")
+        self.alpha = float(self.parameters["alpha"])
+        info = {"iteration": self.iter, "loss": loss, "norm_g": norm_g, "alpha": self.alpha}
+        self.iter += 1
+        return info
+
+    def _fused_minimize(self, feed_dict):
+        """One fused first-order step on ``feed_dict`` (one session run)."""
+        feed = _check_feed(feed_dict, "feed_dict")
+        step = self._fused_prepare()
+        out = evaluate(self.sess, step.fetches, step.feed(feed, **self._fused_scalars()))
+        return self._fused_record(out)
+
+    @property
+    def supports_step_sequences(self):
+        """Whether :meth:`minimize_steps` runs several steps per session call now
+        (subclasses with a fast path that can; not for problems whose graph cannot be copied)."""
+        return False
+
+    _no_step_sequences = False  # set once the problem's graph proved impossible to loop over
+
+    def minimize_steps(self, feed_dicts):
+        """Steps on the batches ``feed_dicts`` in order (one per batch); a list of step infos.
+
+        Optimizers whose fast path runs several steps per session call
+        (:attr:`supports_step_sequences`) do so, with the same iterates as
+        :meth:`minimize` per batch; ``evaluations`` then holds each step's
+        ``last_evaluation``. Others call :meth:`minimize` per batch.
+        """
+        infos, self.evaluations = [], []
+        feeds = [_check_feed(f, "feed_dicts[i]") for f in feed_dicts]
+        sequence = None
+        if self.supports_step_sequences and len(feeds) > 1:
+            try:
+                sequence = self._fused_graph("steps", method=self._sequence_method)
+            except ValueError:  # a graph the loop cannot copy (control flow, random draws)
+                self._no_step_sequences = True
+        if sequence is None:
+            for feed in feeds:
+                infos.append(self.minimize(feed))
+                self.evaluations.append(dict(self.last_evaluation))
+            return infos
+        self._fused_prepare()
+        out = evaluate(self.sess, sequence.fetches, sequence.feed(feeds, **self._fused_scalars()))
+        # the loop ran up to the first non-finite iteration (not applied): recording it raises,
+        # after the iterations before it are in `evaluations`
+        for j in range(len(out["norm_g"])):
+            infos.append(self._fused_record(out, j))
+            self.evaluations.append(dict(self.last_evaluation))
+        return infos
 
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
         """Compute and apply the step; return method-specific info. Subclasses implement."""
@@ -513,12 +643,34 @@ def _set_path(obj, path, value):
     setattr(obj, last, value)
 
 
+#: Values of the ``fused_step`` parameter and setting.
+FUSED_STEP_CHOICES = ("auto", True, False)
+
+
+def check_fused_step(value, argument="Parameter 'fused_step'"):
+    """``value`` as one of :data:`FUSED_STEP_CHOICES` (numpy bools accepted), else ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == "auto":
+        return value
+    raise ValueError(f"{argument} must be one of 'auto', True, False, got {value!r}.")
+
+
+def fused_step_parameters(description):
+    """The ``fused_step`` entry (default ``'auto'``) of optimizers with a fast path."""
+    return {"fused_step": ["auto", "'auto' (the fused in-graph step where it computes the "
+                                   "reference step, single process), True (raise where it does "
+                                   "not), False (numpy reference path). " + description]}
+
+
 def at_point_parameters():
     """The ``[value, description]`` entry of optimizers whose Krylov products may run at a
     captured point (read by :meth:`Optimizer.hessian_operator` and :meth:`Optimizer.minimize`)."""
     return {
         "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
                              "(Hessian.at_point): cheaper products when the solver takes several"],
+        **fused_step_parameters("Fast path of the inexact Newton methods: the Krylov products at "
+                                "the captured point (as hessian_at_point True)"),
     }
 
 

@@ -264,8 +264,12 @@ class HessianlearnModel:
         config = tf.ConfigProto(intra_op_parallelism_threads=self.settings["intra_threads"],
                                 inter_op_parallelism_threads=self.settings["inter_threads"])
         with graph.as_default():
-            if self._initializer is None:
-                self._initializer = tf.global_variables_initializer()
+            # one initializer per set of variables, shared by every model of the problem
+            variables = tuple(tf.global_variables())
+            cache = self.problem._graph_cache("initializers")
+            if variables not in cache:
+                cache[variables] = tf.variables_initializer(list(variables))
+            self._initializer = cache[variables]
         self.sess = tf.Session(graph=graph, config=config)
         # A new session restarts the seeded random kernels: the same graph seed gives
         # the same initial weights in every fit.
@@ -495,6 +499,9 @@ class HessianlearnModel:
         if self._keeps_last_weights:
             title += " (GAN: best weights = last validation)"
         printer.header(title)
+        note = getattr(optimizer, "fast_path_note", None)
+        if note:
+            printer.message(note)
 
         # The bar replaces the table: drawn only when the table is off (rank 0).
         progress = ProgressBar(settings["max_sweeps"], description=label,
@@ -547,6 +554,38 @@ class HessianlearnModel:
             raise KeyboardInterrupt(message)
         return logger
 
+    def _group_size(self, optimizer, i, sweeps, gradient_factor):
+        """Iterations of the next session call: 1, or for optimizers running several steps
+        per call (each costing one gradient pass, ``gradient_factor`` sweeps) up to
+        ``steps_per_run``, ending at the first iteration that validates, prints, writes a
+        checkpoint or stops, so those happen where they would with one step per call."""
+        settings = self.settings
+        limit = int(settings["steps_per_run"])
+        if limit < 2 or i == 0 or not getattr(optimizer, "supports_step_sequences", False) or settings["debug"] \
+                or settings["record_spectrum"] or settings["record_last_rq_std"]:
+            return 1
+        keys = ["validate_frequency", "printing_sweep_frequency"]
+        if settings["checkpoint_frequency"] is not None:
+            keys.append("checkpoint_frequency")
+        for k in range(1, limit):
+            after = sweeps + k * gradient_factor
+            previous = after - gradient_factor
+            if after >= settings["max_sweeps"] or any(_crossed(previous, after, settings[key])
+                                                      for key in keys):
+                return k
+        return limit
+
+    def _next_batches(self, train, hess_iterator, derivative_iterator, count):
+        """Up to ``count`` (training batch, Hessian batch) pairs; fewer when the data run out."""
+        pairs = []
+        for _ in range(count):
+            try:
+                batch = self._merge(next(train), derivative_iterator)
+            except StopIteration:
+                break
+            pairs.append((batch, next(hess_iterator) if hess_iterator is not None else None))
+        return pairs
+
     def _loop(self, sess, optimizer, logger, printer, progress, loop, pending=None):
         """Run the steps from ``loop['iteration']``; return ``(status, message)`` of the stop.
 
@@ -556,70 +595,85 @@ class HessianlearnModel:
         the run ends (key 0, the initial state and validation, is logged before
         the loop). Rows are printed for ``w_i`` at ``i = 0``, at the
         ``printing_sweep_frequency`` boundaries and for the last iterate.
+        Optimizers with step sequences run a group of iterations per session call
+        (:meth:`_group_size`); checkpoints and interrupts act between groups.
         """
         settings, data = self.settings, self.data
         hess_iterator = data.hess_train
         derivative_iterator = None if self.derivative_data is None else self.derivative_data.train
+        train = iter(data.train)
         counts = loop["counts"]
         sweeps = logger["sweeps"]  # sweeps[i]: work done to reach w_i
         elapsed = loop["elapsed"]
         last_validation = loop["last_validation"]
         checkpoint_frequency = settings["checkpoint_frequency"]
-        for i, batch in enumerate(data.train, start=loop["iteration"]):
-            try:
-                batch = self._merge(batch, derivative_iterator)
-            except StopIteration:
+        i = loop["iteration"]
+        while True:
+            size = self._group_size(optimizer, i, sweeps[i], data.batch_factor[0])
+            pairs = self._next_batches(train, hess_iterator, derivative_iterator, size)
+            if not pairs:
                 break
-            hess_batch = next(hess_iterator) if hess_iterator is not None else None
             gradient_factor, hessian_factor = data.batch_factor
             if hess_iterator is None:
                 hessian_factor = gradient_factor
             step_start = time.perf_counter()
+            failure = None
             try:
-                optimizer.minimize(batch, hessian_feed_dict=hess_batch)
+                if len(pairs) == 1:
+                    optimizer.minimize(pairs[0][0], hessian_feed_dict=pairs[0][1])
+                    evaluations = [None]
+                else:
+                    optimizer.minimize_steps([batch for batch, _ in pairs])
+                    evaluations = optimizer.evaluations
             except FloatingPointError as error:
-                return "non_finite", (f"Training stopped at iteration {i} (sweeps {sweeps[i]:.3f}): "
-                                      f"{error} The best weights were restored.")
-            step_time = time.perf_counter() - step_start
-            elapsed += step_time
+                failure = error
+                evaluations = list(getattr(optimizer, "evaluations", [])) if len(pairs) > 1 else []
+            step_time = (time.perf_counter() - step_start) / max(len(evaluations), 1)
             new_counts = np.array(optimizer.sweeps, dtype=float)
-            sweeps[i + 1] = sweeps[i] + float(
-                np.dot([gradient_factor, hessian_factor], new_counts - counts))
+            per_step = (new_counts - counts) / max(len(evaluations), 1)
             counts = new_counts
-            self._log_evaluation(logger, optimizer, i)
-            if i == 0 or _crossed(sweeps[i - 1], sweeps[i], settings["printing_sweep_frequency"]):
-                loop["rows"].append(printer.row(logger, iteration=i))
-            if settings["debug"]:
-                check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
-            if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
-                return "non_finite", (f"Training stopped at iteration {i}: the training loss or "
-                                      "gradient norm is NaN or inf. The best weights were restored.")
-            self._log_state(logger, optimizer, i + 1, sweeps[i + 1], step_time, elapsed)
-            done = sweeps[i + 1] >= settings["max_sweeps"]
-            if done or _crossed(sweeps[i], sweeps[i + 1], settings["validate_frequency"]):
-                stop = self._validate(sess, logger, i + 1)
-                if stop is not None:
-                    return stop
-                last_validation = i + 1
-                self._save(logger)
-            if settings["record_spectrum"] and (i == 0 or _crossed(sweeps[i], sweeps[i + 1],
-                                                                    settings["spec_frequency"])):
-                self._record_spectrum(sess, optimizer, logger, i)
-            if settings["record_last_rq_std"]:
-                self._record_last_rq_std(optimizer, logger, i)
-            progress.update(sweeps[i + 1], logger)
-            if done:
-                loop["rows"].append(printer.row(logger, iteration=i + 1))
-                return "max_sweeps", (f"Reached max_sweeps = {settings['max_sweeps']} "
-                                      f"after {i + 1} iterations.")
-            loop.update(iteration=i + 1, sweeps=sweeps[i + 1], counts=counts,
-                        last_validation=last_validation, elapsed=elapsed)
-            if checkpoint_frequency is not None and _crossed(sweeps[i], sweeps[i + 1],
+            for evaluation in evaluations:
+                elapsed += step_time
+                sweeps[i + 1] = sweeps[i] + float(np.dot([gradient_factor, hessian_factor], per_step))
+                self._log_evaluation(logger, optimizer, i, evaluation)
+                if i == 0 or _crossed(sweeps[i - 1], sweeps[i], settings["printing_sweep_frequency"]):
+                    loop["rows"].append(printer.row(logger, iteration=i))
+                if settings["debug"]:
+                    check_identical(self.comm, self.problem.get_weights(sess), f"weights after step {i}")
+                if not (np.isfinite(logger["train_loss"][i]) and np.isfinite(logger["||g||"][i])):
+                    return "non_finite", (f"Training stopped at iteration {i}: the training loss or "
+                                          "gradient norm is NaN or inf. The best weights were restored.")
+                self._log_state(logger, optimizer, i + 1, sweeps[i + 1], step_time, elapsed)
+                done = sweeps[i + 1] >= settings["max_sweeps"]
+                if done or _crossed(sweeps[i], sweeps[i + 1], settings["validate_frequency"]):
+                    stop = self._validate(sess, logger, i + 1)
+                    if stop is not None:
+                        return stop
+                    last_validation = i + 1
+                    self._save(logger)
+                if settings["record_spectrum"] and (i == 0 or _crossed(sweeps[i], sweeps[i + 1],
+                                                                        settings["spec_frequency"])):
+                    self._record_spectrum(sess, optimizer, logger, i)
+                if settings["record_last_rq_std"]:
+                    self._record_last_rq_std(optimizer, logger, i)
+                progress.update(sweeps[i + 1], logger)
+                if done:
+                    loop["rows"].append(printer.row(logger, iteration=i + 1))
+                    return "max_sweeps", (f"Reached max_sweeps = {settings['max_sweeps']} "
+                                          f"after {i + 1} iterations.")
+                i += 1
+            if failure is not None:
+                return "non_finite", (f"Training stopped at iteration {i} (sweeps {sweeps[i]:.3f}): "
+                                      f"{failure} The best weights were restored.")
+            loop.update(iteration=i, sweeps=sweeps[i], counts=counts, last_validation=last_validation,
+                        elapsed=elapsed)
+            if checkpoint_frequency is not None and _crossed(sweeps[i - 1], sweeps[i],
                                                              checkpoint_frequency):
                 self._write_checkpoint(sess, optimizer, logger, loop)
             if self._interrupt_requested(pending):
-                return "interrupted", (f"Training interrupted (KeyboardInterrupt) after iteration {i} "
-                                       f"(sweeps {sweeps[i + 1]:.3f}); the best weights were restored.")
+                return "interrupted", (f"Training interrupted (KeyboardInterrupt) after iteration "
+                                       f"{i - 1} (sweeps {sweeps[i]:.3f}); the best weights were "
+                                       "restored.")
         last = max(sweeps)
         stop = None
         if last_validation != last:
@@ -722,9 +776,11 @@ class HessianlearnModel:
         progress.update(loop["sweeps"], logger)
         return logger, loop
 
-    def _log_evaluation(self, logger, optimizer, i):
-        """Step ``i``'s own evaluation at ``w_i`` (and LRSFN's eigenvalues there) under key ``i``."""
-        evaluation = getattr(optimizer, "last_evaluation", None) or {}
+    def _log_evaluation(self, logger, optimizer, i, evaluation=None):
+        """Step ``i``'s own evaluation at ``w_i`` (and LRSFN's eigenvalues there) under key ``i``;
+        ``evaluation`` is one step's of a group, else the optimizer's ``last_evaluation``."""
+        if evaluation is None:
+            evaluation = getattr(optimizer, "last_evaluation", None) or {}
         logger["train_loss"][i] = float(evaluation.get("loss", np.nan))
         logger["train_data_loss"][i] = float(evaluation.get("data_loss", evaluation.get("loss", np.nan)))
         logger["||g||"][i] = float(evaluation.get("norm_g", np.nan))

@@ -237,6 +237,12 @@ def make_optimizer(settings, problem, regularization, sess, comm=None, optimizer
             f"{', '.join(repr(g) for g in entry.globalizations)}."
         )
     full = parameters_function()
+    if "fused_step" in settings and settings["fused_step"] is True and "fused_step" not in full:
+        raise ValueError(
+            f"settings['fused_step'] = True: optimizer "
+            f"{choice if isinstance(choice, str) else cls.__name__!r} has no fused fast path; "
+            "set fused_step 'auto' (the fast path where it exists) or False."
+        )
     _apply(full, {key: value for key, value in settings.items() if key in full
                   and not (value is None and key in NONE_MEANS_OPTIMIZER_DEFAULT)}, "settings")
     _apply(full, dict(entry.overrides), "registry overrides")

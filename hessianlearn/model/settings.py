@@ -17,7 +17,7 @@ import numbers
 
 from ..algorithms.low_rank_saddle_free_newton import (LowRankSaddleFreeNewton,
                                                       ParametersLowRankSaddleFreeNewton)
-from ..algorithms.optimizer import CURVATURE_OPERATORS, line_search_parameters
+from ..algorithms.optimizer import CURVATURE_OPERATORS, check_fused_step, line_search_parameters
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
 
@@ -69,8 +69,10 @@ def _defaults():
         "optimizer": ["lrsfn", "Optimizer name: " + ", ".join(repr(n) for n in optimizer_names())],
         "alpha": [None, "Fixed step length or learning rate; None: the chosen optimizer's own "
                         "default. Not used by line searches (see line_search_alpha)"],
-        "fused_step": [False, "Adam and fixed-rank LRSFN: compute the whole step in one graph run "
-                              "(same step as the numpy path to round-off; single process)"],
+        "fused_step": ["auto", "'auto': the whole step in one graph run wherever the optimizer has that "
+                               "fast path (same step as the numpy path to round-off; single process), "
+                               "else the numpy reference path; True: raise where there is none; "
+                               "False: the numpy reference path"],
         "hessian_type": ["hessian", "Curvature operator of the optimizer and of the recorded spectra: "
                                     "'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         "hessian_at_point": [False, "Inexact Newton (incg, ingmres, inminres): capture the Hessian batch's "
@@ -118,6 +120,10 @@ def _defaults():
         # Armijo line search's first trial step (every optimizer's line search starts here)
         "line_search_alpha": [armijo["line_search_alpha"][0],
                               "First trial step of every Armijo line search (alpha is the fixed step only)"],
+        # several first-order steps per session run on the fast path (hessianlearn.problem.fused_steps)
+        "steps_per_run": [16, "Adam and SGD on the fused path: up to this many iterations per session "
+                              "call (a tf.while_loop over the stacked batches; every iteration is "
+                              "logged; 1: one per call)"],
     }
 
 
@@ -267,6 +273,8 @@ def validate_settings(settings, dimension=None):
             f"checkpoints), got {frequency!r}."
         )
     _positive_number(settings, "line_search_alpha")
+    check_fused_step(settings["fused_step"], "settings['fused_step']")
+    _positive_int(settings, "steps_per_run")
     return settings
 
 

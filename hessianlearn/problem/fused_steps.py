@@ -7,44 +7,104 @@ iteration. The graphs here compute the same step where the weights live:
 
 * :class:`FusedAdamStep`: loss, gradient and the Adam update in one run; the
   moments ``m`` and ``v`` are graph variables.
-* :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a fed
-  test matrix, ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its
-  eigenpairs, the Woodbury step and the update, in one run
-  (the gradient of the training batch is fed: the two batches share the
-  network's input placeholder).
+* :class:`FusedGradientDescentStep`: loss, gradient and ``w -= alpha g`` in one run.
+* :class:`FusedStepSequence`: several of either in one run, a ``tf.while_loop``
+  over the stacked batches of the next iterations.
+* :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a test
+  matrix (Gaussian drawn in the graph from a fed seed, or fed; Rademacher fed as
+  bits), ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its eigenpairs, the
+  Woodbury step and the update, in one run (the gradient of the training batch
+  is fed: the two batches share the network's input placeholder).
 
-Both apply the update only when it is finite (Adam: the loss and ``||g||``;
-LRSFN: the small matrices and the step; a flag is fetched); otherwise the
-weights are unchanged and the caller raises.
-The graphs are built once per problem (and regularization, rank, test
-matrix kind, curvature) and cached on the problem. The optimizers select them
-with their ``fused_step`` parameter; they are single-process only (no MPI
-reduction can happen inside one run).
+All apply the update only when it is finite (first-order: the loss and
+``||g||``; LRSFN: the small matrices and the step; a flag is fetched);
+otherwise the weights are unchanged and the caller raises. The graphs are
+built once per problem (and regularization weight, rank, test matrix kind,
+curvature) and cached on the problem. The optimizers select them with their
+``fused_step`` parameter (default ``'auto'``); they are single-process only
+(no MPI reduction can happen inside one run).
+
+How an optimizer gets a fast path: write its step's formula once in
+:mod:`hessianlearn.utilities.step_math` (over ``numpy`` or ``tf``) and call it
+from the optimizer's numpy ``_step``; add a graph class here that evaluates the
+loss and gradient (:func:`_evaluation`) and applies the same formula with
+tensors, register it in :func:`fused_step`; in the optimizer add
+``fused_step_parameters()`` to its parameters, return ``None`` from
+``_fast_path_unsupported`` for the parameters it covers (a phrase naming the
+combination otherwise), and branch on ``uses_fast_path`` (counting
+``fast_path_iterations``); first-order steps with an ``apply(handles, grads, t)``
+method also run in :class:`FusedStepSequence`. Then a float64 test that the two
+paths give the same iterates.
 """
 import numpy as np
 
 from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
+from ..utilities.step_math import adam_kernel_epsilon, saddle_free_woodbury_direction, spectral_step_length
 from .gauss_newton import gauss_newton_graph
+from .graph_walks import ancestor_ops
 from .hessian_products import hessian_row_block_parts
 
-__all__ = ["FusedAdamStep", "FusedLowRankSaddleFreeNewtonStep", "fused_step"]
+__all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
+           "FusedLowRankSaddleFreeNewtonStep",
+           "FusedStepSequence", "fused_step"]
 
 
 def fused_step(kind, problem, regularization=None, **options):
-    """The cached fused step graph ``kind`` (``'adam'`` or ``'lrsfn'``) for ``problem``.
+    """The cached fused step graph ``kind`` for ``problem``.
 
-    ``options`` are the constructor's keywords (``rank``, ``oversample`` for
-    ``'lrsfn'``). The graph is built on first use and reused by later fits.
+    ``kind``: ``'adam'``, ``'sgd'``, ``'lrsfn'`` or ``'steps'``
+    (:class:`FusedStepSequence`). ``options`` are the constructor's keywords
+    (``rank``, ``oversample``, ... for ``'lrsfn'``, ``method`` for ``'steps'``). The
+    graph is built on first use and reused by later fits; the cache is keyed by
+    the regularization's ``gamma`` (the graphs use nothing else of it), so a new
+    ``L2Regularization`` with the same ``gamma`` reuses the graphs.
     """
-    classes = {"adam": FusedAdamStep, "lrsfn": FusedLowRankSaddleFreeNewtonStep}
+    classes = {"adam": FusedAdamStep, "sgd": FusedGradientDescentStep,
+               "armijo_gd": FusedArmijoGradientDescentStep,
+               "lrsfn": FusedLowRankSaddleFreeNewtonStep, "steps": FusedStepSequence}
     if kind not in classes:
         raise ValueError(f"kind must be one of {sorted(classes)}, got {kind!r}.")
-    key = (kind, regularization, tuple(sorted(options.items())))
+    key = (kind, None if regularization is None else ("L2", float(regularization.gamma)),
+           tuple(sorted(options.items())))
     cache = problem._graph_cache("fused_steps")
     if key not in cache:
         cache[key] = classes[kind](problem, regularization, **options)
     return cache[key]
+
+
+def _evaluation(problem, regularization, loss, grads, weights, accuracy=None):
+    """The fetches of one first-order evaluation and the regularized gradient parts.
+
+    ``loss`` and ``grads`` (one per weight tensor) are the data loss and its gradient at
+    ``weights`` (tensors of the weights' values). Returns ``(fetches, grads, finite)``:
+    ``fetches`` holds ``data_loss``, ``reg_cost`` (``gamma/2 ||w||^2`` or 0), ``norm_g``
+    (of ``grads + gamma w``) and ``accuracy`` when given; ``finite`` is whether the loss
+    and ``norm_g`` are finite (then so is every first-order step from them).
+    """
+    reg_cost = _regularization_cost(problem, regularization, weights)
+    if regularization is not None:
+        gamma = tf.constant(regularization.gamma, problem.dtype)
+        grads = [g + gamma * w for g, w in zip(grads, weights)]
+    norm_g = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))
+    finite = tf.logical_and(tf.math.is_finite(loss + reg_cost), tf.math.is_finite(norm_g))
+    fetches = {"data_loss": loss, "reg_cost": reg_cost, "norm_g": norm_g}
+    if accuracy is not None:
+        fetches["accuracy"] = accuracy
+    return fetches, grads, finite
+
+
+def _regularization_cost(problem, regularization, weights):
+    """``gamma/2 ||w||^2`` of the weight tensors ``weights`` (0 without regularization)."""
+    if regularization is None:
+        return tf.zeros([], problem.dtype)
+    gamma = tf.constant(regularization.gamma, problem.dtype)
+    return 0.5 * gamma * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+
+
+def _accuracy(problem):
+    accuracy = getattr(problem, "accuracy", None)
+    return accuracy if isinstance(accuracy, tf.Tensor) else None
 
 
 class _FusedStep:
@@ -118,32 +178,24 @@ class FusedAdamStep(_FusedStep):
             self._load = tf.group(*[x.assign(part) for row, variables in
                                     zip(tf.unstack(self._load_values), (self._m, self._v))
                                     for x, part in zip(variables, problem._split(row))])
-            loss = problem.loss
-            reg_cost = tf.zeros([], self.dtype) if regularization is None else regularization.cost
-            grads = problem._gradient_parts
-            if regularization is not None:
-                gamma = tf.constant(regularization.gamma, self.dtype)
-                grads = [g + gamma * w for g, w in zip(grads, problem._weights)]
-            norm_g = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))
-            finite = tf.logical_and(tf.math.is_finite(loss + reg_cost), tf.math.is_finite(norm_g))
-            fetches = {"data_loss": loss, "reg_cost": reg_cost, "norm_g": norm_g}
-            accuracy = getattr(problem, "accuracy", None)
-            if isinstance(accuracy, tf.Tensor):
-                fetches["accuracy"] = accuracy
-            beta_1_power, beta_2_power = self.beta_1 ** self.t, self.beta_2 ** self.t
-            epsilon = self.epsilon * tf.sqrt(1.0 - beta_2_power)
-
-            def apply():
-                return tf.group(*[tf.raw_ops.ResourceApplyAdam(
-                    var=w.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
-                    beta2_power=beta_2_power, lr=self.alpha, beta1=self.beta_1, beta2=self.beta_2,
-                    epsilon=epsilon, grad=g) for w, m, v, g in zip(problem._weights, self._m,
-                                                                  self._v, grads)])
-
+            weights = [tf.convert_to_tensor(w) for w in problem._weights]
+            fetches, grads, finite = _evaluation(problem, regularization, problem.loss,
+                                                 problem._gradient_parts, weights, _accuracy(problem))
+            handles = [w.handle for w in problem._weights]
             with tf.control_dependencies(list(fetches.values())):
-                fetches["update"] = tf.cond(finite, apply, tf.no_op)
+                fetches["update"] = tf.cond(finite, lambda: self.apply(handles, grads, self.t),
+                                            tf.no_op)
             fetches["finite"] = finite
             self.fetches = fetches
+
+    def apply(self, handles, grads, t):
+        """The op applying the Adam update at iteration ``t`` to the weights ``handles``."""
+        beta_1_power, beta_2_power = self.beta_1 ** t, self.beta_2 ** t
+        epsilon = adam_kernel_epsilon(self.epsilon, beta_2_power, xp=tf)
+        return tf.group(*[tf.raw_ops.ResourceApplyAdam(
+            var=w, m=m.handle, v=v.handle, beta1_power=beta_1_power, beta2_power=beta_2_power,
+            lr=self.alpha, beta1=self.beta_1, beta2=self.beta_2, epsilon=epsilon, grad=g)
+            for w, m, v, g in zip(handles, self._m, self._v, grads)])
 
     def reset(self, sess):
         """Set ``m = v = 0`` in ``sess`` (call before the first step of a run)."""
@@ -160,6 +212,271 @@ class FusedAdamStep(_FusedStep):
         feed = dict(feed_dict)
         feed.update({self.alpha: alpha, self.beta_1: beta_1, self.beta_2: beta_2,
                      self.epsilon: epsilon, self.t: float(t)})
+        return feed
+
+
+class FusedGradientDescentStep(_FusedStep):
+    """One fixed-step gradient descent iteration, ``w <- w - alpha g``, in one session run.
+
+    ``g = grad (loss + R)`` on the fed batch, as
+    :class:`~hessianlearn.algorithms.GradientDescent` with globalization None;
+    the update (``ResourceApplyGradientDescent`` per weight tensor) runs only when
+    the loss and ``||g||`` are finite.
+
+    Attributes
+    ----------
+    fetches : dict
+        As :class:`FusedAdamStep`'s.
+    alpha : placeholder (scalar, problem dtype)
+    """
+
+    def __init__(self, problem, regularization=None):
+        super().__init__(problem, regularization)
+        with problem._graph.as_default(), tf.name_scope("fused_gradient_descent"):
+            self.alpha = self._scalar("alpha")
+            weights = [tf.convert_to_tensor(w) for w in problem._weights]
+            fetches, grads, finite = _evaluation(problem, regularization, problem.loss,
+                                                 problem._gradient_parts, weights, _accuracy(problem))
+            handles = [w.handle for w in problem._weights]
+            with tf.control_dependencies(list(fetches.values())):
+                fetches["update"] = tf.cond(finite, lambda: self.apply(handles, grads, None),
+                                            tf.no_op)
+            fetches["finite"] = finite
+            self.fetches = fetches
+
+    def apply(self, handles, grads, t=None):
+        """The op ``w -= alpha g`` on the weights ``handles`` (``t`` unused)."""
+        return tf.group(*[tf.raw_ops.ResourceApplyGradientDescent(var=w, alpha=self.alpha, delta=g)
+                          for w, g in zip(handles, grads)])
+
+    def reset(self, sess):
+        """Nothing to reset (no optimizer state)."""
+
+    def feed(self, feed_dict, alpha):
+        """``feed_dict`` plus the step length (a new dict)."""
+        feed = dict(feed_dict)
+        feed[self.alpha] = alpha
+        return feed
+
+
+#: Operation types that mark control flow: such graphs are not copied into a loop body.
+_CONTROL_FLOW_OPS = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "While",
+                     "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
+                     "StatefulPartitionedCall"}
+
+
+#: Stateful operation types that may be copied into the loop body (they read the same state).
+_COPYABLE_STATEFUL_OPS = {"VarHandleOp", "ReadVariableOp", "Placeholder"}
+
+
+def _evaluation_subgraph(problem, regularization, loss_only=False):
+    """What :class:`FusedStepSequence` (``loss_only``: the Armijo step) copies into its loop body.
+
+    Returns ``(placeholders, handles, graph_def, outputs, has_accuracy)``: the data placeholders
+    the loss depends on, the weights' variable handles, the ``GraphDef`` of the ops
+    from those to the data loss, its gradient parts and the accuracy (placeholders
+    and handles left out), the names of those outputs and whether the accuracy is one.
+    Raises ``ValueError`` when that graph contains control flow or stateful operations
+    other than variable reads (it could not be copied into a loop faithfully).
+    """
+    accuracy = None if loss_only else _accuracy(problem)
+    outputs = [problem.loss] if loss_only else \
+        [problem.loss] + list(problem._gradient_parts) + ([accuracy] if accuracy is not None else [])
+    handles = [w.handle for w in problem._weights]
+    handle_ops = {h.op for h in handles}
+    ops = ancestor_ops(outputs)
+    placeholders = sorted((op.outputs[0] for op in ops if op.type == "Placeholder"),
+                          key=lambda t: t.name)
+    flow = sorted({op.type for op in ops} & _CONTROL_FLOW_OPS)
+    if flow:
+        raise ValueError(f"the loss and gradient graph holds control flow ({', '.join(flow)}); "
+                         "it cannot be run several steps per session call.")
+    # a copied stateful op (a seeded random draw) would restart its own stream
+    stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - _COPYABLE_STATEFUL_OPS)
+    if stateful:
+        raise ValueError(f"the loss and gradient graph holds stateful ops ({', '.join(stateful)}); "
+                         "it cannot be run several steps per session call.")
+    keep = {op.name for op in ops if op.type != "Placeholder" and op not in handle_ops}
+    graph_def = problem._graph.as_graph_def()
+    library = graph_def.library
+    nodes = [node for node in graph_def.node if node.name in keep]
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
+    graph_def.library.CopyFrom(library)
+    return placeholders, handles, graph_def, [t.name for t in outputs], accuracy is not None
+
+
+class FusedStepSequence(_FusedStep):
+    """Several first-order steps (Adam or fixed-step gradient descent) in one session run.
+
+    The batches of ``s`` consecutive iterations are fed stacked (each data
+    placeholder ``x`` of shape ``(b, ...)`` as ``(s, b, ...)``); a
+    ``tf.while_loop`` runs, for ``i = 0, ..., s - 1``, the loss and gradient on
+    batch ``i`` at the current weights (a copy of the problem's loss and gradient
+    graph, so the same arithmetic as one step per run) and the step's update
+    (``step.apply``: :class:`FusedAdamStep` or :class:`FusedGradientDescentStep`,
+    whose placeholders and moments it uses), iteration ``t_0 + i``. The loop stops
+    after the first iteration whose loss or ``||g||`` is not finite (that update is
+    not applied). The per-iteration ``data_loss``, ``reg_cost``, ``norm_g`` (and
+    ``accuracy``) come back as arrays of length ``s``, so the logger gets every one.
+
+    Parameters
+    ----------
+    problem : Problem
+    regularization : L2Regularization, optional
+    method : {'adam', 'sgd'}
+
+    Attributes
+    ----------
+    step : FusedAdamStep or FusedGradientDescentStep
+        The single-step graph whose scalars (and Adam's moments) are shared.
+    placeholders : list of tensors
+        The data placeholders, in the order of ``stacked``.
+    stacked : list of placeholders
+        ``(None,) + placeholder.shape`` each: the next ``s`` batches.
+    t0 : placeholder
+        Adam's iteration number of the first step (1-based; unused by gradient descent).
+    fetches : dict
+        ``data_loss``, ``reg_cost``, ``norm_g`` (``accuracy``): shape ``(steps,)``,
+        ``steps`` the iterations run, and ``finite`` (all of them finite).
+    """
+
+    def __init__(self, problem, regularization=None, method="adam"):
+        super().__init__(problem, regularization)
+        if method not in ("adam", "sgd"):
+            raise ValueError(f"method must be 'adam' or 'sgd', got {method!r}.")
+        self.step = fused_step(method, problem, regularization)
+        placeholders, handles, graph_def, outputs, has_accuracy = _evaluation_subgraph(
+            problem, regularization)
+        self.placeholders = placeholders
+        dtype = self.dtype
+        with problem._graph.as_default(), tf.name_scope(f"fused_{method}_sequence"):
+            self.stacked = [tf.placeholder(p.dtype, [None] + p.shape.as_list(), name="stacked")
+                            for p in placeholders]
+            self.t0 = self._scalar("t0")
+            count = tf.shape(self.stacked[0])[0]
+            keys = ["data_loss", "reg_cost", "norm_g"] + (["accuracy"] if has_accuracy else [])
+            arrays = tuple(tf.TensorArray(dtype, size=count, element_shape=[]) for _ in keys)
+
+            def body(i, finite, arrays):
+                # the weights are read after the previous iteration's update: their handles
+                # depend on the loop counter, which is produced after that update
+                with tf.control_dependencies([i]):
+                    current = [tf.identity(h) for h in handles]
+                input_map = {p.name: tf.gather(x, i) for p, x in zip(placeholders, self.stacked)}
+                input_map.update({h.name: c for h, c in zip(handles, current)})
+                copied = tf.import_graph_def(graph_def, input_map=input_map,
+                                             return_elements=outputs, name="step")
+                loss, grads = copied[0], copied[1:1 + len(handles)]
+                accuracy = copied[-1] if has_accuracy else None
+                weights = [tf.raw_ops.ReadVariableOp(resource=c, dtype=dtype) for c in current]
+                values, grads, ok = _evaluation(problem, regularization, loss, grads, weights,
+                                                accuracy)
+                t = self.t0 + tf.cast(i, dtype)
+                update = tf.cond(ok, lambda: self.step.apply(current, grads, t), tf.no_op)
+                with tf.control_dependencies([update]):
+                    arrays = tuple(a.write(i, values[k]) for a, k in zip(arrays, keys))
+                    return i + 1, ok, arrays
+
+            _, finite, arrays = tf.while_loop(
+                lambda i, finite, arrays: tf.logical_and(i < count, finite), body,
+                (tf.constant(0), tf.constant(True), arrays), parallel_iterations=1,
+                back_prop=False)
+            self.fetches = {k: a.stack() for k, a in zip(keys, arrays)}
+            self.fetches["finite"] = finite
+
+    def feed(self, batches, **scalars):
+        """The stacked ``batches`` (a list of feed dicts, same keys and shapes) plus the
+        step's scalars (``step.feed``'s keywords; Adam also ``t0``), a new dict."""
+        feed = self.step.feed({}, **scalars)
+        feed[self.t0] = float(scalars.get("t", 1))
+        for p, x in zip(self.placeholders, self.stacked):
+            try:
+                feed[x] = np.stack([batch[p] for batch in batches])
+            except KeyError:
+                raise ValueError(f"every batch must feed {p.name} (the loss depends on it).") from None
+        return feed
+
+
+class FusedArmijoGradientDescentStep(_FusedStep):
+    """Gradient descent with the Armijo backtracking line search in one session run.
+
+    With ``f`` the loss plus regularization on the fed batch, ``g`` its gradient at
+    ``w_0`` and the slope ``-||g||^2``, the trials ``alpha_0, beta alpha_0, ...``
+    (at most ``max_backtrack`` reductions) set ``w = w_0 - alpha g`` and evaluate
+    ``f`` there (a copy of the problem's loss graph), until
+    ``f(w) <= f(w_0) - c_1 alpha ||g||^2`` with ``f(w)`` finite, as
+    :class:`~hessianlearn.algorithms.armijo_line_search.ArmijoLineSearch`; if no trial
+    is accepted the weights go back to ``w_0`` (``alpha = 0``). Nothing changes when
+    ``f(w_0)`` or ``||g||`` is not finite.
+
+    Attributes
+    ----------
+    alpha, c1, backtracking_factor : placeholders (scalars, problem dtype)
+    max_backtrack : placeholder (int32 scalar)
+    fetches : dict
+        :class:`FusedAdamStep`'s evaluation at ``w_0`` plus ``alpha`` (the accepted
+        step, 0 if none), ``backtracks``, ``finite`` and ``update``.
+    """
+
+    def __init__(self, problem, regularization=None):
+        super().__init__(problem, regularization)
+        placeholders, handles, graph_def, outputs, _ = _evaluation_subgraph(
+            problem, regularization, loss_only=True)
+        dtype = self.dtype
+        with problem._graph.as_default(), tf.name_scope("fused_armijo_gradient_descent"):
+            self.alpha = self._scalar("alpha")
+            self.c1 = self._scalar("c1")
+            self.backtracking_factor = self._scalar("backtracking_factor")
+            self.max_backtrack = tf.placeholder(tf.int32, [], name="max_backtrack")
+            w_0 = [tf.convert_to_tensor(w) for w in problem._weights]
+            fetches, grads, finite = _evaluation(problem, regularization, problem.loss,
+                                                 problem._gradient_parts, w_0, _accuracy(problem))
+            f_0 = fetches["data_loss"] + fetches["reg_cost"]
+            slope = -tf.square(fetches["norm_g"])
+
+            def trial(k, alpha, accepted, done):
+                with tf.control_dependencies([k]):
+                    moved = [tf.raw_ops.AssignVariableOp(resource=h, value=w - alpha * g)
+                             for h, w, g in zip(handles, w_0, grads)]
+                with tf.control_dependencies(moved):
+                    current = [tf.identity(h) for h in handles]
+                input_map = {p.name: p for p in placeholders}
+                input_map.update({h.name: c for h, c in zip(handles, current)})
+                loss = tf.import_graph_def(graph_def, input_map=input_map, return_elements=outputs,
+                                           name="trial")[0]
+                weights = [tf.raw_ops.ReadVariableOp(resource=c, dtype=dtype) for c in current]
+                value = loss + _regularization_cost(problem, regularization, weights)
+                ok = tf.logical_and(tf.math.is_finite(value), value <= f_0 + self.c1 * alpha * slope)
+                done = tf.logical_or(ok, k >= self.max_backtrack)
+                next_alpha = tf.where(done, alpha, alpha * self.backtracking_factor)
+                return k + 1, next_alpha, tf.where(ok, alpha, tf.zeros_like(alpha)), done
+
+            def search():
+                k, _, accepted, _ = tf.while_loop(
+                    lambda k, alpha, accepted, done: tf.logical_not(done), trial,
+                    (tf.constant(0), self.alpha, tf.zeros([], dtype), tf.constant(False)),
+                    parallel_iterations=1, back_prop=False)
+                with tf.control_dependencies([accepted]):
+                    restore = tf.cond(accepted > 0.0, tf.no_op, lambda: tf.group(*[
+                        tf.raw_ops.AssignVariableOp(resource=h, value=w) for h, w in zip(handles, w_0)]))
+                with tf.control_dependencies([restore]):
+                    return tf.identity(accepted), tf.identity(k - 1)
+
+            with tf.control_dependencies(list(fetches.values())):
+                alpha, backtracks = tf.cond(finite, search,
+                                            lambda: (tf.zeros([], dtype), tf.constant(-1)))
+            fetches.update({"alpha": alpha, "backtracks": backtracks, "finite": finite})
+            self.fetches = fetches
+
+    def reset(self, sess):
+        """Nothing to reset (no optimizer state)."""
+
+    def feed(self, feed_dict, alpha, c1, backtracking_factor, max_backtrack):
+        """``feed_dict`` plus the line search's scalars (a new dict)."""
+        feed = dict(feed_dict)
+        feed.update({self.alpha: alpha, self.c1: c1, self.backtracking_factor: backtracking_factor,
+                     self.max_backtrack: int(max_backtrack)})
         return feed
 
 
@@ -208,8 +525,9 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
 
     With ``H`` the Hessian of the loss on the fed (Hessian) batch plus
     ``gamma_R I``, the fed gradient ``g`` (of the training batch, regularized),
-    and a fed test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian,
-    or Rademacher fed as packed bits and unpacked here):
+    and a test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian, drawn
+    here by ``tf.random.stateless_normal`` from a fed seed, or fed explicitly;
+    or Rademacher, fed as packed bits and unpacked here):
 
     1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,
        ``G_1 = Y^T Y`` (:func:`_whitening`): a well-conditioned basis of the
@@ -251,16 +569,21 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
     oversample : int
         ``p >= 0``; reduced to ``dimension - k``.
     test_matrix : {'gaussian', 'rademacher'}
-        What :meth:`feed` takes as ``omega``: the ``(dimension, m)`` matrix in
-        the problem's dtype, or the packed bits (uint8, ``ceil(dimension m / 8)``).
+        What :meth:`feed` takes as ``omega``: a seed or the ``(dimension, m)``
+        matrix, or the packed bits (uint8, ``ceil(dimension m / 8)``).
     curvature : {'hessian', 'gauss_newton'}
         ``H`` is the loss's Hessian or its generalized Gauss-Newton matrix
         ``J^T H_L J`` (:mod:`.gauss_newton`), as the optimizers' ``hessian_type``.
 
     Attributes
     ----------
-    omega : placeholder
-        ``(dimension, m)`` (Gaussian) or ``(ceil(dimension m / 8),)`` uint8 (Rademacher).
+    omega : placeholder or None
+        Rademacher: the ``(ceil(dimension m / 8),)`` uint8 bits; Gaussian: None.
+    seed : placeholder or None
+        Gaussian: ``(2,)`` int64; part ``i`` of ``Omega^T`` is drawn with seed ``seed + [0, i]``.
+    omega_parts : list of tensors
+        ``Omega^T`` split per weight tensor, ``(m, n_i)`` (Gaussian: placeholders with
+        the drawn parts as defaults).
     g, alpha, gamma, gamma_r, spectral_alpha, spectral : placeholders
     fetches : dict
         ``eigenvalues`` (``k``, of ``H`` including ``gamma_R``), ``alpha`` (the
@@ -306,16 +629,19 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
             self.gamma_r = self._scalar("gamma_r", f64)
             self.spectral_alpha = self._scalar("spectral_alpha", f64)
             self.spectral = tf.placeholder(tf.bool, [], name="spectral")
-            # Drawn by the optimizer's numpy generator, so the numpy path can use the same
-            # matrix. The (n, m) blocks X are kept as X^T split per weight tensor, a list of
-            # (m, n_i): the layout the block product takes and gives with no copies.
-            if self.test_matrix == "rademacher":
+            # The (n, m) blocks X are kept as X^T split per weight tensor, a list of (m, n_i):
+            # the layout the block product takes and gives with no copies.
+            if self.test_matrix == "rademacher":  # bits drawn by the optimizer's generator
                 self.omega = tf.placeholder(tf.uint8, [-(-n * m // 8)], name="omega_bits")
+                self.seed = None
                 omega_parts = _rademacher_parts_from_bits(self.omega, n, m, problem.indices, dtype)
-            else:
-                self.omega = tf.placeholder(dtype, [n, m], name="omega")
-                omega_t = tf.transpose(self.omega)
-                omega_parts = [omega_t[:, a:b] for a, b in problem.indices]
+            else:  # drawn here from the fed seed, part by part; feeding omega_parts overrides
+                self.seed = tf.placeholder(tf.int64, [2], name="seed")
+                self.omega = None
+                omega_parts = [tf.placeholder_with_default(
+                    tf.random.stateless_normal([m, b - a], self.seed + [0, i], dtype=dtype),
+                    [m, b - a], name=f"omega_t_{i}") for i, (a, b) in enumerate(problem.indices)]
+            self.omega_parts = omega_parts
 
             def apply_h(X):  # (H_loss X)^T per weight; gamma_R I is added by callers
                 # X is a constant direction: tf.gradients must not differentiate through it
@@ -374,13 +700,9 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
             Q_1g = tf.add_n([tf.linalg.matvec(part, self.g[a:b])
                              for part, (a, b) in zip(Q_1, problem.indices)])
             Utg = tf.linalg.matvec(C, tf.cast(Q_1g, f64), transpose_a=True)
-            U_scaled = tall(tf.linalg.matvec(C, Utg / (mu + self.gamma)))
-            U_Utg = tall(tf.linalg.matvec(C, Utg))
-            direction = -(U_scaled + (g - U_Utg) / self.gamma)
-            lam1 = tf.abs(values[0])
-            spectral_alpha = tf.where(lam1 > 0.0, tf.minimum(self.spectral_alpha,
-                                                            0.1 / tf.maximum(lam1, 1e-300)),
-                                      self.spectral_alpha)
+            direction = saddle_free_woodbury_direction(
+                g, Utg, lambda a: tall(tf.linalg.matvec(C, a)), mu, self.gamma)
+            spectral_alpha = spectral_step_length(self.spectral_alpha, values[0], xp=tf)
             alpha = tf.where(self.spectral, spectral_alpha, self.alpha)
             step = tf.cast(alpha * direction, dtype)
             finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(step)))
@@ -390,11 +712,25 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
 
     def feed(self, hessian_feed_dict, g, omega, alpha, gamma, gamma_r=0.0, spectral_alpha=1.0,
              spectral=False):
-        """``hessian_feed_dict`` plus the gradient and the step's scalars (a new dict)."""
+        """``hessian_feed_dict`` plus the gradient, the test matrix and the step's scalars (a new dict).
+
+        ``omega``: Rademacher, the packed bits; Gaussian, either the seed (an int,
+        or a pair of ints, from which the graph draws ``Omega``: the same seed gives
+        the same matrix) or an explicit ``(dimension, m)`` matrix (fed as its parts).
+        """
         feed = dict(hessian_feed_dict)
-        omega_dtype = np.uint8 if self.test_matrix == "rademacher" else self.dtype.as_numpy_dtype
+        if self.test_matrix == "rademacher":
+            feed[self.omega] = np.asarray(omega, dtype=np.uint8)
+        elif np.ndim(omega) == 2:
+            omega = np.asarray(omega, dtype=self.dtype.as_numpy_dtype)
+            n, m = self.problem.dimension, self.rank + self.oversample
+            if omega.shape != (n, m):
+                raise ValueError(f"omega must have shape ({n}, {m}), got {omega.shape}.")
+            feed.update({part: omega[a:b].T for part, (a, b) in
+                         zip(self.omega_parts, self.problem.indices)})
+        else:
+            feed[self.seed] = np.broadcast_to(np.asarray(omega, dtype=np.int64), (2,))
         feed.update({self.g: np.asarray(g, dtype=self.dtype.as_numpy_dtype),
-                     self.omega: np.asarray(omega, dtype=omega_dtype),
                      self.alpha: float(alpha),
                      self.gamma: float(gamma), self.gamma_r: float(gamma_r),
                      self.spectral_alpha: float(spectral_alpha), self.spectral: bool(spectral)})

@@ -1,0 +1,69 @@
+"""The optimizers' step formulas, written once for both paths.
+
+Each function takes arrays and only uses arithmetic operators and the functions
+``abs``, ``minimum``, ``maximum``, ``where``, ``sqrt`` of the namespace ``xp``,
+which both ``numpy`` and TensorFlow (``hessianlearn.tf``) provide: the numpy
+reference optimizers (:mod:`hessianlearn.algorithms`) call them with ``numpy``
+arrays, the fused graphs (:mod:`hessianlearn.problem.fused_steps`) with tensors.
+A change to an algorithm's step is therefore made here, once.
+
+Adam's fused step applies TensorFlow's ``ResourceApplyAdam`` kernel instead of
+:func:`adam_update` (one op per weight tensor); :func:`adam_kernel_epsilon` is the
+epsilon that makes the kernel's update equal to :func:`adam_update`'s.
+"""
+import numpy as np
+
+__all__ = ["adam_update", "adam_kernel_epsilon", "spectral_step_length",
+           "saddle_free_woodbury_direction"]
+
+#: The spectral step's constant: ``alpha = min(alpha_max, SPECTRAL_FRACTION / |lambda_1|)``.
+SPECTRAL_FRACTION = 0.1
+
+
+def adam_update(m, v, g, t, beta_1, beta_2, epsilon, xp=np):
+    """One Adam update of the moments and its direction, elementwise.
+
+    .. math::
+
+        m \\leftarrow \\beta_1 m + (1-\\beta_1) g, \\quad
+        v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
+        p = -\\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+
+    ``m``, ``v`` (``None`` before the first step: zeros) and ``g`` of one shape;
+    ``t`` the iteration from 1. Returns ``(m, v, p)``; the step is ``w + alpha p``.
+    """
+    m = (1.0 - beta_1) * g if m is None else beta_1 * m + (1.0 - beta_1) * g
+    v = (1.0 - beta_2) * g * g if v is None else beta_2 * v + (1.0 - beta_2) * g * g
+    m_hat = m / (1.0 - beta_1 ** t)
+    v_hat = v / (1.0 - beta_2 ** t)
+    return m, v, -m_hat / (xp.sqrt(v_hat) + epsilon)
+
+
+def adam_kernel_epsilon(epsilon, beta_2_power, xp=np):
+    """``epsilon sqrt(1 - beta_2^t)``: with it, the kernel's
+    ``lr sqrt(1-beta_2^t)/(1-beta_1^t) m / (sqrt(v) + epsilon')`` is
+    :func:`adam_update`'s ``alpha p`` exactly."""
+    return epsilon * xp.sqrt(1.0 - beta_2_power)
+
+
+def spectral_step_length(alpha_max, lambda_1, xp=np):
+    """``min(alpha_max, 0.1 / |lambda_1|)``, or ``alpha_max`` when ``lambda_1 = 0``
+    (``lambda_1`` the largest-magnitude eigenvalue of the curvature)."""
+    magnitude = xp.abs(lambda_1)
+    bounded = xp.minimum(alpha_max, SPECTRAL_FRACTION / xp.maximum(magnitude, 1e-300))
+    return xp.where(magnitude > 0.0, bounded, alpha_max + 0.0 * magnitude)
+
+
+def saddle_free_woodbury_direction(g, Utg, apply_U, mu, gamma):
+    """``p = -(U |M| U^T + gamma I)^{-1} g`` for orthonormal ``U`` and ``mu = |M|``, by Woodbury:
+
+    .. math::
+
+        p = -\\Big(U \\operatorname{diag}\\big(\\tfrac{1}{\\mu_i + \\gamma}\\big) U^T g
+              + \\frac{(I - U U^T) g}{\\gamma}\\Big)
+
+    (the range of ``U`` and its complement apart: no cancellation in
+    ``1 - mu/(mu + gamma)``). ``Utg = U^T g`` (``(k,)``), ``apply_U(a) = U a``
+    (``(n,)`` from ``(k,)``), ``mu`` ``(k,)`` nonnegative, ``gamma > 0``.
+    """
+    return -(apply_U(Utg / (mu + gamma)) + (g - apply_U(Utg)) / gamma)
