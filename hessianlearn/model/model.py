@@ -34,6 +34,7 @@ from .._tf import tf
 from ..utilities.mpi import check_agreement, check_identical, run_collectively
 from ..utilities.reduction import evaluate
 from .curvature_recorder import CurvatureRecorder
+from .device import device_config
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
 from .printer import Printer, ProgressBar
@@ -226,6 +227,7 @@ class HessianlearnModel:
         graph = self.problem._graph
         config = tf.ConfigProto(intra_op_parallelism_threads=self.settings["intra_threads"],
                                 inter_op_parallelism_threads=self.settings["inter_threads"])
+        device_config(config, self.settings["device"])
         with graph.as_default():
             if self._initializer is None:
                 self._initializer = tf.global_variables_initializer()

@@ -16,6 +16,7 @@ from ..algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
 from ..algorithms.optimizer import CURVATURE_OPERATORS
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
+from .device import check_device
 
 __all__ = ["HessianlearnModelSettings", "validate_settings", "RANGE_FINDING", "HESSIAN_TYPES"]
 
@@ -101,6 +102,9 @@ def _defaults():
         "density_probes": [5, "Probes of the stochastic Lanczos quadrature density"],
         "density_lanczos_steps": [40, "Lanczos steps per probe of the SLQ density"],
         "record_layer_traces": [False, "With record_spectrum: also record Hutchinson traces of each layer's block"],
+        # device placement (hessianlearn.model.device)
+        "device": [None, "Device the session runs on: None (TensorFlow's placement) or a name such as "
+                         "'/cpu:0' or '/gpu:1'"],
     }
 
 
@@ -195,9 +199,11 @@ def validate_settings(settings, dimension=None):
         ``alpha <= 0``, ``max_sweeps <= 0``, frequencies ``<= 0``,
         ``hessian_low_rank < 1`` (or ``> dimension``), an unknown optimizer,
         globalization, range_finding or hessian_type (the message lists the
-        valid ones), non-positive counts.
+        valid ones), non-positive counts, a ``device`` TensorFlow does not
+        have (the message lists the available ones).
     TypeError
-        ``printing_items`` or ``layer_weights`` not a dict.
+        ``printing_items`` or ``layer_weights`` not a dict, ``device`` neither
+        None nor a string.
     """
     _choice(settings, "optimizer", optimizer_names())
     _choice(settings, "globalization", GLOBALIZATIONS)
@@ -240,4 +246,5 @@ def validate_settings(settings, dimension=None):
                 f"settings['target_rank'] = {settings['target_rank']} exceeds the number of "
                 f"trainable weights ({dimension}); use at most {dimension}."
             )
+    check_device(settings["device"])
     return settings
