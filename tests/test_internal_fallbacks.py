@@ -65,6 +65,10 @@ def test_public_fallbacks_switch_every_shortcut_and_restore_them():
         assert _internals.control_flow_context(tf.get_default_graph()) is _internals.UNKNOWN
         op = tf.constant(2.0).op
         assert _internals.set_gradient_function(op, lambda op, g: g) is _internals.UNKNOWN
+        zeros = tf.constant(0.0)
+        zeros._is_zeros_tensor = True  # what tf.gradients marks its filled-in zeros with
+        assert not _internals.marked_zeros(zeros)
+    assert _internals.marked_zeros(zeros)
     assert all(enabled(name) for name in SHORTCUTS)
     with public_fallbacks("session_run"):
         assert not enabled("session_run") and enabled("gradient_function")

@@ -42,7 +42,7 @@ the gradient (``Hdw``, ``HdW``, explicit Hessians) uses these functions.
 import contextlib
 import weakref
 
-from .._internals import (UNKNOWN, control_flow_context, restore_gradient_function,
+from .._internals import (UNKNOWN, control_flow_context, marked_zeros, restore_gradient_function,
                           set_gradient_function)
 from .._tf import tf
 from .graph_walks import ancestor_ops
@@ -182,7 +182,7 @@ def _pooled_relu_gradient(op, grad):
 
 
 def _is_zero(tensor):
-    return tensor is None or getattr(tensor, "_is_zeros_tensor", False) \
+    return tensor is None or marked_zeros(tensor) \
         or tensor.op.type == "ZerosLike"
 
 
