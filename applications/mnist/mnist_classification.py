@@ -64,8 +64,9 @@ def main(argv=None):
     x_train, y_train, x_test, y_test, comm, rank = prepare_run(parser, args, uses_hessian)
 
     import hessianlearn as hl
+    from hessianlearn.data.mnist import one_hot
 
-    labels_train, labels_test = hl.one_hot(y_train, 10), hl.one_hot(y_test, 10)
+    labels_train, labels_test = one_hot(y_train, 10), one_hot(y_test, 10)
     loggers, summary = {}, {}
     for name in args.optimizers:
         reset_graph(hl, args.seed)

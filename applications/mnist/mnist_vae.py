@@ -88,7 +88,9 @@ def latent_points(latent_dimension, rng, side=10, extent=2.5):
 
 def plot_latent_space(hl, means, labels, path):
     """Scatter of the first two latent coordinates coloured by digit label."""
-    plt = hl.require_matplotlib()
+    from hessianlearn.utilities.plotting import require_matplotlib
+
+    plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6.0, 5.2))
     import numpy as np
 

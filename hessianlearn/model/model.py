@@ -48,6 +48,7 @@ from ..utilities.reduction import evaluate
 from .checkpoint import (CHECKPOINT_FOLDER, fingerprint_differences, newest_checkpoint, read_checkpoint,
                          remove_checkpoints, write_checkpoint)
 from .curvature_recorder import CurvatureRecorder
+from .device import device_config
 from .logger import last_value, new_logger, save_logger
 from .optimizer_registry import make_optimizer
 from .printer import Printer, ProgressBar
@@ -263,6 +264,7 @@ class HessianlearnModel:
         graph = self.problem._graph
         config = tf.ConfigProto(intra_op_parallelism_threads=self.settings["intra_threads"],
                                 inter_op_parallelism_threads=self.settings["inter_threads"])
+        device_config(config, self.settings["device"])
         with graph.as_default():
             # one initializer per set of variables, shared by every model of the problem
             variables = tuple(tf.global_variables())

@@ -20,6 +20,7 @@ from ..algorithms.low_rank_saddle_free_newton import (LowRankSaddleFreeNewton,
 from ..algorithms.optimizer import CURVATURE_OPERATORS, check_fused_step, line_search_parameters
 from ..utilities.parameter_list import ParameterList
 from .optimizer_registry import GLOBALIZATIONS, optimizer_names
+from .device import check_device
 
 __all__ = ["HessianlearnModelSettings", "validate_settings", "changed_settings", "RANGE_FINDING",
            "HESSIAN_TYPES"]
@@ -124,6 +125,9 @@ def _defaults():
         "steps_per_run": [16, "Adam and SGD on the fused path: up to this many iterations per session "
                               "call (a tf.while_loop over the stacked batches; every iteration is "
                               "logged; 1: one per call)"],
+        # device placement (hessianlearn.model.device)
+        "device": [None, "Device the session runs on: None (TensorFlow's placement) or a name such as "
+                         "'/cpu:0' or '/gpu:1'"],
     }
 
 
@@ -218,9 +222,11 @@ def validate_settings(settings, dimension=None):
         ``alpha <= 0`` (``None`` is valid), ``line_search_alpha <= 0``, ``max_sweeps <= 0``, frequencies ``<= 0``,
         ``hessian_low_rank < 1`` (or ``> dimension``), an unknown optimizer,
         globalization, range_finding or hessian_type (the message lists the
-        valid ones), non-positive counts.
+        valid ones), non-positive counts, a ``device`` TensorFlow does not
+        have (the message lists the available ones).
     TypeError
-        ``printing_items`` or ``layer_weights`` not a dict.
+        ``printing_items`` or ``layer_weights`` not a dict, ``device`` neither
+        None nor a string.
     """
     _choice(settings, "optimizer", optimizer_names())
     _choice(settings, "globalization", GLOBALIZATIONS)
@@ -275,6 +281,7 @@ def validate_settings(settings, dimension=None):
     _positive_number(settings, "line_search_alpha")
     check_fused_step(settings["fused_step"], "settings['fused_step']")
     _positive_int(settings, "steps_per_run")
+    check_device(settings["device"])
     return settings
 
 

@@ -29,8 +29,8 @@ Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 ``tf.autodiff.ForwardAccumulator`` or by the double-``tf.gradients`` trick, and
 ``tf.vectorized_map`` over the columns, were all slower in TF 2.21 graph mode.
 """
+from .._internals import control_flow_context, registered_gradient
 from .._tf import tf
-from tensorflow.python.framework import ops as tf_ops  # noqa: E402  (after .._tf: graph mode first)
 from .second_order_gradients import shared_argmax
 
 __all__ = ["hessian_vector_parts", "hessian_block_product", "hessian_row_block_product",
@@ -117,13 +117,11 @@ def folded_sensitivities(parts, v_parts):
 
 
 def _local_gradients(op, grad):
-    """The registered gradient of ``op`` alone: its inputs' sensitivities for output sensitivity ``grad``."""
-    if len(op.outputs) != 1 or op._get_control_flow_context() is not None:
+    """The registered gradient of ``op`` alone: its inputs' sensitivities for output sensitivity ``grad``
+    (None when it cannot be had: the caller then leaves the work to ``tf.gradients``)."""
+    if len(op.outputs) != 1 or control_flow_context(op) is not None:
         return None  # inside graph control flow only tf.gradients knows the gradient loop state
-    try:
-        function = tf_ops.get_gradient_function(op)
-    except LookupError:
-        return None
+    function = registered_gradient(op)
     if function is None:
         return None
     local = function(op, grad)

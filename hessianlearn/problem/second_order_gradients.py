@@ -41,6 +41,8 @@ the gradient (``Hdw``, ``HdW``, explicit Hessians) uses these functions.
 import contextlib
 import weakref
 
+from .._internals import (UNKNOWN, control_flow_context, marked_zeros, restore_gradient_function,
+                          set_gradient_function)
 from .._tf import tf
 from .graph_walks import ancestor_ops
 
@@ -75,7 +77,9 @@ def _point_tensor(op, what, build):
     differentiable, so a product differentiated once more (third order) is still exact.
     """
     graph = op.graph
-    context = graph._get_control_flow_context()  # a while-loop body needs its own copy
+    context = control_flow_context(graph)  # a while-loop body needs its own copy
+    if context is UNKNOWN:
+        return build()  # not shared: same values, made per column
     cache = _POINT_TENSORS.setdefault(graph, {})
     key = (op.name, what, id(context))
     if key not in cache:
@@ -177,7 +181,7 @@ def _pooled_relu_gradient(op, grad):
 
 
 def _is_zero(tensor):
-    return tensor is None or getattr(tensor, "_is_zeros_tensor", False) \
+    return tensor is None or marked_zeros(tensor) \
         or tensor.op.type == "ZerosLike"
 
 
@@ -225,16 +229,19 @@ def second_order_overrides(graph=None, forward=None):
     Build a loss's gradient inside it; Hessian products taken of that gradient
     later (anywhere) then skip the zero terms. First-order values are unchanged.
     The forward ops in ``forward`` (from :func:`forward_overrides`) take their
-    gradient functions while the context lasts; outside it they keep TensorFlow's.
+    gradient functions while the context lasts; outside it they keep TensorFlow's (and
+    inside it too when the internal is unavailable, :mod:`hessianlearn._internals`).
     """
     graph = tf.get_default_graph() if graph is None else graph
     forward = forward or {}
-    previous = {op: op._gradient_function for op in forward}
+    previous = {}
     for op, function in forward.items():
-        op._gradient_function = function
+        replaced = set_gradient_function(op, function)
+        if replaced is not UNKNOWN:
+            previous[op] = replaced
     try:
         with graph.gradient_override_map(_OVERRIDES):
             yield
     finally:
         for op, function in previous.items():
-            op._gradient_function = function
+            restore_gradient_function(op, function)

@@ -7,12 +7,12 @@ distinct pair of fetch structure and fed placeholders (cached on the
 session) and then only converts the fed values to the placeholders' dtypes
 and checks their shapes. Anything it cannot handle (a feed key that is not a tensor, a
 value of the wrong shape) goes through ``sess.run``, which raises its usual
-errors.
+errors, and so does every call when the session internals are not there
+(:func:`hessianlearn._internals.session_internals`).
 """
 import numpy as np
 
-from tensorflow.python.client import session as _session_module
-
+from .._internals import session_internals
 from .._tf import tf
 
 __all__ = ["run"]
@@ -47,10 +47,10 @@ class _Entry:
     ``sess.run`` if they are missing.)
     """
 
-    def __init__(self, sess, fetches, flat, keys):
+    def __init__(self, session_module, sess, fetches, flat, keys):
         self.fetches, self.flat, self.keys = fetches, flat, keys  # keep the graph elements alive
         self.sess = sess
-        self.handler = _session_module._FetchHandler(sess.graph, fetches, {})
+        self.handler = session_module._FetchHandler(sess.graph, fetches, {})
         self.fetch_list = [t._as_tf_output() for t in self.handler.fetches()]
         self.target_list = [op._c_op for op in self.handler.targets()]
         self.outputs = [k._as_tf_output() for k in keys]
@@ -92,7 +92,8 @@ def run(sess, fetches, feed_dict=None):
     What ``sess.run(fetches, feed_dict)`` returns.
     """
     feed_dict = {} if feed_dict is None else feed_dict
-    if not all(isinstance(k, tf.Tensor) for k in feed_dict):
+    session_module = session_internals()
+    if session_module is None or not all(isinstance(k, tf.Tensor) for k in feed_dict):
         return sess.run(fetches, feed_dict)
     signature, flat, keys = _signature(fetches, feed_dict)
     cache = sess.__dict__.setdefault(_CACHE_ATTRIBUTE, {})
@@ -101,7 +102,7 @@ def run(sess, fetches, feed_dict=None):
         fed = {id(k) for k in keys}
         try:
             # A fetched tensor that is also fed returns the fed value: Session.run's business
-            entry = _SESSION_RUN if any(id(f) in fed for f in flat) else _Entry(sess, fetches, flat, keys)
+            entry = _SESSION_RUN if any(id(f) in fed for f in flat) else _Entry(session_module, sess, fetches, flat, keys)
         except (TypeError, ValueError, AttributeError):  # not a fetch structure it handles
             entry = _SESSION_RUN
         cache[signature] = entry

@@ -1,0 +1,64 @@
+"""The public API: the names ``from hessianlearn import *`` gives, by section.
+
+Each name is exported by one subpackage (its ``__all__``); the package imports
+it from there. To make a name public, add it to its section here (one line);
+everything else stays reachable by its module path, e.g.
+``hessianlearn.utilities.mpi.is_root`` or ``hessianlearn.data.mnist.one_hot``.
+"""
+
+PUBLIC = {
+    "graph mode": (
+        "tf", "keras",
+    ),
+    "problems": (
+        "Problem", "RegressionProblem", "AutoencoderProblem", "ClassificationProblem",
+        "VariationalAutoencoderProblem", "GenerativeAdversarialNetworkProblem",
+        "H1RegressionProblem", "KerasModelProblem",
+    ),
+    "regularization": (
+        "L2Regularization", "ParametersL2Regularization",
+    ),
+    "curvature operators": (
+        "CurvatureOperator", "Hessian", "HessianWrapper", "GaussNewton", "GaussNewtonWrapper",
+        "as_operator",
+    ),
+    "linear solvers": (
+        "CGSolver", "ParametersCGSolver", "GMRESSolver", "ParametersGMRESSolver",
+        "MINRESSolver", "ParametersMINRESSolver",
+    ),
+    "eigensolvers and range finders": (
+        "randomized_eigensolver", "eigensolver_from_range", "low_rank_hessian",
+        "block_range_finder", "noise_aware_adaptive_range_finder", "variance_based_nystrom",
+    ),
+    "globalization": (
+        "ArmijoLineSearch", "TrustRegion",
+    ),
+    "optimizers": (
+        "Optimizer", "NonFiniteError",
+        "GradientDescent", "ParametersGradientDescent",
+        "Adam", "ParametersAdam",
+        "InexactNewtonCG", "ParametersInexactNewtonCG",
+        "InexactNewtonGMRES", "ParametersInexactNewtonGMRES",
+        "InexactNewtonMINRES", "ParametersInexactNewtonMINRES",
+        "LowRankSaddleFreeNewton", "ParametersLowRankSaddleFreeNewton",
+    ),
+    "curvature tools": (
+        "hutchinson_trace", "hutchpp_trace", "hutchinson_diagonal",
+        "lanczos", "stochastic_lanczos_quadrature", "spectral_density",
+    ),
+    "data and loaders": (
+        "Data", "load_mnist",
+    ),
+    "settings and model": (
+        "HessianlearnModelSettings", "HessianlearnModel", "KerasModelWrapper", "load_logger",
+    ),
+    "utilities": (
+        "ParameterList", "finite_difference_check",
+    ),
+    "plotting": (
+        "plot_training_curves", "plot_eigenvalues", "plot_image_grid", "plot_spectral_density",
+        "plot_eigenvalues_over_training", "plot_layer_traces", "plot_trace_over_training",
+    ),
+}
+
+PUBLIC_NAMES = [name for names in PUBLIC.values() for name in names]
