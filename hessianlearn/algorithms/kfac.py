@@ -38,8 +38,8 @@ def _eigh(matrix):
 class KFAC(Optimizer):
     """Kronecker-factored approximate curvature for the model's Dense and Conv2D layers.
 
-    The layers are found in the Keras model (``problem.NN``, nested models
-    included); each layer's block of the Gauss-Newton matrix is approximated by
+    The layers are found in the Keras model (``problem.NN``, and the layers of
+    nested models called on the outer model's tensors); each layer's block of the Gauss-Newton matrix is approximated by
     ``A kron G`` (:mod:`hessianlearn.problem.kfac_factors`), computed on the
     Hessian batch and averaged over steps with decay ``min(1 - 1/k, 0.95)``. One
     step with gradient ``g``, damping ``lambda`` and the regularization's

@@ -218,10 +218,10 @@ def randomized_double_pass_eigensolver(Aop, Y, k):
     """Top-``k`` eigenpairs of symmetric ``Aop`` from a precomputed range sample, rows form.
 
     The row-oriented call of the original hessianlearn: ``Y`` holds the ``m``
-    samples :math:`(A\omega_j)^T` as rows.  Computes :math:`Q R = Y^T` (thin
+    samples :math:`(A\\omega_j)^T` as rows.  Computes :math:`Q R = Y^T` (thin
     QR), the second pass :math:`T = Q^T A Q` (symmetrized),
-    :math:`T = V \Lambda V^T`, and returns the ``k`` pairs of largest
-    :math:`|\lambda|` with the eigenvectors as rows.
+    :math:`T = V \\Lambda V^T`, and returns the ``k`` pairs of largest
+    :math:`|\\lambda|` with the eigenvectors as rows.
 
     Parameters
     ----------
@@ -232,14 +232,14 @@ def randomized_double_pass_eigensolver(Aop, Y, k):
         array whose rows are the basis vectors, and must return the ``(m, n)``
         array of their images as rows.
     Y : ndarray, shape (m, n)
-        Rows :math:`(A\omega_j)^T`, ``n >= m >= k`` (not modified).
+        Rows :math:`(A\\omega_j)^T`, ``n >= m >= k`` (not modified).
     k : int
         Number of eigenpairs, ``1 <= k <= m``.
 
     Returns
     -------
     lmbda : ndarray, shape (k,)
-        Sorted by :math:`|\lambda|` descending.
+        Sorted by :math:`|\\lambda|` descending.
     Ut : ndarray, shape (k, n)
         Orthonormal rows, the eigenvectors matching ``lmbda``.
 

@@ -100,7 +100,7 @@ def _probe_block(op, Q, rng, block_size, width, scale):
 
     Returns ``(new, estimate, scale)``: the orthonormal block from the first
     ``width`` projected images (orthogonal to ``Q``), the probe estimate of
-    :math:`\|(I - QQ^T) A\|_2` over all ``block_size`` images, and the
+    :math:`\\|(I - QQ^T) A\\|_2` over all ``block_size`` images, and the
     running largest image norm.
     """
     omega = rng.standard_normal((Q.shape[0], block_size))

@@ -100,6 +100,29 @@ def _weight_block(problem, layer):
     return slice(kernel["slice"].start, bias["slice"].stop)
 
 
+def _check_output_reached(problem, layer):
+    """Raise ``ValueError`` if the network output depends on ``layer``'s weights but not on
+    its recorded output ``layer.output``.
+
+    That happens when the layer's weights reach the output through a call Keras does
+    not record on the layer, e.g. a layer of a nested model built on its own ``Input``
+    (``keras.Sequential([...], input_shape=...)`` called inside another model): its
+    ``layer.input`` is the nested model's own input placeholder, so its factors would
+    be those of a graph the problem never runs. A layer that does not reach the output
+    at all (no gradient) keeps ``G = 0``.
+    """
+    z = problem.y_prediction
+    if tf.gradients(z, layer.kernel)[0] is None:
+        return
+    raise ValueError(
+        f"K-FAC cannot factor layer {layer.name!r}: the network output depends on its weights "
+        "through a call that is not the layer's recorded input and output (a layer of a nested "
+        "model built on its own Input, e.g. a keras.Sequential with input_shape used inside "
+        "another model). Build the nested model without an input shape, so that its layers are "
+        "called on the outer model's tensors, or use its layers directly."
+    )
+
+
 def _loss_factors(problem):
     """``[R_t]``: functions ``eps -> R_t eps`` (shape of z) with ``sum_t R_t R_t^T = H_L``."""
     z = problem.y_prediction
@@ -149,7 +172,9 @@ class KFACFactors:
     ------
     ValueError
         If the model has no Dense or Conv2D layer with trainable weights (the message
-        names the supported types), or a registered layer cannot be factored.
+        names the supported types), or a registered layer cannot be factored (among
+        others: a layer of a nested model built on its own ``Input``, whose recorded
+        input and output are not the ones the network output is computed from).
     NotImplementedError
         For losses other than mean squared error and softmax cross-entropy.
     """
@@ -163,7 +188,7 @@ class KFACFactors:
             self.noise = tf.placeholder(problem.dtype, [self.terms] + z.shape.as_list(),
                                         name="kfac_noise")
             u = tf.add_n([R(self.noise[t]) for t, R in enumerate(factors)])
-            self.layers, inputs, pre_activations = [], [], []
+            self.layers, keras_layers, inputs, pre_activations = [], [], [], []
             for layer in _flat_layers(problem.NN):
                 if not isinstance(layer, SUPPORTED_LAYER_TYPES):
                     continue
@@ -173,6 +198,7 @@ class KFACFactors:
                 a, s, rows, columns = self._layer_tensors(layer)
                 kind = "Conv2D" if isinstance(layer, keras.layers.Conv2D) else "Dense"
                 self.layers.append(KFACLayer(layer.name, kind, block, rows, columns))
+                keras_layers.append(layer)
                 inputs.append(a)
                 pre_activations.append(s)
             if not self.layers:
@@ -184,6 +210,9 @@ class KFACFactors:
                 )
             self.patches, self.pre_activations = inputs, pre_activations
             gradients = tf.gradients(z, pre_activations, grad_ys=u)
+            for layer, g in zip(keras_layers, gradients):
+                if g is None:
+                    _check_output_reached(problem, layer)
             self.A, self.G = [], []
             n = tf.cast(tf.shape(z)[0], problem.dtype)
             for layer, a, g in zip(self.layers, inputs, gradients):
