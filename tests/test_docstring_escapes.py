@@ -20,10 +20,7 @@ _SINGLE_BACKSLASH = re.compile(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+|[^\\'\"0-7\n])")
 
 #: Files owned by branches being changed now (the fix belongs there); strict: once they
 #: are fixed this marker fails and must be removed.
-_KNOWN = {
-    "algorithms/optimizer.py": "ParametersOptimizer's docstring: \\|g\\| (invalid escape)",
-    "problem/regularization.py": "Regularization's docstrings: \\nabla is a newline + 'abla'",
-}
+_KNOWN = {}
 
 
 def _docstring_nodes(tree):

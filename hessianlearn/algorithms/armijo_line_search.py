@@ -57,7 +57,7 @@ def _real(value, argument):
 
 def _function_form(w_dir, w_dir_inner_g, cost_at_candidate, initial_cost, c_armijo=1e-4,
                        alpha=1.0, max_backtracking_iter=10, comm=None):
-    """The original hessianlearn Armijo search, as a function.
+    r"""The original hessianlearn Armijo search, as a function.
 
     Trials ``alpha, alpha/2, alpha/4, ...`` (at most ``max_backtracking_iter``
     of them) until

@@ -5,7 +5,6 @@ import numpy as np
 
 from ..utilities.parameter_list import ParameterList
 from .armijo_line_search import ArmijoLineSearch
-from .lbfgs import line_search_start
 from .optimizer import Optimizer, _check_count, _check_positive, line_search_parameters
 
 __all__ = ["HessianFree", "ParametersHessianFree"]
@@ -196,7 +195,7 @@ class HessianFree(Optimizer):
         search = ArmijoLineSearch(c1=self.parameters["c_armijo"],
                                   backtracking_factor=self.parameters["backtracking_factor"],
                                   max_backtrack=self.parameters["max_backtrack"])
-        alpha, backtracks = search.search(phi, loss, slope, line_search_start(self.parameters))
+        alpha, backtracks = search.search(phi, loss, slope, float(self.parameters["line_search_alpha"]))
         self.problem.set_weights(self.sess, w0 + alpha * p)
         self.alpha = alpha
         return {"backtracks": backtracks, "accepted": alpha > 0.0,

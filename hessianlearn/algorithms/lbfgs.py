@@ -11,14 +11,6 @@ from .optimizer import Optimizer, _check_count, line_search_parameters
 
 __all__ = ["LBFGS", "ParametersLBFGS"]
 
-#: First Armijo trial when the parameters carry no ``line_search_alpha``: the unit step.
-UNIT_STEP = 1.0
-
-
-def line_search_start(parameters):
-    """The first Armijo trial: ``parameters['line_search_alpha']`` when present, else 1."""
-    return float(parameters["line_search_alpha"]) if "line_search_alpha" in parameters else UNIT_STEP
-
 
 def ParametersLBFGS():
     """A fresh ``ParameterList`` of :class:`LBFGS` settings."""
@@ -181,7 +173,7 @@ class LBFGS(Optimizer):
             p = -two_loop_recursion(g, list(self.pairs))
         else:
             p = -g / max(1.0, float(np.linalg.norm(g)))
-        info = self._line_search(feed_dict, loss, g, p, line_search_start(self.parameters))
+        info = self._line_search(feed_dict, loss, g, p, float(self.parameters["line_search_alpha"]))
         if self.alpha > 0.0:
             step = self.alpha * (-g if info["steepest_descent_fallback"] else p)
             self._pending = (step, g, dict(feed_dict))

@@ -283,7 +283,7 @@ class Optimizer:
     def inactive_parameters(cls, parameters):
         """Keys of ``parameters`` that the step does not read with these values.
 
-        The base rule: the Armijo keys (:func:`line_search_parameters`) only act
+        The base rule: the Armijo keys (``line_search_parameters()``) only act
         with ``globalization='line_search'``; ``alpha`` (the fixed step) does
         not act with a line search, trust region or spectral step. Subclasses
         add their own (e.g. LRSFN's range-finding keys without range finding).
@@ -689,7 +689,7 @@ def line_search_parameters():
 
 
 def ParametersOptimizer(dictionary=None):
-    """The original hessianlearn's base optimizer parameters.
+    r"""The original hessianlearn's base optimizer parameters.
 
     ``alpha`` 1.0 (step length or learning rate), ``rel_tolerance`` 1e-3 and
     ``abs_tolerance`` 1e-4 (convergence when :math:`\|g\|/\|g_0\|` resp.
