@@ -246,7 +246,7 @@ class Optimizer:
     def inactive_parameters(cls, parameters):
         """Keys of ``parameters`` that the step does not read with these values.
 
-        The base rule: the Armijo keys (:func:`line_search_parameters`) only act
+        The base rule: the Armijo keys (``line_search_parameters()``) only act
         with ``globalization='line_search'``; ``alpha`` (the fixed step) does
         not act with a line search, trust region or spectral step. Subclasses
         add their own (e.g. LRSFN's range-finding keys without range finding).

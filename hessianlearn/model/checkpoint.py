@@ -12,7 +12,7 @@ newline, then the payload (a pickle). A file whose digest does not match (a
 truncated or corrupted file) is refused by :func:`read_checkpoint`. Files are
 named ``<run name>.<iteration, 9 digits>.ckpt`` in
 ``<problem_name>_logging/checkpoints/`` and written by
-:func:`~hessianlearn.model.logger.atomic_write` (temporary file, fsync,
+``hessianlearn.model.logger.atomic_write`` (temporary file, fsync,
 rename), so a process killed at any moment leaves the previous checkpoints
 intact and readable.
 """

@@ -58,7 +58,7 @@ def ParametersRegularization(dictionary=None):
 
 
 class Regularization(ABC):
-    """Interface of a regularization term :math:`R(w)` added to a problem's loss.
+    r"""Interface of a regularization term :math:`R(w)` added to a problem's loss.
 
     A subclass builds, in the problem's graph, the tensors ``cost`` (scalar
     :math:`R(w)`), ``gradient`` (``(dimension,)``, :math:`\nabla R`) and ``Hdw``
@@ -74,7 +74,7 @@ class Regularization(ABC):
 
     @abstractmethod
     def hessian_action(self, V):
-        """:math:`\nabla^2 R\, V` for a numpy vector ``(dimension,)`` or matrix ``(dimension, k)``."""
+        r""":math:`\nabla^2 R\, V` for a numpy vector ``(dimension,)`` or matrix ``(dimension, k)``."""
 
     @property
     def H_w_hat(self):
