@@ -120,6 +120,7 @@ def test_fused_sgd_equals_the_reference_sgd(float64):
 @pytest.mark.parametrize("alpha, max_backtrack", [(0.3, 10), (50.0, 10), (50.0, 1)])
 @pytest.mark.parametrize("gamma", [None, 1e-2])
 def test_fused_armijo_gradient_descent_equals_the_reference(float64, alpha, max_backtrack, gamma):
+    # alpha: the first trial step (line_search_alpha)
     """The whole line search in one run: same accepted steps (or rejections), backtracks,
     sweeps and iterates as the reference search."""
     problem, regularization, feed, sess = _setup(gamma=gamma)
@@ -128,8 +129,8 @@ def test_fused_armijo_gradient_descent_equals_the_reference(float64, alpha, max_
     for fused in (False, True):
         problem.set_weights(sess, w0.copy())
         opt = GradientDescent(problem, regularization, sess, parameters={
-            "alpha": alpha, "globalization": "line_search", "max_backtrack": max_backtrack,
-            "fused_step": fused})
+            "line_search_alpha": alpha, "globalization": "line_search",
+            "max_backtrack": max_backtrack, "fused_step": fused})
         infos = [opt.minimize(batch) for batch in _batches(feed, 3, 6, seed=9)]
         results[fused] = (problem.get_weights(sess), infos, opt.sweeps.copy(), opt.fast_path_iterations)
     np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-12, atol=1e-14)
@@ -234,7 +235,7 @@ def test_fit_with_steps_per_run_logs_every_iteration_as_one_step_per_run(float64
         assert one[key].keys() == many[key].keys(), key
         np.testing.assert_allclose(list(many[key].values()), list(one[key].values()), rtol=1e-12)
     assert one["sweeps"] == pytest.approx(many["sweeps"])
-    assert sorted(many["val_loss"]) == [3, 7, 11, 15]
+    assert sorted(many["val_loss"]) == [0, 4, 8, 12, 16]  # iterates w_0, w_4, ... (key i = w_i)
 
 
 # ---------------------------------------------------------------------------- reproducibility
