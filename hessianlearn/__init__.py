@@ -6,17 +6,18 @@ gives every public name of the subpackages.
 """
 from ._tf import tf, keras  # noqa: F401  (first: graph mode and tf-keras before anything else)
 
-from . import problem, algorithms, data, model, utilities  # noqa: E402
+from . import problem, algorithms, data, model, utilities, lab  # noqa: E402
 from .problem import *  # noqa: F401,F403,E402
 from .algorithms import *  # noqa: F401,F403,E402
 from .data import *  # noqa: F401,F403,E402
 from .model import *  # noqa: F401,F403,E402
 from .utilities import *  # noqa: F401,F403,E402
+from .lab import *  # noqa: F401,F403,E402
 
 __version__ = "0.1.0"
 
 __all__ = ["tf", "keras"] + [
     name
-    for package in (problem, algorithms, data, model, utilities)
+    for package in (problem, algorithms, data, model, utilities, lab)
     for name in getattr(package, "__all__", [])
 ]
