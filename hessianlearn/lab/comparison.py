@@ -236,7 +236,8 @@ def _file_label(label):
 
 
 def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_options=None, output=None,
-                       target_loss=None, validations=20, comm=None, progress_bar=True, verbose=False):
+                       target_loss=None, validations=20, settings=None, comm=None, progress_bar=True,
+                       verbose=False):
     """Train every (optimizer, seed) pair on a workload and compare the validation curves.
 
     Parameters
@@ -262,6 +263,9 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
         largest median best validation loss over the optimizers.
     validations : int
         Validations per run (``validate_frequency = max_sweeps / validations``).
+    settings : dict, optional
+        Model settings for every run (threads, ...), over the workload's suggestions
+        and under each optimizer's own settings.
     comm : MPI communicator, optional
         Data-parallel runs (every rank runs every pair).
     progress_bar : bool
@@ -291,6 +295,11 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
     if target_loss is not None and not (isinstance(target_loss, (int, float)) and target_loss > 0):
         raise ValueError(f"target_loss must be a positive number or None, got {target_loss!r}.")
     workload_options = dict(workload_options or {})
+    common = dict(settings or {})
+    owned = sorted(set(common) & set(_HARNESS_KEYS))
+    if owned:
+        raise ValueError(f"settings {owned} are set by the harness for every run; remove them.")
+    HessianlearnModelSettings(common)  # unknown keys and bad values raise before any run
     rank = 0 if comm is None else int(comm.Get_rank())
     writer = rank == 0
 
@@ -310,13 +319,14 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
             tf.set_random_seed(seed)
             built = build_workload(workload, seed=seed, comm=comm, **{**workload_options, **spec.workload_options})
             has_accuracy = has_accuracy or built.has_accuracy
-            settings = {**built.settings_for(spec.name), **spec.settings,
+            run_settings = {**built.settings_for(spec.name), **common, **spec.settings,
                         "optimizer": spec.name, "max_sweeps": float(max_sweeps), "seed": seed,
                         "verbose": verbose, "progress_bar": False, "save_logger": False,
                         "problem_name": built.name, "validate_frequency": float(max_sweeps) / validations,
                         "title": f"{built.name}: {spec.label}, seed {seed}"}
-            settings.setdefault("printing_sweep_frequency", float(max_sweeps) / validations)
-            model = HessianlearnModel(built.problem, built.regularization, built.data, settings=settings, comm=comm)
+            run_settings.setdefault("printing_sweep_frequency", float(max_sweeps) / validations)
+            model = HessianlearnModel(built.problem, built.regularization, built.data, settings=run_settings,
+                                      comm=comm)
             logger = model.fit()
             model.close()
             loggers[(spec.label, seed)] = logger
@@ -324,7 +334,7 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
             sweeps = float(logger["sweeps"][last]) if last is not None else 0.0
             seconds = float(logger["total_time"][last]) if last is not None else 0.0
             runs.append({"label": spec.label, "optimizer": spec.name, "seed": seed,
-                         "settings": _jsonable(settings), "status": logger["status"],
+                         "settings": _jsonable(run_settings), "status": logger["status"],
                          "iterations": len(logger["sweeps"]), "dimension": int(built.problem.dimension),
                          "sweeps": sweeps, "total_seconds": seconds,
                          "seconds_per_sweep": seconds / sweeps if sweeps > 0 else None,
