@@ -17,6 +17,8 @@ _MODULES = (
     "optimizer", "gradient_descent", "adam",
     "inexact_newton_cg", "inexact_newton_gmres", "inexact_newton_minres",
     "low_rank_hessian", "low_rank_saddle_free_newton",
+    # second-order optimizer lab
+    "weight_diagonal", "adahessian", "sophia", "lbfgs", "hessian_free", "kfac",
 )
 
 __all__ = export_modules(__name__, _MODULES, globals())

@@ -74,6 +74,12 @@ OPTIMIZERS = MappingProxyType({
     "adam": _row("adam", "Adam"),
     "gd": _row("gradient_descent", "GradientDescent", {"globalization": "line_search"}),
     "sgd": _row("gradient_descent", "GradientDescent", {"globalization": None}),
+    # second-order optimizer lab (issue 16)
+    "adahessian": _row("adahessian", "AdaHessian"),
+    "sophia": _row("sophia", "Sophia"),
+    "lbfgs": _row("lbfgs", "LBFGS"),
+    "hessian_free": _row("hessian_free", "HessianFree", {"hessian_type": "gauss_newton"}),
+    "kfac": _row("kfac", "KFAC", {"hessian_type": "gauss_newton"}),
 })
 
 

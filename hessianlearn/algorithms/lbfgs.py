@@ -1,0 +1,147 @@
+"""Limited-memory BFGS (Nocedal 1980; Liu & Nocedal 1989) with an Armijo line search."""
+from collections import deque
+
+import numpy as np
+
+from ..utilities.parameter_list import ParameterList
+from ..utilities.reduction import evaluate
+from .optimizer import Optimizer, _check_count, line_search_parameters
+
+__all__ = ["LBFGS", "ParametersLBFGS"]
+
+#: First Armijo trial when the parameters carry no ``line_search_alpha``: the unit step.
+UNIT_STEP = 1.0
+
+
+def line_search_start(parameters):
+    """The first Armijo trial: ``parameters['line_search_alpha']`` when present, else 1."""
+    return float(parameters["line_search_alpha"]) if "line_search_alpha" in parameters else UNIT_STEP
+
+
+def ParametersLBFGS():
+    """A fresh ``ParameterList`` of :class:`LBFGS` settings."""
+    entries = {
+        "alpha": [1.0, "Not a step length here: every step is an Armijo line search from "
+                       "line_search_alpha (the unit step)"],
+        "memory": [10, "Number m of curvature pairs (s, y) kept"],
+        "seed": [0, "Seed of the optimizer's random generator (L-BFGS draws no random numbers)"],
+    }
+    entries.update(line_search_parameters())
+    return ParameterList(entries)
+
+
+def _same_batch(a, b):
+    """Whether two feed dicts hold the same data (same keys, equal arrays)."""
+    if a.keys() != b.keys():
+        return False
+    for key in a:
+        x, y = a[key], b[key]
+        if x is y:
+            continue
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or not np.array_equal(x, y):
+            return False
+    return True
+
+
+def two_loop_recursion(g, pairs):
+    """``H_k g`` for the L-BFGS inverse-Hessian approximation of the pairs ``(s_i, y_i)``.
+
+    ``pairs`` is ordered oldest first; ``H_k^0 = (s^T y / y^T y) I`` from the newest
+    pair (``I`` without pairs).
+    """
+    q = np.array(g, dtype=np.float64)
+    alphas = []
+    for s, y in reversed(pairs):
+        a = float(s @ q) / float(y @ s)
+        alphas.append(a)
+        q = q - a * y
+    if pairs:
+        s, y = pairs[-1]
+        q = q * (float(s @ y) / float(y @ y))
+    for (s, y), a in zip(pairs, reversed(alphas)):
+        b = float(y @ q) / float(y @ s)
+        q = q + (a - b) * s
+    return q
+
+
+class LBFGS(Optimizer):
+    """L-BFGS direction ``p = -H_k g`` by the two-loop recursion, Armijo step from the unit step.
+
+    ``H_k`` is the BFGS inverse-Hessian approximation built from the last
+    ``memory`` pairs ``s = w_{k+1} - w_k`` (the accepted step) and ``y = g(w_{k+1})
+    - g(w_k)``, both gradients on the batch of step ``k`` (for a new batch ``g(w_{k+1})``
+    on the old batch costs one extra gradient evaluation; on the same batch it is
+    the next step's gradient). A pair with ``s^T y <= 0`` (to round-off: ``<= eps
+    ||s|| ||y||``) is skipped, so ``H_k`` stays positive definite. Without pairs
+    (the first step) ``p = -g / max(1, ||g||)``. The Armijo search on the gradient
+    batch starts from ``line_search_alpha`` (the unit step); a rejected step
+    (``alpha = 0``) makes no pair.
+
+    Sweeps per step: ``[1 + 0.5 (backtracks + 1) + c, 0]`` with ``c = 1`` when the
+    previous step's batch differs from this one's (the gradient for ``y``), else 0.
+
+    Attributes
+    ----------
+    pairs : deque of (ndarray, ndarray)
+        The stored ``(s, y)`` pairs, oldest first.
+    skipped_pairs : int
+        Number of pairs skipped for ``s^T y <= 0``.
+    """
+
+    @classmethod
+    def default_parameters(cls):
+        return ParametersLBFGS()
+
+    def __init__(self, problem, regularization=None, sess=None, parameters=None, comm=None):
+        super().__init__(problem, regularization, sess, parameters, comm)
+        self.pairs = deque(maxlen=int(self.parameters["memory"]))
+        self.skipped_pairs = 0
+        self._pending = None  # (s, g, feed) of the last accepted step
+
+    def _check_parameters(self):
+        super()._check_parameters()
+        _check_count(self.parameters["memory"], "memory")
+
+    def _gradient_at(self, feed_dict):
+        """``g`` (with the regularization's gradient) at the current weights; one sweep."""
+        fetches = [self.problem.gradient]
+        if self._regularized:
+            fetches.append(self.regularization.gradient)
+        values = evaluate(self.sess, fetches, feed_dict, self.comm)
+        self.sweeps[0] += 1.0
+        return sum(np.asarray(v, dtype=np.float64) for v in values)
+
+    def _batch_unchanged(self, old, new):
+        same = _same_batch(old, new)
+        if self.comm is not None:  # every rank must take the same branch
+            same = all(self.comm.allgather(same))
+        return same
+
+    def _store_pair(self, feed_dict, g):
+        s, g_old, old_feed = self._pending
+        self._pending = None
+        g_new = g if self._batch_unchanged(old_feed, feed_dict) else self._gradient_at(old_feed)
+        y = g_new - g_old
+        sy = float(s @ y)
+        if sy <= np.finfo(np.float64).eps * float(np.linalg.norm(s) * np.linalg.norm(y)):
+            self.skipped_pairs += 1
+            return False
+        memory = int(self.parameters["memory"])
+        if self.pairs.maxlen != memory:
+            self.pairs = deque(self.pairs, maxlen=memory)
+        self.pairs.append((s, y))
+        return True
+
+    def _step(self, feed_dict, hessian_feed_dict, loss, g):
+        stored = self._store_pair(feed_dict, g) if self._pending is not None else False
+        if self.pairs:
+            p = -two_loop_recursion(g, list(self.pairs))
+        else:
+            p = -g / max(1.0, float(np.linalg.norm(g)))
+        info = self._line_search(feed_dict, loss, g, p, line_search_start(self.parameters))
+        if self.alpha > 0.0:
+            step = self.alpha * (-g if info["steepest_descent_fallback"] else p)
+            self._pending = (step, g, dict(feed_dict))
+        info.update({"pair_stored": stored, "memory_used": len(self.pairs)})
+        return info
