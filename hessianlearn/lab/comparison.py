@@ -20,12 +20,12 @@ import numpy as np
 from .._tf import keras, tf
 from ..model.logger import save_logger
 from ..model.model import HessianlearnModel
-from ..model.optimizer_registry import optimizer_names
+from ..model.optimizer_registry import optimizer_names, resolve_optimizer
 from ..model.settings import HessianlearnModelSettings
 from .comparison_report import comparison_table, plot_comparison
 from .workloads import build_workload, workload_names
 
-__all__ = ["OptimizerSpec", "Comparison", "WALL_TIME_KEYS", "parse_optimizer_specs", "run_curves",
+__all__ = ["OptimizerSpec", "Comparison", "WALL_TIME_KEYS", "split_settings", "parse_optimizer_specs", "run_curves",
            "compare_optimizers", "write_comparison_json", "strip_wall_times"]
 
 #: Keys of the record holding wall-clock measurements (removed by :func:`strip_wall_times`).
@@ -66,6 +66,33 @@ def _parse_text(text):
         except (ValueError, SyntaxError):
             settings[key.strip()] = value.strip()
     return name.strip(), settings
+
+
+def split_settings(name, settings):
+    """Split an optimizer's settings into model settings and optimizer parameters.
+
+    Keys of :func:`~hessianlearn.model.settings.HessianlearnModelSettings` stay
+    settings; keys that only the optimizer's ``Parameters<Name>()`` has (e.g.
+    K-FAC's ``inverse_frequency``) become parameter overrides, passed with
+    :meth:`~hessianlearn.model.model.HessianlearnModel.set_optimizer`.
+
+    Returns
+    -------
+    settings, parameters : dict, dict
+
+    Raises
+    ------
+    KeyError
+        A key neither list has (the message names both).
+    """
+    model_keys = set(HessianlearnModelSettings().keys())
+    parameter_keys = set(resolve_optimizer(name)[1]().keys())
+    unknown = sorted(set(settings) - model_keys - parameter_keys)
+    if unknown:
+        raise KeyError(f"optimizer {name!r}: {unknown} are neither model settings nor parameters of "
+                       f"{name!r} (its parameters: {', '.join(sorted(parameter_keys))}).")
+    return ({k: v for k, v in settings.items() if k in model_keys},
+            {k: v for k, v in settings.items() if k not in model_keys})
 
 
 def parse_optimizer_specs(optimizers):
@@ -115,7 +142,8 @@ def parse_optimizer_specs(optimizers):
         if owned:
             raise ValueError(f"optimizer {name!r}: settings {owned} are set by the harness for every run "
                              "(use max_sweeps=, seeds=, validations=); remove them.")
-        HessianlearnModelSettings({**settings, "optimizer": name})  # unknown keys and bad values raise here
+        model_settings, _ = split_settings(name, settings)  # unknown keys raise here
+        HessianlearnModelSettings({**model_settings, "optimizer": name})  # and bad values here
         shown = {**settings, **options}
         label = label or (name if not shown else
                           f"{name} ({', '.join(f'{k}={_format_value(v)}' for k, v in shown.items())})")
@@ -325,8 +353,10 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
                         "problem_name": built.name, "validate_frequency": float(max_sweeps) / validations,
                         "title": f"{built.name}: {spec.label}, seed {seed}"}
             run_settings.setdefault("printing_sweep_frequency", float(max_sweeps) / validations)
+            run_settings, parameters = split_settings(spec.name, run_settings)
             model = HessianlearnModel(built.problem, built.regularization, built.data, settings=run_settings,
                                       comm=comm)
+            model.set_optimizer(spec.name, parameters=parameters or None)
             logger = model.fit()
             model.close()
             loggers[(spec.label, seed)] = logger
@@ -334,7 +364,8 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
             sweeps = float(logger["sweeps"][last]) if last is not None else 0.0
             seconds = float(logger["total_time"][last]) if last is not None else 0.0
             runs.append({"label": spec.label, "optimizer": spec.name, "seed": seed,
-                         "settings": _jsonable(run_settings), "status": logger["status"],
+                         "settings": _jsonable(run_settings), "parameters": _jsonable(parameters),
+                         "status": logger["status"],
                          "iterations": len(logger["sweeps"]), "dimension": int(built.problem.dimension),
                          "sweeps": sweeps, "total_seconds": seconds,
                          "seconds_per_sweep": seconds / sweeps if sweeps > 0 else None,

@@ -36,8 +36,9 @@ class Workload:
     settings : dict
         Suggested model settings for every optimizer (budget, rank, ...).
     optimizer_settings : dict
-        Optimizer name -> settings suggested for it on this workload (step lengths);
-        applied over ``settings``.
+        Optimizer name -> settings suggested for it on this workload (step lengths,
+        and optimizer parameters such as K-FAC's ``inverse_frequency``); applied
+        over ``settings``.
     has_accuracy : bool
         Whether validation accuracy is defined (classification).
     """
@@ -88,7 +89,9 @@ def _check_batch(value, option, n, allow_none=False):
 #: Step lengths of Tutorial 0 and the MNIST applications, per optimizer.
 _AUTOENCODER_ALPHAS = {"lrsfn": {"alpha": 5e-2}, "incg": {"alpha": 1e-1}, "ingmres": {"alpha": 1e-1},
                        "inminres": {"alpha": 1e-1}, "adam": {"alpha": 1e-3}, "gd": {"alpha": 1e-1},
-                       "sgd": {"alpha": 1e-1}}
+                       "sgd": {"alpha": 1e-1}, "adahessian": {"alpha": 0.15}, "sophia": {"alpha": 1e-3},
+                       "lbfgs": {"alpha": 1.0}, "hessian_free": {"alpha": 1.0},
+                       "kfac": {"alpha": 1.0, "inverse_frequency": 20}}
 
 
 def mnist_autoencoder(seed=0, train_size=None, validation_size=None, batch_size=32, hessian_batch_size=8,
@@ -156,8 +159,11 @@ def mnist_conv_autoencoder(seed=0, train_size=10000, validation_size=None, batch
                     settings={"hessian_low_rank": min(20, problem.dimension), "globalization": "line_search"},
                     optimizer_settings={"adam": {"alpha": 1e-2, "globalization": None},
                                         "sgd": {"alpha": 1e-2, "globalization": None},
-                                        "gd": {"alpha": 1.0}, "lrsfn": {"alpha": 1.0},
-                                        "incg": {"alpha": 1.0}})
+                                        "gd": {"alpha": 1.0}, "lrsfn": {"alpha": 1.0}, "incg": {"alpha": 1.0},
+                                        "adahessian": {"alpha": 0.15, "globalization": None},
+                                        "sophia": {"alpha": 1e-2, "globalization": None},
+                                        "lbfgs": {"alpha": 1.0}, "hessian_free": {"alpha": 1.0},
+                                        "kfac": {"alpha": 1.0}})
 
 
 def fashion_mnist_cnn(seed=0, train_size=None, validation_size=None, batch_size=128, hessian_batch_size=32,
