@@ -155,3 +155,10 @@ def test_cli_refuses_unknown_names_before_writing(tmp_path):
     result = _cli("mnist_autoencoder", "--optimizers", "lbfgsx", "--output", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2 and "Unknown optimizer 'lbfgsx'" in result.stderr
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_optimizer_parameters_are_split_from_the_model_settings():
+    settings, parameters = hl.split_settings("kfac", {"alpha": 1.0, "inverse_frequency": 20})
+    assert settings == {"alpha": 1.0} and parameters == {"inverse_frequency": 20}
+    with pytest.raises(KeyError, match="neither model settings nor parameters of 'adam'"):
+        hl.split_settings("adam", {"inverse_frequency": 20})

@@ -13,11 +13,13 @@ nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")  # executes the notebook (tutorial_cases)
 
 TUTORIAL = os.path.join(TUTORIAL_FOLDER, "Tutorial 2 Optimizer Comparison.ipynb")
+ROOT = os.path.dirname(TUTORIAL_FOLDER)
 
 SMALL = {"HESSIANLEARN_TUTORIAL_SEEDS": "2", "HESSIANLEARN_TUTORIAL_SWEEPS": "0.2",
          "HESSIANLEARN_TUTORIAL_CONV_SWEEPS": "2", "HESSIANLEARN_TUTORIAL_TRAIN_SIZE": "500",
          "HESSIANLEARN_TUTORIAL_CONV_TRAIN_SIZE": "100", "HESSIANLEARN_TUTORIAL_VALIDATION_SIZE": "50",
-         "HESSIANLEARN_TUTORIAL_OPTIMIZERS": "lrsfn adam"}
+         "HESSIANLEARN_TUTORIAL_OPTIMIZERS": "lrsfn adam",
+         "PYTHONPATH": ROOT}  # the kernel imports this checkout's hessianlearn
 
 
 def _markdown_outputs(notebook):

@@ -71,8 +71,20 @@ def _images(x, flat):
     return x.reshape(len(x), -1) if flat else x.reshape(x.shape + (1,) if x.ndim == 3 else x.shape)
 
 
+#: (loader name, path) -> the loader's arrays, so that a comparison reads its data set once.
+_LOADED = {}
+
+
+def _load_once(loader, path):
+    key = (loader.__name__, None if path is None else os.path.abspath(os.fspath(path)))
+    if key not in _LOADED:
+        _LOADED.clear()  # keep one data set in memory
+        _LOADED[key] = loader(path)
+    return _LOADED[key]
+
+
 def _mnist_arrays(loader, path, train_size, validation_size, flat):
-    (x_train, y_train), (x_test, y_test) = loader(path)
+    (x_train, y_train), (x_test, y_test) = _load_once(loader, path)
     x_train, y_train = _slice(x_train, y_train, train_size, "train_size", "training images")
     x_test, y_test = _slice(x_test, y_test, validation_size, "validation_size", "test images")
     return _images(x_train, flat), y_train, _images(x_test, flat), y_test
