@@ -10,6 +10,7 @@ and each logger (``loggers/<label>_seed<s>.pkl``).
 Wall-clock quantities are the only entries of the record that change between
 two runs with the same seeds; their keys are :data:`WALL_TIME_KEYS`.
 """
+import ast
 import json
 import os
 import re
@@ -53,8 +54,6 @@ def _format_value(value):
 
 def _parse_text(text):
     """``'name'`` or ``'name:key=value,key=value'`` (values read as Python literals when they parse)."""
-    import ast
-
     name, _, rest = text.partition(":")
     settings = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):

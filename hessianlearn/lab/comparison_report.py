@@ -164,7 +164,8 @@ def plot_comparison(record, path=None, points=200):
     Median over the seeds, with the min-max band, one colour per optimizer; the
     legend shows each optimizer's label (its settings). Each run's curve is
     interpolated linearly between its validations on a grid of ``points``
-    values and is undefined past its last validation.
+    values and is undefined past its last validation; a dotted line marks the
+    sweeps budget (a run stops at its first step past it).
 
     Returns
     -------
@@ -177,23 +178,27 @@ def plot_comparison(record, path=None, points=200):
         keys.append(("val_acc", "validation accuracy", False))
     fig, axes = plt.subplots(len(keys), 2, figsize=(11, 3.8 * len(keys)), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    seconds_max = max([max([s for s in r["curves"]["seconds"] if s is not None] or [0.0]) for r in record["runs"]]
-                      + [1e-9])
-    grids = {"sweeps": np.linspace(0.0, record["max_sweeps"], points),
-             "seconds": np.linspace(0.0, seconds_max, points)}
+    def largest(key):
+        return max([max([v for v in r["curves"][key] if v is not None] or [0.0]) for r in record["runs"]] + [1e-9])
+
+    # runs end at the first validation past the budget; the sweeps axis shows the overshoot
+    grids = {"sweeps": np.linspace(0.0, max(largest("sweeps"), record["max_sweeps"]), points),
+             "seconds": np.linspace(0.0, largest("seconds"), points)}
     for k, label in enumerate(run_labels(record)):
         runs = _runs_of(record, label)
         color = colors[k % len(colors)]
         for row, (key, _, logy) in enumerate(keys):
             for column, x_key in enumerate(("sweeps", "seconds")):
                 values = curves_on_grid(runs, key, x_key, grids[x_key])
-                _band(axes[row, column], grids[x_key], values, color, f"{label} ({len(runs)} seeds)", logy)
+                seeds = f"{len(runs)} seed{'s' if len(runs) != 1 else ''}"
+                _band(axes[row, column], grids[x_key], values, color, f"{label} ({seeds})", logy)
     for row, (_, name, _) in enumerate(keys):
         for column, x_name in enumerate(("sweeps", "wall-clock seconds")):
             ax = axes[row, column]
             ax.set_xlabel(x_name)
             ax.set_ylabel(name)
             ax.grid(True, which="both", alpha=0.3)
+        axes[row, 0].axvline(record["max_sweeps"], color="0.4", ls=":", lw=1)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"{record['workload']}: median over seeds {record['seeds']}, min-max band")
     fig.tight_layout()
