@@ -346,11 +346,11 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
             tf.set_random_seed(seed)
             built = build_workload(workload, seed=seed, comm=comm, **{**workload_options, **spec.workload_options})
             has_accuracy = has_accuracy or built.has_accuracy
-            run_settings = {**built.settings_for(spec.name), **common, **spec.settings,
-                        "optimizer": spec.name, "max_sweeps": float(max_sweeps), "seed": seed,
-                        "verbose": verbose, "progress_bar": False, "save_logger": False,
-                        "problem_name": built.name, "validate_frequency": float(max_sweeps) / validations,
-                        "title": f"{built.name}: {spec.label}, seed {seed}"}
+            run_settings = {"title": f"{built.name}: {spec.label}, seed {seed}",
+                            **built.settings_for(spec.name), **common, **spec.settings,
+                            "optimizer": spec.name, "max_sweeps": float(max_sweeps), "seed": seed,
+                            "verbose": verbose, "progress_bar": False, "save_logger": False,
+                            "problem_name": built.name, "validate_frequency": float(max_sweeps) / validations}
             run_settings.setdefault("printing_sweep_frequency", float(max_sweeps) / validations)
             run_settings, parameters = split_settings(spec.name, run_settings)
             model = HessianlearnModel(built.problem, built.regularization, built.data, settings=run_settings,
