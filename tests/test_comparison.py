@@ -101,7 +101,7 @@ def test_curves_on_grid_interpolates_inside_each_run_only():
 def test_plot_comparison_draws_loss_and_accuracy_panels():
     figure = hl.plot_comparison(_record())
     assert len(figure.axes) == 4
-    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["a (3 seeds)", "b (3 seeds)"]
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["a (3 seeds)", "b (3 seeds)"]
     import matplotlib.pyplot as plt
 
     plt.close(figure)

@@ -199,9 +199,13 @@ def plot_comparison(record, path=None, points=200):
             ax.set_ylabel(name)
             ax.grid(True, which="both", alpha=0.3)
         axes[row, 0].axvline(record["max_sweeps"], color="0.4", ls=":", lw=1)
-    axes[0, 0].legend(fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    columns = min(3, max(1, len(labels)))
+    rows = -(-len(labels) // columns)
+    legend_height = 0.35 * rows / fig.get_figheight()  # inches per legend row, as a fraction of the figure
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8, frameon=False)
     fig.suptitle(f"{record['workload']}: median over seeds {record['seeds']}, min-max band")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, legend_height, 1, 1))
     if path is None:
         return fig
     fig.savefig(path, dpi=110)
