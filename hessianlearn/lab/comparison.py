@@ -14,6 +14,7 @@ import ast
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -296,7 +297,8 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
     comm : MPI communicator, optional
         Data-parallel runs (every rank runs every pair).
     progress_bar : bool
-        A tqdm bar over the runs (rank 0).
+        A tqdm bar over the runs (rank 0; a ``RuntimeWarning`` and no bar when tqdm
+        is not installed).
     verbose : bool
         Print each run's table.
 
@@ -333,9 +335,13 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
     pairs = [(spec, seed) for spec in specs for seed in seeds]
     bar = None
     if progress_bar and writer:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(pairs), desc=f"{workload} runs", unit="run")
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            warnings.warn("compare_optimizers: the progress bar needs tqdm (pip install tqdm); running without it.",
+                          RuntimeWarning, stacklevel=2)
+        else:
+            bar = tqdm(total=len(pairs), desc=f"{workload} runs", unit="run")
     runs, loggers, has_accuracy = [], {}, False
     try:
         for spec, seed in pairs:
