@@ -7,7 +7,7 @@ other name is reachable by its module path (``hessianlearn.utilities.mpi.is_root
 """
 from ._tf import tf, keras  # noqa: F401  (first: graph mode and tf-keras before anything else)
 
-from . import problem, algorithms, data, model, utilities  # noqa: E402
+from . import problem, algorithms, data, model, utilities, lab  # noqa: E402
 from ._public import PUBLIC_NAMES as _PUBLIC_NAMES  # noqa: E402
 from ._version import __version__  # noqa: E402,F401
 
@@ -26,6 +26,6 @@ def _export(names, packages):
     return found
 
 
-globals().update(_export(_PUBLIC_NAMES, (problem, algorithms, data, model, utilities)))
+globals().update(_export(_PUBLIC_NAMES, (problem, algorithms, data, model, utilities, lab)))
 
 __all__ = list(_PUBLIC_NAMES)

@@ -58,10 +58,16 @@ PUBLIC = {
     ),
     "data and loaders": (
         "Data", "load_mnist", "DictData", "BatchIterator", "StaticIterator",
+        "load_fashion_mnist", "load_cifar",
     ),
     "settings and model": (
         "HessianlearnModelSettings", "HessianlearnModel", "KerasModelWrapper",
         "KerasModelWrapperSettings", "load_logger",
+    ),
+    "optimizer comparison": (
+        "compare_optimizers", "plot_comparison", "comparison_table",
+        "Workload", "WORKLOADS", "workload_names", "build_workload",
+        "mnist_autoencoder", "mnist_conv_autoencoder", "fashion_mnist_cnn", "cifar_transfer",
     ),
     "utilities": (
         "ParameterList", "finite_difference_check",
