@@ -66,7 +66,7 @@ PUBLIC = {
     ),
     "optimizer comparison": (
         "compare_optimizers", "plot_comparison", "comparison_table",
-        "Workload", "WORKLOADS", "workload_names", "build_workload",
+        "Workload", "workload_names", "build_workload",
         "mnist_autoencoder", "mnist_conv_autoencoder", "fashion_mnist_cnn", "cifar_transfer",
     ),
     "utilities": (

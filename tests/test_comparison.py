@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import hessianlearn as hl
+from hessianlearn.lab.comparison import split_settings
 from hessianlearn.lab.comparison import parse_optimizer_specs, strip_wall_times
 from hessianlearn.lab.comparison_report import comparison_statistics, comparison_table, curves_on_grid
 
@@ -47,7 +48,9 @@ def test_same_seeds_give_identical_json_and_the_files_are_written(tmp_path):
         assert len(curves["sweeps"]) == len(curves["val_loss"]) == len(curves["seconds"]) >= 3
         assert curves["val_loss"][-1] < curves["val_loss"][0]  # training lowered the validation loss
         logger = first.loggers[(run["label"], run["seed"])]
-        assert curves["val_loss"][1:] == [logger["val_loss"][i] for i in sorted(logger["val_loss"])]
+        # one point per validation, the first (key 0) before training
+        assert curves["val_loss"] == [logger["val_loss"][i] for i in sorted(logger["val_loss"])]
+        assert min(logger["val_loss"]) == 0 and curves["val_loss"][0] == logger["initial_val_loss"]
     with open(first.paths["figure"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     with open(first.paths["table"]) as f:
@@ -158,7 +161,7 @@ def test_cli_refuses_unknown_names_before_writing(tmp_path):
 
 
 def test_optimizer_parameters_are_split_from_the_model_settings():
-    settings, parameters = hl.split_settings("kfac", {"alpha": 1.0, "inverse_frequency": 20})
+    settings, parameters = split_settings("kfac", {"alpha": 1.0, "inverse_frequency": 20})
     assert settings == {"alpha": 1.0} and parameters == {"inverse_frequency": 20}
     with pytest.raises(KeyError, match="neither model settings nor parameters of 'adam'"):
-        hl.split_settings("adam", {"inverse_frequency": 20})
+        split_settings("adam", {"inverse_frequency": 20})

@@ -191,7 +191,7 @@ def run_curves(logger):
     accuracy = bool(logger.get("val_acc"))
     if accuracy:
         curves["val_acc"] = []
-    if "initial_val_loss" in logger:
+    if "initial_val_loss" in logger and 0 not in logger["val_loss"]:  # loggers without key 0
         curves["sweeps"].append(0.0)
         curves["seconds"].append(0.0)
         curves["val_loss"].append(_float(logger["initial_val_loss"]))
