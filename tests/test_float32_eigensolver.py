@@ -104,8 +104,8 @@ def _tiny_regression(hessian_block_size):
 @pytest.mark.parametrize("problem_block, expected", [(None, 5), (2, 2)])
 def test_fixed_rank_lrsfn_runs_k_plus_p_columns_in_one_block(float64, problem_block, expected):
     problem, sess, feed = _tiny_regression(problem_block)
-    opt = LowRankSaddleFreeNewton(problem, sess=sess, parameters={
-        "hessian_low_rank": 3, "oversample": 2, "alpha": 0.1})
+    opt = LowRankSaddleFreeNewton(problem, sess=sess, parameters={  # the numpy path's blocks
+        "hessian_low_rank": 3, "oversample": 2, "alpha": 0.1, "fused_step": False})
     w0 = problem.get_weights(sess)
     opt.minimize(feed)
     assert opt.H.block_size == expected

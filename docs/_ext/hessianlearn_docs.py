@@ -30,7 +30,7 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-SUBPACKAGES = ("problem", "algorithms", "data", "model", "utilities")
+SUBPACKAGES = ("problem", "algorithms", "data", "model", "lab", "utilities")
 
 # The tutorials: stored notebook (repository path) -> page name under docs/tutorials/.
 TUTORIALS = {

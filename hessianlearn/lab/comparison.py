@@ -22,7 +22,8 @@ import numpy as np
 from .._tf import keras, tf
 from ..model.logger import save_logger
 from ..model.model import HessianlearnModel
-from ..model.optimizer_registry import optimizer_names, resolve_optimizer
+from ..model.optimizer_registry import (NONE_MEANS_OPTIMIZER_DEFAULT, OPTIMIZERS, optimizer_names,
+                                        resolve_optimizer, unused_settings)
 from ..model.settings import HessianlearnModelSettings
 from .comparison_report import comparison_table, plot_comparison
 from .workloads import build_workload, workload_names
@@ -66,6 +67,28 @@ def _parse_text(text):
         except (ValueError, SyntaxError):
             settings[key.strip()] = value.strip()
     return name.strip(), settings
+
+
+def read_suggestions(name, suggested, given):
+    """The workload's ``suggested`` settings that optimizer ``name`` reads.
+
+    A workload suggests one set of settings for all optimizers (a rank, a
+    globalization, ...); the keys the chosen optimizer would not read (the
+    model warns about those) are dropped here. Settings the user ``given``
+    are kept whatever they are, and take precedence.
+    """
+    entry = OPTIMIZERS[name]
+    cls, parameters_function = resolve_optimizer(name)
+    parameters = parameters_function()
+    merged = {**suggested, **given}
+    for key, value in merged.items():
+        if key in parameters and not (value is None and key in NONE_MEANS_OPTIMIZER_DEFAULT):
+            parameters[key] = value
+    for key, value in entry.overrides.items():
+        parameters[key] = value
+    candidates = [key for key in suggested if key not in given]
+    unused = set(unused_settings(merged, candidates, cls, parameters, entry))
+    return {key: value for key, value in suggested.items() if key not in unused}
 
 
 def split_settings(name, settings):
@@ -352,8 +375,10 @@ def compare_optimizers(workload, optimizers, seeds=3, max_sweeps=1.0, workload_o
             tf.set_random_seed(seed)
             built = build_workload(workload, seed=seed, comm=comm, **{**workload_options, **spec.workload_options})
             has_accuracy = has_accuracy or built.has_accuracy
+            suggested = read_suggestions(spec.name, built.settings_for(spec.name),
+                                         {**common, **spec.settings})
             run_settings = {"title": f"{built.name}: {spec.label}, seed {seed}",
-                            **built.settings_for(spec.name), **common, **spec.settings,
+                            **suggested, **common, **spec.settings,
                             "optimizer": spec.name, "max_sweeps": float(max_sweeps), "seed": seed,
                             "verbose": verbose, "progress_bar": False, "save_logger": False,
                             "problem_name": built.name, "validate_frequency": float(max_sweeps) / validations}

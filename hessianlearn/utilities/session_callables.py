@@ -8,7 +8,7 @@ session) and then only converts the fed values to the placeholders' dtypes
 and checks their shapes. Anything it cannot handle (a feed key that is not a tensor, a
 value of the wrong shape) goes through ``sess.run``, which raises its usual
 errors, and so does every call when the session internals are not there
-(:func:`hessianlearn._internals.session_internals`).
+(``hessianlearn._internals.session_internals``).
 """
 import numpy as np
 

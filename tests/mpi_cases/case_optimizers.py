@@ -40,7 +40,11 @@ def main():
     sharded, single = Data(arrays, comm=COMM, **kwargs), Data(arrays, **kwargs)
     for optimizer_class, parameters in CASES:
         label = f"{optimizer_class.__name__} {parameters}"
-        reference = optimizer_class(problem, regularization, sess, parameters=dict(parameters))
+        # the single process on the reference path, the one MPI runs ('auto' would be fused)
+        single_parameters = dict(parameters)
+        if "fused_step" in optimizer_class.default_parameters():
+            single_parameters["fused_step"] = False
+        reference = optimizer_class(problem, regularization, sess, parameters=single_parameters)
         parallel = optimizer_class(problem, regularization, sess, parameters=dict(parameters), comm=COMM)
         for step in range(2):  # two steps: the random generator and solver state advance alike
             batch, hess_batch = next(single.train), next(single.hess_train)
