@@ -3,7 +3,7 @@ import numpy as np
 
 from ..utilities.parameter_list import ParameterList
 from ..utilities.step_math import adam_update
-from .optimizer import Optimizer, _check_positive, fused_step_parameters
+from .optimizer import Optimizer, _check_decay, _check_positive, fused_step_parameters
 
 __all__ = ["Adam", "ParametersAdam"]
 
@@ -100,10 +100,7 @@ class Adam(Optimizer):
 
     def _check_parameters(self):
         super()._check_parameters()
-        for key in ("beta_1", "beta_2"):
-            value = _check_positive(self.parameters[key], key, allow_zero=True)
-            if value >= 1.0:
-                raise ValueError(f"Parameter {key!r} must be in [0, 1), got {value!r}.")
+        _check_decay(self.parameters)
         _check_positive(self.parameters["epsilon"], "epsilon")
 
     def _fast_path_unsupported(self):

@@ -65,6 +65,13 @@ def _check_positive(value, key, allow_zero=False):
     return float(value)
 
 
+def _check_decay(parameters, keys=("beta_1", "beta_2")):
+    """Moving-average decay rates (Adam, AdaHessian, Sophia) must lie in [0, 1)."""
+    for key in keys:
+        if _check_positive(parameters[key], key, allow_zero=True) >= 1.0:
+            raise ValueError(f"Parameter {key!r} must be in [0, 1), got {parameters[key]!r}.")
+
+
 def _check_count(value, key, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"Parameter {key!r} must be an int >= {minimum}, got {value!r}.")

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..utilities.parameter_list import ParameterList
-from .optimizer import Optimizer, _check_count, _check_positive
+from .optimizer import Optimizer, _check_count, _check_decay, _check_positive
 from .weight_diagonal import hutchinson_weight_diagonal
 
 __all__ = ["Sophia", "ParametersSophia"]
@@ -66,9 +66,7 @@ class Sophia(Optimizer):
     def _check_parameters(self):
         super()._check_parameters()
         p = self.parameters
-        for key in ("beta_1", "beta_2"):
-            if _check_positive(p[key], key, allow_zero=True) >= 1.0:
-                raise ValueError(f"Parameter {key!r} must be in [0, 1), got {p[key]!r}.")
+        _check_decay(p)
         _check_positive(p["gamma"], "gamma")
         _check_positive(p["epsilon"], "epsilon")
         _check_positive(p["weight_decay"], "weight_decay", allow_zero=True)
