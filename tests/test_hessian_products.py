@@ -13,7 +13,8 @@ from hessianlearn.problem import (AutoencoderProblem, ClassificationProblem, Hes
 from hessianlearn.problem.second_order_gradients import forward_overrides, second_order_overrides
 from hessianlearn.problem.hessian_products import (_producer, folded_sensitivities,
                                                    hessian_block_product, hessian_row_block_parts,
-                                                   hessian_row_block_product)
+                                                   hessian_row_block_product,
+                                                   vectorized_row_block_parts)
 
 
 def _dense_regression(rng):
@@ -397,3 +398,32 @@ def test_least_squares_loss_enters_a_column_as_one_product(float64, build):
         H = _explicit_hessian(problem, sess, feed)
         x = rng.standard_normal(problem.dimension)
         assert _relative(sess.run(hv, {**feed, v: x}), H @ x) < 1e-12
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_vectorized_row_block_equals_explicit_hessian(case, k):
+    """The fused LRSFN step's block vectorized over its rows (``tf.vectorized_map``): the same
+    ``(H V)^T`` per weight tensor to round-off, a graph that does not grow with ``k``; None
+    (the caller unrolls) where an op has no rule: a convolution with a direction-dependent
+    filter (TensorFlow 2.16-2.21)."""
+    problem, feed, sess, rng, H = case
+    convolutional = any(op.type == "Conv2D" for op in problem._graph.get_operations())
+
+    def build(rows):
+        parts = [tf.placeholder(problem.dtype, [rows, b - a]) for a, b in problem.indices]
+        before = len(problem._graph.get_operations())
+        return parts, vectorized_row_block_parts(problem, parts), len(problem._graph.get_operations()) - before
+
+    parts, out, ops = build(k)
+    if convolutional:
+        assert out is None
+        return
+    assert out is not None
+    X = rng.standard_normal((problem.dimension, k))
+    values = sess.run(out, {**feed, **{p: X[a:b].T for p, (a, b) in zip(parts, problem.indices)}})
+    assert [v.shape for v in values] == [(k, b - a) for a, b in problem.indices]
+    assert _relative(np.concatenate(values, axis=1), (H @ X).T) < 1e-12
+    assert build(3 * k)[2] == ops  # the graph does not grow with the row count
+    with pytest.raises(ValueError, match="static"):
+        vectorized_row_block_parts(problem, [tf.placeholder(problem.dtype, [None, b - a])
+                                             for a, b in problem.indices])
