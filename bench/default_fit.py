@@ -64,7 +64,7 @@ def main():
             logger = model.fit()
             wall = time.perf_counter() - start
             done = logger["sweeps"][max(logger["sweeps"])]
-            first = logger["time"][0]
+            first = logger["time"].get(1, 0.0)  # key i is w_i: key 1 is after the first step
             marks = []
             for mark in (1, 2, 10):
                 hits = [i for i in logger["val_loss"] if logger["sweeps"][i] >= mark - 1e-9]
