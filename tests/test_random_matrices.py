@@ -52,3 +52,20 @@ def test_randomized_eigensolver_with_rademacher_matches_eigh():
     values, vectors = randomized_eigensolver(A, n, 8, p=10, seed=2, test_matrix="rademacher")
     np.testing.assert_allclose(values, spectrum[:8], rtol=1e-6)
     np.testing.assert_allclose(np.abs(np.sum(vectors * U[:, :8], axis=0)), 1.0, atol=1e-6)
+
+
+def test_in_graph_gaussian_is_standard_normal_and_seeded():
+    """The fused LRSFN step's Box-Muller draw: shape (odd rows too), moments of N(0, 1), same seed same matrix."""
+    from hessianlearn import tf
+    from hessianlearn.problem.fused_steps import stateless_gaussian
+    graph = tf.Graph()
+    with graph.as_default():
+        seed = tf.placeholder(tf.int64, [2])
+        z = stateless_gaussian([41, 3000], seed, tf.float64)
+    with tf.Session(graph=graph) as sess:
+        a, b, c = (sess.run(z, {seed: s}) for s in ([1, 2], [1, 2], [1, 3]))
+    assert a.shape == (41, 3000)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert abs(a.mean()) < 0.01 and abs(a.std() - 1.0) < 0.01
+    assert abs(np.mean(a ** 4) / a.var() ** 2 - 3.0) < 0.1

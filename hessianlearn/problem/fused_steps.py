@@ -544,7 +544,7 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
     With ``H`` the Hessian of the loss on the fed (Hessian) batch plus
     ``gamma_R I``, the fed gradient ``g`` (of the training batch, regularized),
     and a test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian, drawn
-    here by :func:`stateless_gaussian` (Box-Muller) from a fed seed, or fed explicitly;
+    here by ``stateless_gaussian`` (Box-Muller) from a fed seed, or fed explicitly;
     or Rademacher, fed as packed bits and unpacked here):
 
     1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,

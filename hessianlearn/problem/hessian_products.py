@@ -27,10 +27,10 @@ with a dynamic column count runs one column product in a ``tf.while_loop``.
 
 Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 ``tf.autodiff.ForwardAccumulator`` or by the double-``tf.gradients`` trick, and
-``tf.vectorized_map`` over the columns, were all slower in TF 2.21 graph mode.
+``tf.vectorized_map`` over the columns, were all slower per run in TF 2.21 graph mode;
+``tf.vectorized_map`` builds a graph that does not grow with the column count, so the
+fused LRSFN step uses it (``vectorized_row_block_parts``) for its build time.
 """
-import numpy as np
-
 from .._internals import control_flow_context, registered_gradient
 from .._tf import tf
 from .second_order_gradients import shared_argmax
@@ -223,7 +223,7 @@ def vectorized_row_block_parts(problem, VT_parts):
     unrolled block has ``k`` small ones). The graph does not grow with ``k``:
     at the Tutorial 0 shape (``k = 40``) it is ~500 ops built in ~0.3 s where
     the unrolled block is ~2700 ops built in ~2.3 s, for a run time within
-    noise of it (``bench/iteration_cost.py``). Returns None when an op of the
+    noise of it. Returns None when an op of the
     product has no vectorization rule (in TensorFlow 2.16-2.21 a convolution whose
     filter depends on the direction; ``tf.vectorized_map`` would fall back to a
     ``tf.while_loop``, slower per column than the unrolled block): the caller then
@@ -246,7 +246,7 @@ def vectorized_row_block_parts(problem, VT_parts):
         return None
     finally:
         logger.setLevel(level)
-    return [tf.ensure_shape(part, [k, int(np.prod(shape))]) for part, shape in zip(out, problem.shapes)]
+    return [tf.ensure_shape(part, [k, b - a]) for part, (a, b) in zip(out, problem.indices)]
 
 
 def _stack_products(problem, directions):
