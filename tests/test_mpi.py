@@ -53,7 +53,7 @@ def _cases():
 def test_mpi_case(script):
     launcher, reason = _launcher()
     if launcher is None:
-        pytest.skip(f"MPI tests need mpiexec: {reason}")
+        pytest.fail(f"MPI tests need mpiexec (scripts/setup_env.sh installs MPICH): {reason}")
     env = dict(os.environ, OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
                TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
     command = launcher + ["-n", str(RANKS), sys.executable, str(script)]

@@ -6,11 +6,10 @@ import os
 
 import pytest
 
-from tutorial_cases import (TUTORIAL_FOLDER, error_outputs, execute_on_small_slice, image_outputs, needs_mnist,
+from tutorial_cases import (TUTORIAL_FOLDER, error_outputs, execute_on_small_slice, image_outputs,
                             stream_text)
 
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("nbclient")  # executes the notebook (tutorial_cases)
+import nbformat
 
 TUTORIAL = os.path.join(TUTORIAL_FOLDER, "Tutorial 1 Hessian Spectrum.ipynb")
 
@@ -32,7 +31,6 @@ def _check_outputs(notebook):
 
 
 @pytest.mark.slow  # about a minute on 2 cores
-@needs_mnist
 def test_tutorial_1_executes_on_a_small_slice(tmp_path, monkeypatch):
     notebook = execute_on_small_slice(TUTORIAL, SMALL, tmp_path, monkeypatch)
     text = _check_outputs(notebook)

