@@ -21,10 +21,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 # measure the checkout this script is in (not another installed copy)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tutorial import tutorial_images, tutorial_problem  # noqa: E402
 
 
 def _parse():
@@ -52,9 +53,7 @@ def main():
     from hessianlearn.model import checkpoint
     from hessianlearn.model.model import HessianlearnModel
 
-    (x_train, _), (x_test, _) = hl.load_mnist()
-    x_train = x_train[: args.train_size].reshape(-1, 784).astype(np.float32) / 255.0
-    x_test = x_test.reshape(-1, 784).astype(np.float32) / 255.0
+    x_train, x_test = tutorial_images(args.train_size)
     print(f"checkpoint_cost: TF {tf.__version__}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}, {args.optimizer}{' fused' if args.fused else ''}, "
           f"N = {len(x_train)}, {args.sweeps} sweeps per fit, {args.pairs} pairs")
@@ -72,12 +71,7 @@ def main():
     model_module.write_checkpoint = timed_write
 
     def fit(frequency):
-        tf.reset_default_graph()
-        tf.set_random_seed(0)
-        inputs = hl.keras.Input(shape=(784,))
-        code = hl.keras.layers.Dense(32, activation="softplus", name="encoder")(inputs)
-        outputs = hl.keras.layers.Dense(784, activation="sigmoid", name="decoder")(code)
-        problem = hl.AutoencoderProblem(hl.keras.Model(inputs, outputs), dtype=tf.float32)
+        problem = tutorial_problem()
         data = hl.Data({problem.x: x_train}, 32, validation_data={problem.x: x_test},
                        hessian_batch_size=8, seed=0)
         settings = {"optimizer": args.optimizer, "hessian_low_rank": 40, "fused_step": args.fused,

@@ -1,22 +1,34 @@
 """Tutorial 0 fits with the DEFAULT settings (what a user runs), timed whole.
 
 784-32-784 softplus/sigmoid autoencoder on MNIST (float32), batch 32, Hessian batch 8,
-LRSFN rank 40 (alpha 5e-2) and Adam (alpha 1e-3), everything else the library's
+LRSFN rank 40 (alpha 5e-2), Adam (alpha 1e-3) and others named by ``--optimizers``
+(e.g. ``incg``, its own default alpha), everything else the library's
 defaults (``fused_step='auto'``, Gaussian test matrix, ``steps_per_run``). Each fit is
 timed from ``fit()`` to its return, so every graph build and the validations count.
 Prints seconds per sweep, the first iteration's time (it includes building the fused
-graph) and the validation losses at sweeps 1, 2 (and 10 when reached).
+graph), the validation losses at sweeps 1, 2 (and 10 when reached) and, for LRSFN and
+Adam, the speed-up over the original's s per sweep on this machine class.
 
     .venv/bin/python bench/default_fit.py --sweeps 2
     .venv/bin/python bench/default_fit.py --optimizers adam --steps-per-run 1 16
     .venv/bin/python bench/default_fit.py --reference          # fused_step False
+    .venv/bin/python bench/default_fit.py --optimizers incg --set hessian_at_point=True
 """
 import argparse
+import ast
 import os
 import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tutorial import tutorial_images, tutorial_problem  # noqa: E402
+
+
+#: Tutorial 0's step lengths; other optimizers (e.g. 'incg') keep their own default (None)
+TUTORIAL_ALPHA = {"lrsfn": 5e-2, "adam": 1e-3}
+#: The original code's s per sweep on this machine class, Tutorial 0, 2-sweep fits measured
+#: whole in one run beside this library (../shared/reference/anchors.md, issue 15)
+ORIGINAL_S_PER_SWEEP = {"lrsfn": 12.4, "adam": 36.6}
 
 
 def _parse():
@@ -27,37 +39,33 @@ def _parse():
                         help="Adam/SGD settings['steps_per_run'] values to time (default: the default)")
     parser.add_argument("--reference", action="store_true", help="fused_step False (numpy path)")
     parser.add_argument("--train-size", type=int, default=60000)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="settings to override, VALUE a Python literal (e.g. hessian_at_point=True)")
     return parser.parse_args()
 
 
 def main():
     args = _parse()
+    overrides = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.set)}
     import hessianlearn as hl
     from hessianlearn import tf
 
-    (x_train, _), (x_test, _) = hl.load_mnist()
-    x_train = x_train[: args.train_size].reshape(-1, 784).astype(np.float32) / 255.0
-    x_test = x_test.reshape(-1, 784).astype(np.float32) / 255.0
+    x_train, x_test = tutorial_images(args.train_size)
     print(f"default_fit: python {sys.version.split()[0]}, TF {tf.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}, N = {len(x_train)}, {args.sweeps} sweeps")
     for optimizer in args.optimizers:
         for steps in (args.steps_per_run if optimizer in ("adam", "sgd") else [None]):
-            tf.reset_default_graph()
-            tf.set_random_seed(0)
-            inputs = hl.keras.Input(shape=(784,))
-            code = hl.keras.layers.Dense(32, activation="softplus")(inputs)
-            problem = hl.AutoencoderProblem(
-                hl.keras.Model(inputs, hl.keras.layers.Dense(784, activation="sigmoid")(code)),
-                dtype=tf.float32)
+            problem = tutorial_problem()
             data = hl.Data({problem.x: x_train}, 32, validation_data={problem.x: x_test},
                            hessian_batch_size=8, seed=0)
             settings = {"optimizer": optimizer, "hessian_low_rank": 40,
-                        "alpha": 5e-2 if optimizer == "lrsfn" else 1e-3, "max_sweeps": args.sweeps,
+                        "alpha": TUTORIAL_ALPHA.get(optimizer), "max_sweeps": args.sweeps,
                         "save_logger": False, "verbose": False}
             if steps is not None:
                 settings["steps_per_run"] = steps
             if args.reference:
                 settings["fused_step"] = False
+            settings.update(overrides)
             model = hl.HessianlearnModel(problem, hl.L2Regularization(problem, 0.0), data,
                                          settings=settings)
             start = time.perf_counter()
@@ -75,7 +83,9 @@ def main():
                                  if optimizer in ("adam", "sgd") else "")
             print(f"  {label:24s} {path:9s}: {len(logger['sweeps']):6d} iterations, {wall:7.2f} s, "
                   f"{wall / done:5.2f} s per sweep; first iteration {first:.2f} s; "
-                  f"val loss at sweeps {', '.join(marks)}")
+                  f"val loss at sweeps {', '.join(marks)}"
+                  + (f"; {ORIGINAL_S_PER_SWEEP[optimizer] * done / wall:.1f}x the original's "
+                     f"{ORIGINAL_S_PER_SWEEP[optimizer]} s per sweep" if optimizer in ORIGINAL_S_PER_SWEEP else ""))
             model.close()
 
 

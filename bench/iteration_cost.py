@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import rounds, spread  # noqa: E402
+from tutorial import tutorial_images, tutorial_problem  # noqa: E402
 
 SHAPES = {"tutorial": (32, 8, 40), "large": (1000, 100, 20)}
 #: Sweeps at which the fits report the validation loss (Tutorial 0's table)
@@ -72,12 +73,15 @@ def _parse():
 def _identity_curvature():
     """Fused LRSFN steps built inside use ``H X = X``: the step graph without the Hessian product."""
     from hessianlearn.problem import fused_steps
-    product = fused_steps.hessian_row_block_parts
-    fused_steps.hessian_row_block_parts = lambda problem, parts: list(parts)
+    names = ("hessian_row_block_parts", "vectorized_row_block_parts")  # both block builders
+    saved = {name: getattr(fused_steps, name) for name in names}
+    for name in names:
+        setattr(fused_steps, name, lambda problem, parts: list(parts))
     try:
         yield
     finally:
-        fused_steps.hessian_row_block_parts = product
+        for name, product in saved.items():
+            setattr(fused_steps, name, product)
 
 
 def _step_runs(sess, problem, hess_feed, k, p, rng):
@@ -117,21 +121,13 @@ def main():
     from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
     from hessianlearn.problem.hessian_products import hessian_row_block_product
 
-    (x_train, _), (x_test, _) = hl.load_mnist()
-    x_train = x_train[: args.train_size].reshape(-1, 784).astype(np.float32) / 255.0
-    x_test = x_test.reshape(-1, 784).astype(np.float32) / 255.0
+    x_train, x_test = tutorial_images(args.train_size)
     print(f"iteration_cost: python {sys.version.split()[0]}, TF {tf.__version__}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, threads {args.threads}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"repeats {args.repeats}, N = {len(x_train)}")
 
-    def build():
-        tf.reset_default_graph()
-        tf.set_random_seed(0)
-        inputs = hl.keras.Input(shape=(784,))
-        code = hl.keras.layers.Dense(32, activation="softplus", name="encoder")(inputs)
-        outputs = hl.keras.layers.Dense(784, activation="sigmoid", name="decoder")(code)
-        return hl.AutoencoderProblem(hl.keras.Model(inputs, outputs), dtype=tf.float32)
+    build = tutorial_problem
 
     config = tf.ConfigProto(intra_op_parallelism_threads=args.threads,
                             inter_op_parallelism_threads=args.threads)

@@ -49,3 +49,11 @@ def test_conv_batching_prints_per_kernel_ratios():
     ratios = _numbers_after("wide / single", out)
     assert len(ratios) == 1 and ratios[0] > 0, out
     assert out.count(" ms ") >= 8 and "gradients (single calls)" in out, out
+
+
+@pytest.mark.slow
+def test_newton_cg_paths_prints_each_path_against_the_default():
+    out = _run("newton_cg_paths.py", "--repeats", "3", "--cg-max-iter", "3")
+    ratios = [float(x) for x in re.findall(r"([0-9.]+) x the default", out)]
+    assert len(ratios) == 6 and ratios[0] == ratios[3] == 1.0, out
+    assert out.count("(3.0 products)") == 3, out  # Gauss-Newton at a 1e-12 tolerance: every product

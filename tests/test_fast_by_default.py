@@ -168,6 +168,79 @@ def test_inexact_newton_cg_fast_path_equals_the_reference(float64, globalization
     assert (runs["auto"][2], runs[False][2]) == (3, 0)
 
 
+@pytest.mark.parametrize("globalization, hessian_type, eta_mode, cg_max_iter, gamma", [
+    (None, "hessian", 2, 10, 1e-3),           # Eisenstat-Walker 2, stops at the tolerance or curvature
+    (None, "hessian", 1, 30, None),           # choice 1 reads the previous solve's residual
+    ("line_search", "hessian", 0, 3, 1e-3),   # iteration limit; the host line search
+    (None, "gauss_newton", 0, 4, 1e-2),
+])
+def test_in_graph_cg_equals_the_reference(float64, globalization, hessian_type, eta_mode,
+                                         cg_max_iter, gamma):
+    """``cg_in_graph`` (FusedNewtonCGStep): the numpy path's iterates, CG counts, stopping
+    reasons, residuals and sweeps, to round-off."""
+    from hessianlearn.algorithms.inexact_newton_cg import InexactNewtonCG
+    problem, regularization, feed, sess = _setup(gamma=gamma)
+    w0 = problem.get_weights(sess)
+    runs = {}
+    for in_graph in (True, False):
+        problem.set_weights(sess, w0.copy())
+        opt = InexactNewtonCG(problem, regularization, sess, parameters={
+            "globalization": globalization, "hessian_type": hessian_type, "eta_mode": eta_mode,
+            "cg_max_iter": cg_max_iter, "cg_coarse_tolerance": 1e-2, "alpha": 0.5,
+            "cg_in_graph": in_graph, "fused_step": "auto" if in_graph else False})
+        infos = [opt.minimize(batch, h) for batch, h in
+                 zip(_batches(feed, 3, 6, seed=8), _batches(feed, 3, 4, seed=7))]
+        runs[in_graph] = (problem.get_weights(sess) - w0, infos, opt.sweeps.copy(),
+                          opt.last_solver_info, opt.fast_path_iterations)
+    (dw, infos, sweeps, last, fast), (dw_ref, infos_ref, sweeps_ref, last_ref, fast_ref) = \
+        runs[True], runs[False]
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-10, atol=1e-12 * np.abs(dw_ref).max())
+    assert [(i["cg_iterations"], i["cg_reason"]) for i in infos] == \
+        [(i["cg_iterations"], i["cg_reason"]) for i in infos_ref]
+    np.testing.assert_array_equal(sweeps, sweeps_ref)
+    assert last.residual_norm == pytest.approx(last_ref.residual_norm, rel=1e-8)
+    # choice 1's forcing term reads the previous residual, itself equal to round-off
+    assert (last.tolerance, last.relative_tolerance) == \
+        pytest.approx((last_ref.tolerance, last_ref.relative_tolerance), rel=1e-10)
+    assert (fast, fast_ref) == (3, 0)
+
+
+def test_in_graph_cg_stops_at_first_negative_curvature_with_minus_g(float64):
+    """Linear least squares on rank-1 data (``H`` PSD of rank 1) and ``g`` in its null
+    space: ``d^T H d = 0`` at the first product, so CG stops there and returns ``-g``, as
+    the numpy solver; a tolerance met at ``p = 0`` (``g = 0``) runs no product."""
+    from hessianlearn.problem.fused_steps import CG_REASONS, fused_step
+    from hessianlearn.problem.regression_problem import RegressionProblem
+    x_in = keras.Input((3,))
+    problem = RegressionProblem(keras.Model(x_in, keras.layers.Dense(1, use_bias=False)(x_in)))
+    step = fused_step("newton_cg", problem, None)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(1)
+    X = np.outer(rng.standard_normal(8), [1.0, 0.0, 0.0])  # H is a multiple of X^T X
+    feed = {problem.x: X, problem.y_true: rng.standard_normal((8, 1))}
+    g = np.array([0.0, 1.0, -2.0])  # in the null space of X^T X
+    out = sess.run({k: v for k, v in step.fetches.items() if k != "update"} | {"p": step.direction},
+                   step.feed(feed, g, tolerance=1e-12, max_iterations=10, alpha=1.0))
+    assert (out["iterations"], CG_REASONS[out["reason"]]) == (1, "negative_curvature")
+    np.testing.assert_array_equal(out["p"], -g)
+    out = sess.run({"iterations": step.fetches["iterations"], "reason": step.fetches["reason"]},
+                   step.feed(feed, np.zeros(3), tolerance=0.0, max_iterations=10, alpha=1.0))
+    assert (out["iterations"], CG_REASONS[out["reason"]]) == (0, "tolerance")
+
+
+def test_cg_in_graph_bad_values_raise(float64):
+    from hessianlearn.algorithms.inexact_newton_cg import InexactNewtonCG
+    problem, regularization, feed, sess = _setup(gamma=None)
+    with pytest.raises(ValueError, match="'cg_in_graph' must be True or False"):
+        InexactNewtonCG(problem, sess=sess, parameters={"cg_in_graph": "yes"})
+    with pytest.raises(ValueError, match="trust_region.*set cg_in_graph False"):
+        InexactNewtonCG(problem, sess=sess, parameters={"cg_in_graph": True,
+                                                        "globalization": "trust_region"})
+    with pytest.raises(ValueError, match="fused_step False.*set cg_in_graph False"):
+        InexactNewtonCG(problem, sess=sess, parameters={"cg_in_graph": True, "fused_step": False})
+
+
 @pytest.mark.parametrize("name, parameters", [
     ("adam", {"alpha": 1e-2, "beta_1": 0.8, "beta_2": 0.99}),
     ("sgd", {"alpha": 0.3}),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..utilities.parameter_list import ParameterList
+from ..utilities.step_math import cg_advance, cg_next_direction
 from .operators import (
     _check_positive_float,
     _check_vector,
@@ -298,6 +299,17 @@ class CGSolver:
             eta_max=self.parameters["eta_max"],
         )
 
+    def start_solve(self, b):
+        """``(eta, tolerance)`` of a solve of ``A x = b`` starting now: the relative
+        tolerance :meth:`relative_tolerance` (remembered for the next forcing term's
+        safeguard) and the absolute one ``max(eta ||b||, abs_tolerance)``. :meth:`solve`
+        calls it; a solve done elsewhere (the fused in-graph CG) calls it instead."""
+        abs_tolerance = _check_positive_float(self.parameters["abs_tolerance"],
+                                              "abs_tolerance", allow_zero=True)
+        eta = self.relative_tolerance()
+        self._previous_eta = eta
+        return eta, max(eta * float(np.linalg.norm(b)), abs_tolerance)
+
     def solve(self, A, b, x0=None, callback=None):
         """Solve :math:`A x = b` by (truncated, optionally Steihaug) CG.
 
@@ -340,16 +352,11 @@ class CGSolver:
                 "Parameter 'max_iterations' must be a non-negative int, got "
                 f"{max_iterations!r}."
             )
-        abs_tolerance = _check_positive_float(params["abs_tolerance"],
-                                              "abs_tolerance", allow_zero=True)
         radius = params["trust_region_radius"]
         if radius is not None:
             radius = _check_positive_float(radius, "trust_region_radius")
 
-        eta = self.relative_tolerance()
-        self._previous_eta = eta
-        b_norm = float(np.linalg.norm(b))
-        tolerance = max(eta * b_norm, abs_tolerance)
+        eta, tolerance = self.start_solve(b)
 
         def result(x, iterations, reason, residual_norm):
             info = SolverInfo(
@@ -395,19 +402,18 @@ class CGSolver:
                 return result(x, iteration + 1, "negative_curvature",
                               np.sqrt(rr))
             step = rr / pAp
-            x_next = x + step * p
+            x_next, r_next = cg_advance(x, r, p, Ap, step)
             if radius is not None and np.linalg.norm(x_next) >= radius:
                 tau = _boundary_step(x, p, radius)
                 r_boundary = r - tau * Ap
                 return result(x + tau * p, iteration + 1, "trust_region_boundary",
                               np.linalg.norm(r_boundary))
-            x = x_next
-            r = r - step * Ap
+            x, r = x_next, r_next
             rr_next = float(np.dot(r, r))
             if callback is not None:
                 callback(x.copy())
             if np.sqrt(rr_next) <= tolerance:
                 return result(x, iteration + 1, "tolerance", np.sqrt(rr_next))
-            p = r + (rr_next / rr) * p
+            p = cg_next_direction(r, rr_next, rr, p)
             rr = rr_next
         return result(x, max_iterations, "max_iterations", np.sqrt(rr))

@@ -1,9 +1,11 @@
 """Inexact Newton-CG (O'Leary-Roseberry, Alger, Ghattas, arXiv:1905.06738)."""
 import numpy as np
 
+from ..problem.fused_steps import CG_REASONS, fused_step
 from ..utilities.parameter_list import ParameterList
-from .cg_solver import CGSolver, ParametersCGSolver
-from .optimizer import (Optimizer, _check_choice, _check_count, _check_positive,
+from ..utilities.reduction import evaluate
+from .cg_solver import CGSolver, ParametersCGSolver, SolverInfo
+from .optimizer import (NonFiniteError, Optimizer, _check_choice, _check_count, _check_positive,
                         at_point_parameters, line_search_parameters)
 from .trust_region import TrustRegion
 
@@ -24,6 +26,9 @@ def ParametersInexactNewtonCG():
         "trust_region_max_radius": [1e3, "Largest trust-region radius (trust_region)"],
         "hessian_type": ["hessian", "Curvature operator: 'hessian' or 'gauss_newton' (generalized Gauss-Newton J^T H_L J)"],
         **at_point_parameters(),
+        "cg_in_graph": [False, "Run CG in the graph (one session run per solve, fixed step or "
+                               "line search, single process); on CPU at Tutorial 0's size the host "
+                               "CG at a captured point is faster (bench/newton_cg_paths.py)"],
         "seed": [0, "Seed of the optimizer's random generator"],
     }
     entries.update(line_search_parameters())
@@ -92,6 +97,16 @@ class InexactNewtonCG(Optimizer):
             raise ValueError(f"Parameter 'eta_mode' must be 0, 1 or 2, got {p['eta_mode']!r}.")
         _check_positive(p["trust_region_initial_radius"], "trust_region_initial_radius")
         _check_positive(p["trust_region_max_radius"], "trust_region_max_radius")
+        if not isinstance(p["cg_in_graph"], (bool, np.bool_)):
+            raise ValueError(f"Parameter 'cg_in_graph' must be True or False, got {p['cg_in_graph']!r}.")
+        if p["cg_in_graph"]:
+            blocker = ("globalization 'trust_region'" if p["globalization"] == "trust_region" else
+                       "MPI (the solve cannot be reduced over ranks inside one run)"
+                       if self.comm is not None else
+                       "fused_step False" if p["fused_step"] is False else None)
+            if blocker:
+                raise ValueError(f"Parameter 'cg_in_graph' = True does not work with {blocker}; "
+                                 "set cg_in_graph False.")
 
     def _configure_solver(self, norm_g, radius):
         sp = self.solver.parameters
@@ -106,10 +121,55 @@ class InexactNewtonCG(Optimizer):
             if sp["eta_mode"] == 2 or residual is not None:
                 self.solver.set_forcing_state(norm_g, previous, residual)
 
+    def _in_graph_cg(self):
+        """Whether the step runs CG in the graph (:class:`~hessianlearn.problem.fused_steps.FusedNewtonCGStep`):
+        ``cg_in_graph`` with a fixed step or line search, single process and ``fused_step``
+        not False. Otherwise the fast path is the host CG with products at a captured point."""
+        return (bool(self.parameters["cg_in_graph"]) and self.globalization != "trust_region"
+                and self.comm is None and self.parameters["fused_step"] is not False)
+
+    def _hessian_at_point(self):
+        return False if self._in_graph_cg() else super()._hessian_at_point()
+
+    def _fused_step(self, feed_dict, hessian_feed_dict, loss, g):
+        """CG and (fixed step) the update in one session run; with ``'line_search'`` the
+        run gives the direction and the Armijo search is the reference one."""
+        regularization = self.regularization if self._regularized else None
+        step = fused_step("newton_cg", self.problem, regularization,
+                          curvature=self.parameters["hessian_type"])
+        eta, tolerance = self.solver.start_solve(-g)
+        line_search = self.globalization == "line_search"
+        fetches = dict(step.fetches)
+        if line_search:
+            del fetches["update"]
+            fetches["direction"] = step.direction
+        out = evaluate(self.sess, fetches, step.feed(
+            hessian_feed_dict, g, tolerance, int(self.parameters["cg_max_iter"]),
+            float(self.parameters["alpha"])))
+        iterations, reason = int(out["iterations"]), CG_REASONS[int(out["reason"])]
+        self.sweeps[1] += iterations
+        self.last_solver_info = SolverInfo(iterations, reason == "tolerance", reason,
+                                           float(out["residual_norm"]), tolerance, eta)
+        if not out["finite"]:
+            raise NonFiniteError(
+                f"iteration {self.iter}: the step direction is NaN or inf (the curvature on this "
+                "batch is not finite); the weights were not changed."
+            )
+        info = {"cg_iterations": iterations, "cg_reason": reason}
+        if line_search:
+            info.update(self._globalize(feed_dict, loss, g, np.asarray(out["direction"])))
+        else:
+            self.alpha = float(self.parameters["alpha"])
+        return info
+
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
         norm_g = float(np.linalg.norm(g))
         trust_region = self.globalization == "trust_region"
         self._configure_solver(norm_g, self.trust_region.radius if trust_region else None)
+        if self._in_graph_cg():
+            info = self._fused_step(feed_dict, hessian_feed_dict, loss, g)
+            self._previous_norm_g = norm_g
+            return info
         A = self.hessian_operator(hessian_feed_dict)
         p, solver_info = self.solver.solve(A, -g)
         self.last_solver_info = solver_info

@@ -670,14 +670,15 @@ def fused_step_parameters(description):
                                    "not), False (numpy reference path). " + description]}
 
 
-def at_point_parameters():
+def at_point_parameters(fast_path="the Krylov products at the captured point (as "
+                                  "hessian_at_point True)"):
     """The ``[value, description]`` entry of optimizers whose Krylov products may run at a
-    captured point (read by :meth:`Optimizer.hessian_operator` and :meth:`Optimizer.minimize`)."""
+    captured point (read by :meth:`Optimizer.hessian_operator` and :meth:`Optimizer.minimize`);
+    ``fast_path`` says what their ``fused_step`` runs."""
     return {
         "hessian_at_point": [False, "Capture the Hessian batch's direction-free work once per step "
                              "(Hessian.at_point): cheaper products when the solver takes several"],
-        **fused_step_parameters("Fast path of the inexact Newton methods: the Krylov products at "
-                                "the captured point (as hessian_at_point True)"),
+        **fused_step_parameters("Fast path of the inexact Newton methods: " + fast_path),
     }
 
 

@@ -10,6 +10,8 @@ iteration. The graphs here compute the same step where the weights live:
 * :class:`FusedGradientDescentStep`: loss, gradient and ``w -= alpha g`` in one run.
 * :class:`FusedStepSequence`: several of either in one run, a ``tf.while_loop``
   over the stacked batches of the next iterations.
+* :class:`FusedNewtonCGStep`: on the Hessian batch, truncated CG for ``H p = -g``
+  (the fed gradient and tolerance) in a ``tf.while_loop``, and ``w += alpha p``.
 * :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a test
   matrix (Gaussian drawn in the graph from a fed seed, or fed; Rademacher fed as
   bits), ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its eigenpairs, the
@@ -40,20 +42,21 @@ import numpy as np
 
 from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
-from ..utilities.step_math import adam_kernel_epsilon, saddle_free_woodbury_direction, spectral_step_length
+from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
+                                   saddle_free_woodbury_direction, spectral_step_length)
 from .gauss_newton import gauss_newton_graph
 from .graph_walks import ancestor_ops
-from .hessian_products import hessian_row_block_parts, vectorized_row_block_parts
+from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vectorized_row_block_parts
 
 __all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
-           "FusedLowRankSaddleFreeNewtonStep",
+           "FusedLowRankSaddleFreeNewtonStep", "FusedNewtonCGStep",
            "FusedStepSequence", "fused_step"]
 
 
 def fused_step(kind, problem, regularization=None, **options):
     """The cached fused step graph ``kind`` for ``problem``.
 
-    ``kind``: ``'adam'``, ``'sgd'``, ``'lrsfn'`` or ``'steps'``
+    ``kind``: ``'adam'``, ``'sgd'``, ``'armijo_gd'``, ``'lrsfn'``, ``'newton_cg'`` or ``'steps'``
     (:class:`FusedStepSequence`). ``options`` are the constructor's keywords
     (``rank``, ``oversample``, ... for ``'lrsfn'``, ``method`` for ``'steps'``). The
     graph is built on first use and reused by later fits; the cache is keyed by
@@ -62,7 +65,8 @@ def fused_step(kind, problem, regularization=None, **options):
     """
     classes = {"adam": FusedAdamStep, "sgd": FusedGradientDescentStep,
                "armijo_gd": FusedArmijoGradientDescentStep,
-               "lrsfn": FusedLowRankSaddleFreeNewtonStep, "steps": FusedStepSequence}
+               "lrsfn": FusedLowRankSaddleFreeNewtonStep, "newton_cg": FusedNewtonCGStep,
+               "steps": FusedStepSequence}
     if kind not in classes:
         raise ValueError(f"kind must be one of {sorted(classes)}, got {kind!r}.")
     key = (kind, None if regularization is None else ("L2", float(regularization.gamma)),
@@ -753,4 +757,105 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
                      self.alpha: float(alpha),
                      self.gamma: float(gamma), self.gamma_r: float(gamma_r),
                      self.spectral_alpha: float(spectral_alpha), self.spectral: bool(spectral)})
+        return feed
+
+
+#: ``FusedNewtonCGStep.fetches['reason']`` codes, in the names of :class:`~hessianlearn.algorithms.cg_solver.SolverInfo`.
+CG_REASONS = ("tolerance", "negative_curvature", "max_iterations")
+
+
+class FusedNewtonCGStep(_FusedStep):
+    """One inexact Newton-CG iteration on the Hessian batch in one session run.
+
+    Truncated CG on ``H p = -g`` from ``p = 0`` (``H`` the Hessian, or the
+    Gauss-Newton matrix, of the loss on the fed batch plus ``gamma_R I``; ``g``
+    the fed gradient of the training batch): stop when ``||r|| <= tolerance``
+    (fed: the host computes the forcing term), at ``max_iterations``, or at
+    non-positive curvature ``d^T H d <= 0`` with the last iterate (``-g`` at the
+    first iteration). The iterates, residuals and directions are float64, each
+    product takes the direction in the problem's precision, as the numpy
+    :class:`~hessianlearn.algorithms.cg_solver.CGSolver` with a Hessian operator
+    does; both apply :func:`~hessianlearn.utilities.step_math.cg_advance` and
+    :func:`~hessianlearn.utilities.step_math.cg_next_direction`. The loop is a
+    ``tf.while_loop`` with one product per iteration, then ``w += alpha p`` if
+    ``p`` is finite. The steps equal the numpy path's to round-off (float64).
+
+    Attributes
+    ----------
+    g, tolerance, max_iterations, alpha : placeholders
+    direction : tensor
+        ``p`` (float64, ``(dimension,)``).
+    fetches : dict
+        ``iterations`` (products applied), ``reason`` (index in :data:`CG_REASONS`),
+        ``residual_norm``, ``finite`` and ``update`` (the op).
+    """
+
+    def __init__(self, problem, regularization=None, curvature="hessian"):
+        super().__init__(problem, regularization)
+        if curvature not in ("hessian", "gauss_newton"):
+            raise ValueError(f"curvature must be 'hessian' or 'gauss_newton', got {curvature!r}.")
+        self.curvature = curvature
+        n, dtype, f64 = problem.dimension, self.dtype, tf.float64
+        if curvature == "gauss_newton":
+            product = gauss_newton_graph(problem).vector_product
+        else:
+            def product(v):
+                return tf.concat([tf.reshape(h, [-1])
+                                  for h in hessian_vector_parts(problem, problem._split(v))], 0)
+        with problem._graph.as_default(), tf.name_scope("fused_newton_cg"):
+            self.g = tf.placeholder(dtype, [n], name="g")
+            self.tolerance = self._scalar("tolerance", f64)
+            self.max_iterations = tf.placeholder(tf.int32, [], name="max_iterations")
+            self.alpha = self._scalar("alpha", f64)
+            gamma_r = 0.0 if regularization is None else float(regularization.gamma)
+
+            def apply_h(p):  # H p in float64; p is a constant direction for tf.gradients
+                hp = tf.cast(product(tf.stop_gradient(tf.cast(p, dtype))), f64)
+                return hp + gamma_r * p if gamma_r else hp
+
+            b = -tf.cast(self.g, f64)
+            rr_0 = tf.reduce_sum(b * b)
+            done_0 = tf.sqrt(rr_0) <= self.tolerance
+            # state: j, x, r, p, rr, done, reason, residual; the returned iterate is x
+            state = (tf.constant(0), tf.zeros([n], f64), b, b, rr_0, done_0,
+                     tf.constant(0), tf.sqrt(rr_0))
+
+            def body(j, x, r, p, rr, done, reason, residual):
+                Ap = apply_h(p)
+                pAp = tf.reduce_sum(p * Ap)
+                negative = pAp <= 0.0
+                step = rr / tf.where(negative, tf.ones_like(pAp), pAp)
+                x_next, r_next = cg_advance(x, r, p, Ap, step)
+                rr_next = tf.reduce_sum(r_next * r_next)
+                converged = tf.sqrt(rr_next) <= self.tolerance
+                first = tf.equal(j, 0)
+                # negative curvature: the last iterate, or b itself (steepest descent) at first
+                x_out = tf.where(negative, tf.where(first, b, x), x_next)
+                r_out = tf.where(negative, r, r_next)
+                residual_out = tf.where(negative, tf.where(first, tf.norm(b - Ap), tf.sqrt(rr)),
+                                        tf.sqrt(rr_next))
+                reason_out = tf.where(negative, 1, tf.where(converged, 0, 2))
+                p_out = tf.where(negative, p, cg_next_direction(r_next, rr_next, rr, p))
+                rr_out = tf.where(negative, rr, rr_next)
+                return (j + 1, x_out, r_out, p_out, rr_out, tf.logical_or(negative, converged),
+                        reason_out, residual_out)
+
+            j, x, _, _, _, _, reason, residual = tf.while_loop(
+                lambda j, *rest: tf.logical_and(j < self.max_iterations, tf.logical_not(rest[4])),
+                body, state, parallel_iterations=1, back_prop=False)
+            # no iteration ran: converged at 0 (tolerance) or max_iterations = 0
+            reason = tf.where(done_0, 0, tf.where(tf.equal(j, 0), 2, reason))
+            step = tf.cast(self.alpha * x, dtype)
+            finite = tf.reduce_all(tf.math.is_finite(x))
+            self.direction = x
+            self.fetches = {"iterations": j, "reason": reason, "residual_norm": residual,
+                            "finite": finite, "update": self._guarded_update(finite, step, [x])}
+
+    def feed(self, hessian_feed_dict, g, tolerance, max_iterations, alpha):
+        """``hessian_feed_dict`` plus the gradient, the absolute residual tolerance, the
+        iteration limit and the step length (a new dict)."""
+        feed = dict(hessian_feed_dict)
+        feed.update({self.g: np.asarray(g, dtype=self.dtype.as_numpy_dtype),
+                     self.tolerance: float(tolerance), self.max_iterations: int(max_iterations),
+                     self.alpha: float(alpha)})
         return feed

@@ -13,7 +13,7 @@ epsilon that makes the kernel's update equal to :func:`adam_update`'s.
 """
 import numpy as np
 
-__all__ = ["adam_update", "adam_kernel_epsilon", "spectral_step_length",
+__all__ = ["adam_update", "adam_kernel_epsilon", "cg_advance", "cg_next_direction", "spectral_step_length",
            "saddle_free_woodbury_direction"]
 
 #: The spectral step's constant: ``alpha = min(alpha_max, SPECTRAL_FRACTION / |lambda_1|)``.
@@ -44,6 +44,18 @@ def adam_kernel_epsilon(epsilon, beta_2_power, xp=np):
     ``lr sqrt(1-beta_2^t)/(1-beta_1^t) m / (sqrt(v) + epsilon')`` is
     :func:`adam_update`'s ``alpha p`` exactly."""
     return epsilon * xp.sqrt(1.0 - beta_2_power)
+
+
+def cg_advance(x, r, p, Ap, step):
+    """One conjugate-gradient update of the iterate and residual of ``A x = b``:
+    ``x + step p`` and ``r - step A p``, with ``step = r^T r / p^T A p`` (the caller
+    checks ``p^T A p > 0`` and the trust region first)."""
+    return x + step * p, r - step * Ap
+
+
+def cg_next_direction(r, rr_next, rr, p):
+    """The next CG search direction ``r + (r_new^T r_new / r^T r) p`` (Fletcher-Reeves)."""
+    return r + (rr_next / rr) * p
 
 
 def spectral_step_length(alpha_max, lambda_1, xp=np):
