@@ -58,9 +58,9 @@ def main():
             problem = tutorial_problem()
             data = hl.Data({problem.x: x_train}, 32, validation_data={problem.x: x_test},
                            hessian_batch_size=8, seed=0)
-            settings = {"optimizer": optimizer, "hessian_low_rank": 40,
-                        "alpha": TUTORIAL_ALPHA.get(optimizer), "max_sweeps": args.sweeps,
-                        "save_logger": False, "verbose": False}
+            settings = {"optimizer": optimizer, "alpha": TUTORIAL_ALPHA.get(optimizer),
+                        "max_sweeps": args.sweeps, "save_logger": False, "verbose": False,
+                        **({"hessian_low_rank": 40} if optimizer == "lrsfn" else {})}
             if steps is not None:
                 settings["steps_per_run"] = steps
             if args.reference:

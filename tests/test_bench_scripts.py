@@ -30,6 +30,8 @@ def test_iteration_cost_prints_ratios_for_every_path_and_a_fit():
     assert len(ratios) == 4 and all(0 < r < 1e3 for r in ratios), out
     floor = _numbers_after("(ideal + algebra) / ideal", out)  # the step's algebra alone, identity H
     assert len(floor) == 1 and floor[0] > 1.0, out
+    with_algebra = _numbers_after("/ (ideal + algebra)", out)  # the two fused iterations
+    assert len(with_algebra) == 2 and all(r > 0 for r in with_algebra), out
     assert "[fit]" in out and "lrsfn fused rademacher" in out and "s per sweep" in out, out
 
 

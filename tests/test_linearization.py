@@ -7,6 +7,7 @@ from hessianlearn import tf
 from hessianlearn.problem import GaussNewton, Hessian, L2Regularization
 from hessianlearn.problem.hessian_products import hessian_block_product
 from hessianlearn.problem.linearization import linearization
+from hessianlearn.utilities import reduction
 from cases import PROBLEM_KINDS, make_case
 from test_hessian_products import _relative, case, references  # noqa: F401 (fixtures)
 
@@ -22,6 +23,32 @@ def test_products_at_point_equal_the_explicit_hessian(case, blocks):
     np.testing.assert_allclose(A.quadratics(X), np.einsum("ij,ij->j", X, H @ X), rtol=1e-11)
     L = A.as_linear_operator()
     assert _relative(L.matvec(X[:, 1]), H @ X[:, 1]) < 1e-12
+
+
+@pytest.mark.parametrize("first", ["vector", "matrix"])
+def test_deferred_capture_runs_with_the_first_product_and_stays_frozen(case, first, monkeypatch):
+    """``defer=True``: no run at ``at_point``; the first vector product captures in its own
+    run (one run fewer than capture + product), a first matrix captures before its block;
+    then the point is frozen as an eager one, and a later point retires it."""
+    problem, feed, sess, rng, H = case
+    X = rng.standard_normal((problem.dimension, 3))
+    runs = []
+    counted = reduction.run  # every product and capture run goes through it
+    monkeypatch.setattr(reduction, "run", lambda *a, **k: runs.append(1) or counted(*a, **k))
+    A = Hessian(problem, sess, block_size=3).at_point(feed, defer=True)
+    assert runs == []
+    first_product = A(X[:, 0]) if first == "vector" else A(X)
+    assert len(runs) == (1 if first == "vector" else 2)
+    monkeypatch.undo()
+    assert _relative(first_product, H @ X[:, 0] if first == "vector" else H @ X) < 1e-12
+    w0 = problem.get_weights(sess)
+    problem.set_weights(sess, w0 + 0.3 * rng.standard_normal(problem.dimension))
+    assert _relative(A(X), H @ X) < 1e-12 and _relative(A(X[:, 1]), H @ X[:, 1]) < 1e-12
+    problem.set_weights(sess, w0)
+    later = Hessian(problem, sess).at_point(feed, defer=True)
+    with pytest.raises(RuntimeError, match="at_point again"):
+        A(X[:, 0])
+    assert _relative(later(X[:, 2]), H @ X[:, 2]) < 1e-12
 
 
 def test_point_is_frozen_until_captured_again(case):

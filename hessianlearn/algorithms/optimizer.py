@@ -99,7 +99,8 @@ class _CountingOperator(LinearOperator):
         self._optimizer = optimizer
         self._weight = float(weight)
         if at_point:  # capture the point (unless done); products do the direction's work only
-            self._apply = optimizer.H.at_point(feed_dict, blocks=False, captured=captured)
+            self._apply = optimizer.H.at_point(feed_dict, blocks=False, captured=captured,
+                                               defer=True)
         else:
             feed = dict(feed_dict)
             self._apply = lambda x: optimizer.H(x, feed)

@@ -198,7 +198,7 @@ class CurvatureOperator:
             return float(arr @ ax)
         return np.einsum("ij,ij->j", arr, ax)
 
-    def at_point(self, feed_dict, blocks=True, captured=False):
+    def at_point(self, feed_dict, blocks=True, captured=False, defer=False):
         """This operator frozen at the current weights and the batch in ``feed_dict``.
 
         One session run stores the products' direction-free inputs (forward and
@@ -220,13 +220,20 @@ class CurvatureOperator:
         captured : bool, optional
             ``True`` if :meth:`capture_op` (same ``blocks``) was just run on this batch
             by the caller; no capture run is made then.
+        defer : bool, optional
+            Single process only: make the capture in the run of the first vector
+            product, which is then computed by the fresh product graph on the batch (it
+            shares the forward and backward passes with the capture): one session run
+            fewer per point, the same products to round-off. A solver that may take a
+            single product (CG stopping at negative curvature) then costs what the fresh
+            operator costs.
 
         Returns
         -------
         OperatorWrapper
             ``dimension``, ``shape``, ``__call__(x)``, ``quadratics``, ``as_linear_operator()``.
         """
-        return OperatorWrapper(_AtPoint(self, feed_dict, blocks, captured), {})
+        return OperatorWrapper(_AtPoint(self, feed_dict, blocks, captured, defer), {})
 
     def capture_op(self, blocks=True):
         """The op :meth:`at_point` runs to capture: fetch it in a run of your own on the
@@ -260,11 +267,16 @@ class CurvatureOperator:
 class _AtPoint(CurvatureOperator):
     """A curvature operator's products re-built on inputs captured at one point."""
 
-    def __init__(self, operator, feed_dict, blocks, captured=False):
+    def __init__(self, operator, feed_dict, blocks, captured=False, defer=False):
         self.__dict__.update(operator.__dict__)  # problem, sess, layer slice, regularization, ...
         self._vector, self._block = operator._linearizations(blocks)
+        self._pending = None  # (capture op, batch, fresh vector product) until the first product
         if not captured:
-            evaluate(self.sess, operator.capture_op(blocks), feed_dict, self.comm)  # collective
+            capture = operator.capture_op(blocks)
+            if defer and self.comm is None:
+                self._pending = (capture, dict(feed_dict), operator._vector_product())
+            else:
+                evaluate(self.sess, capture, feed_dict, self.comm)  # collective
         self._fraction = None  # under MPI: this rank's share of the batch, fixed at the capture
         if self.comm is not None:
             counts = self.comm.allgather(count_samples(feed_dict) or 0)
@@ -280,6 +292,13 @@ class _AtPoint(CurvatureOperator):
             raise RuntimeError(
                 "This operator's point was replaced by a later capture (at_point or capture_op) on "
                 "the same problem and session (they share the captured values); call at_point again.")
+        if self._pending is not None:
+            capture, feed, (fresh_placeholder, fresh_product) = self._pending
+            self._pending = None
+            if placeholder is self._vector.direction:  # capture and this product in one run
+                feed[fresh_placeholder] = value
+                return evaluate(self.sess, [capture, fresh_product], feed)[1]
+            evaluate(self.sess, capture, feed)
         return evaluate(self.sess, tensor, {placeholder: value}, self.comm,
                         local_fraction=self._fraction)
 
