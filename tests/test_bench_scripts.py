@@ -59,3 +59,12 @@ def test_newton_cg_paths_prints_each_path_against_the_default():
     ratios = [float(x) for x in re.findall(r"([0-9.]+) x the default", out)]
     assert len(ratios) == 6 and ratios[0] == ratios[3] == 1.0, out
     assert out.count("(3.0 products)") == 3, out  # Gauss-Newton at a 1e-12 tolerance: every product
+
+
+@pytest.mark.slow
+def test_checkpoint_cost_prints_size_write_time_and_overhead_on_the_default_path():
+    out = _run("checkpoint_cost.py", "--sweeps", "2", "--pairs", "1", "--train-size", "2000")
+    assert "lrsfn, N = 2000" in out and "reference" not in out, out
+    size = float(re.search(r"checkpoint size ([0-9.]+) MB", out).group(1))
+    assert 0.2 < size < 2.0, out  # 50 992 float32 weights plus the optimizer's and logger's state
+    assert "1 writes" in out and re.search(r"ratio with / without [0-9.]+", out), out
