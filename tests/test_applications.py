@@ -50,6 +50,8 @@ def test_autoencoder_smoke(tmp_path):
     assert set(summary) == {"lrsfn", "adam"}
     assert all(0 < s["val_loss"] < 0.3 and s["sweeps"] >= 0.3 for s in summary.values())
     assert "sweeps" in result.stdout and "Loss_val" in result.stdout  # the per-sweep table
+    # --rank reaches LRSFN only: no optimizer is handed a setting it ignores
+    assert "is not used by optimizer" not in result.stderr, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("script, arguments", [

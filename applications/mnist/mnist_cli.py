@@ -243,6 +243,12 @@ def hessian_batch_size(args, optimizer):
     return args.hessian_batch_size if optimizer not in HESSIAN_FREE else -1
 
 
+def uses_rank(optimizer):
+    """Whether the registered ``optimizer`` reads ``hessian_low_rank`` (``--rank`` goes to it only then)."""
+    from hessianlearn.model.optimizer_registry import resolve_optimizer
+    return "hessian_low_rank" in resolve_optimizer(optimizer)[1]()
+
+
 def fit_settings(args, optimizer, alpha, problem_name, title, **extra):
     """``HessianlearnModelSettings`` entries of one run from the shared options, plus ``extra``.
 
@@ -254,7 +260,6 @@ def fit_settings(args, optimizer, alpha, problem_name, title, **extra):
         "title": title,
         "optimizer": optimizer,
         "alpha": alpha,
-        "hessian_low_rank": args.rank,
         "max_sweeps": args.sweeps,
         "printing_sweep_frequency": args.printing_sweep_frequency,
         "validate_frequency": args.printing_sweep_frequency,
@@ -264,6 +269,8 @@ def fit_settings(args, optimizer, alpha, problem_name, title, **extra):
         "inter_threads": args.threads,
         "seed": args.seed,
     }
+    if uses_rank(optimizer):
+        settings["hessian_low_rank"] = args.rank
     if getattr(args, "fast", False):
         settings.update(fused_step=True, test_matrix="rademacher")
     if getattr(args, "reference", False):
