@@ -20,6 +20,9 @@ iteration are timed in the same alternating rounds):
   step), which the ideal leaves out; ``(ideal + algebra) / ideal`` is the ratio
   the iteration would have if nothing overlapped, and each fused iteration is also
   divided by ``ideal + algebra`` (issue 15 counts the algebra in the ideal);
+* the default Gaussian step's in-graph draw of its test matrix alone (its parts
+  summed in the graph, so nothing is fetched), which the Rademacher step does not
+  pay, and the fused Gaussian iteration divided by ``ideal + algebra + draw``;
 * Adam's ``minimize`` time (numpy and fused);
 * ``HessianlearnModel.fit`` wall time per sweep (the whole loop: validation,
   logging), LRSFN and Adam, both paths, on fractions of a sweep of the 60k
@@ -86,9 +89,11 @@ def _identity_curvature():
 
 
 def _step_runs(sess, problem, hess_feed, k, p, rng):
-    """Session runs of the fused Rademacher step alone and of its algebra alone (identity ``H``).
+    """Session runs of the fused Rademacher step alone, of its algebra alone (identity ``H``) and
+    of the Gaussian step's in-graph draw of the test matrix alone.
 
     Both are fed a zero gradient, so the weights do not move."""
+    from hessianlearn import tf
     from hessianlearn.problem.fused_steps import FusedLowRankSaddleFreeNewtonStep, fused_step
     from hessianlearn.utilities.random_matrices import rademacher_bits
     options = {"rank": k, "oversample": p, "test_matrix": "rademacher"}
@@ -101,6 +106,10 @@ def _step_runs(sess, problem, hess_feed, k, p, rng):
     for name, step in (("step run", real), ("step algebra", algebra)):
         feed = step.feed(hess_feed, g, bits, alpha=5e-2, gamma=1e-3)
         runs[name] = lambda step=step, feed=feed: sess.run(step.fetches, feed)
+    # the default (Gaussian) step's in-graph draw of Omega^T alone, its parts summed in the graph
+    gaussian = fused_step("lrsfn", problem, None, rank=k, oversample=p, test_matrix="gaussian")
+    drawn = tf.add_n([tf.reduce_sum(part) for part in gaussian.omega_parts])
+    runs["gaussian draw"] = lambda: sess.run(drawn, {gaussian.seed: rng.integers(0, 2 ** 31, 2)})
     return runs
 
 
@@ -194,10 +203,16 @@ def main():
         print(f"  {'  its step algebra alone':34s} {1e3 * t_algebra:9.2f} ms  (H replaced by the "
               f"identity) = {t_algebra / ideal:.2f} of the ideal; without overlap the ratio would be "
               f"(ideal + algebra) / ideal {(ideal + t_algebra) / ideal:6.2f}")
+        t_draw = medians["gaussian draw"]
+        print(f"  {'  the Gaussian draw alone':34s} {1e3 * t_draw:9.2f} ms  (the default test matrix, "
+              f"{k + p} x {problem.dimension} drawn in the graph, summed there; Rademacher is fed as bits)")
         for name, _, _ in LRSFN_VARIANTS:
             if "fused" in name:
                 print(f"  {name + ' / (ideal + algebra)':44s} {medians[name] / (ideal + t_algebra):6.2f}  "
                       f"(issue 15's ideal: gradient + columns + the step's own algebra)")
+                if "rademacher" not in name:
+                    print(f"  {name + ' / (ideal + algebra + draw)':44s} "
+                          f"{medians[name] / (ideal + t_algebra + t_draw):6.2f}")
         for name in ("adam numpy", "adam fused"):
             print(f"  {name + ' iteration':34s} {1e3 * medians[name]:9.2f} ms  = "
                   f"{medians[name] / t_grad:.2f} gradients")

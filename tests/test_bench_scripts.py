@@ -32,6 +32,9 @@ def test_iteration_cost_prints_ratios_for_every_path_and_a_fit():
     assert len(floor) == 1 and floor[0] > 1.0, out
     with_algebra = _numbers_after("/ (ideal + algebra)", out)  # the two fused iterations
     assert len(with_algebra) == 2 and all(r > 0 for r in with_algebra), out
+    draw = _numbers_after("the Gaussian draw alone", out)  # the default test matrix's in-graph draw
+    with_draw = _numbers_after("/ (ideal + algebra + draw)", out)
+    assert len(draw) == 1 and draw[0] > 0 and len(with_draw) == 1 and 0 < with_draw[0] < with_algebra[0], out
     assert "[fit]" in out and "lrsfn fused rademacher" in out and "s per sweep" in out, out
 
 
