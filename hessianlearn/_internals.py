@@ -23,15 +23,20 @@ shortcut                   internal                                         publ
                            top level)
 ``zeros_marker``           ``Tensor._is_zeros_tensor`` (``tf.gradients``'    only ``ZerosLike`` ops count as
                            marker of the zeros it fills in)                 known zeros (a zero term is added)
+``pfor_matmul``            the ``MatMul`` entry of ``tf.vectorized_map``'s   its own rule: transposes of the
+                           converter registry (``parallel_for.pfor``),      loop-dependent operand and of the
+                           swapped while a Hessian block is vectorized      result around one ``MatMul``
+                           (:func:`broadcast_matmul_rule`)
 =========================  ===============================================  ==========================================
 """
 import contextlib
 
 __all__ = ["SHORTCUTS", "enabled", "public_fallbacks", "session_internals", "registered_gradient",
-           "set_gradient_function", "restore_gradient_function", "control_flow_context", "marked_zeros", "UNKNOWN"]
+           "set_gradient_function", "restore_gradient_function", "control_flow_context", "marked_zeros",
+           "broadcast_matmul_rule", "UNKNOWN"]
 
 SHORTCUTS = ("session_run", "gradient_function", "forward_override", "control_flow_context",
-             "zeros_marker")
+             "zeros_marker", "pfor_matmul")
 
 #: Returned by :func:`control_flow_context` when the context cannot be known.
 UNKNOWN = object()
@@ -119,3 +124,50 @@ def marked_zeros(tensor):
     """Whether ``tf.gradients`` marked ``tensor`` as the zeros it fills in for a missing
     gradient (False when the marker is unavailable or the shortcut is off)."""
     return enabled("zeros_marker") and bool(getattr(tensor, "_is_zeros_tensor", False))
+
+
+def _pfor_registry():
+    """``tf.vectorized_map``'s converter registry (op type -> rule), or None when it is gone."""
+    try:
+        from tensorflow.python.ops.parallel_for import pfor
+    except ImportError:
+        return None, None
+    registry = getattr(pfor, "_pfor_converter_registry", None)
+    if not isinstance(registry, dict) or "MatMul" not in registry or not hasattr(pfor, "wrap"):
+        return None, None
+    return pfor, registry
+
+
+@contextlib.contextmanager
+def broadcast_matmul_rule():
+    """Context in which ``tf.vectorized_map`` turns ``C = op(A) op(B)`` (a ``MatMul``) whose
+    ``B`` alone depends on the loop index into one broadcast batch product
+    ``C[j] = op(A) op(B[j])`` (``BatchMatMulV2``, no copies).
+
+    TensorFlow's own rule transposes the stacked ``B`` (``(k, p, q)`` to ``(p, k q)``),
+    runs one ``MatMul`` and transposes the result back: for a Hessian block those are
+    two copies of a ``(k, n_i)`` block per weight matrix, a third of the block's time at
+    the Tutorial 0 shape (``bench/README.md``). Every other ``MatMul`` keeps TensorFlow's
+    rule. The registry entry is restored on exit, so ``tf.vectorized_map`` elsewhere is
+    unchanged; with the shortcut off (or the registry gone) this context does nothing.
+    """
+    pfor, registry = _pfor_registry() if enabled("pfor_matmul") else (None, None)
+    if registry is None:
+        yield
+        return
+    stock = registry["MatMul"]
+
+    def convert(pfor_input):
+        a, a_stacked, _ = pfor_input.input(0)
+        b, b_stacked, _ = pfor_input.input(1)
+        if a_stacked or not b_stacked:
+            return stock(pfor_input)
+        from tensorflow.python.ops import math_ops
+        return pfor.wrap(math_ops.matmul(a, b, transpose_a=pfor_input.get_attr("transpose_a"),
+                                         transpose_b=pfor_input.get_attr("transpose_b")), True)
+
+    registry["MatMul"] = convert
+    try:
+        yield
+    finally:
+        registry["MatMul"] = stock

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hessianlearn import keras, tf
+from hessianlearn._internals import public_fallbacks
 from hessianlearn.problem import (AutoencoderProblem, ClassificationProblem, Hessian,
                                   RegressionProblem)
 from hessianlearn.problem.second_order_gradients import forward_overrides, second_order_overrides
@@ -427,3 +428,37 @@ def test_vectorized_row_block_equals_explicit_hessian(case, k):
     with pytest.raises(ValueError, match="static"):
         vectorized_row_block_parts(problem, [tf.placeholder(problem.dtype, [None, b - a])
                                              for a, b in problem.indices])
+
+
+def test_vectorized_block_takes_matmuls_as_broadcast_batch_products(case):
+    """With ``broadcast_matmul_rule`` (the default) the vectorized block of a dense network has
+    no transposes of its direction-dependent blocks: each ``MatMul`` on a stacked direction is
+    one ``BatchMatMulV2``. It equals the block built with TensorFlow's own rule (the
+    ``pfor_matmul`` fallback, which does transpose) to round-off, and the rule is put back
+    afterwards: ``tf.vectorized_map`` elsewhere keeps TensorFlow's."""
+    from tensorflow.python.ops.parallel_for import pfor
+    problem, feed, sess, rng, H = case
+    if any(op.type == "Conv2D" for op in problem._graph.get_operations()):
+        return  # no vectorized block (test above)
+    stock = pfor._pfor_converter_registry["MatMul"]
+    k = 3
+
+    def build():
+        parts = [tf.placeholder(problem.dtype, [k, b - a]) for a, b in problem.indices]
+        before = set(problem._graph.get_operations())
+        out = vectorized_row_block_parts(problem, parts)
+        types = [op.type for op in problem._graph.get_operations() if op not in before]
+        return parts, out, types
+
+    parts, fast, fast_types = build()
+    assert pfor._pfor_converter_registry["MatMul"] is stock
+    with public_fallbacks("pfor_matmul"):
+        slow_parts, slow, slow_types = build()
+    assert "BatchMatMulV2" in fast_types and "BatchMatMulV2" not in slow_types
+    assert fast_types.count("Transpose") < slow_types.count("Transpose")
+    X = rng.standard_normal((problem.dimension, k))
+    values = [sess.run(out, {**feed, **{p: X[a:b].T for p, (a, b) in zip(ps, problem.indices)}})
+              for ps, out in ((parts, fast), (slow_parts, slow))]
+    reference = (H @ X).T
+    for value in values:
+        assert _relative(np.concatenate(value, axis=1), reference) < 1e-12

@@ -68,6 +68,13 @@ def test_public_fallbacks_switch_every_shortcut_and_restore_them():
         zeros = tf.constant(0.0)
         zeros._is_zeros_tensor = True  # what tf.gradients marks its filled-in zeros with
         assert not _internals.marked_zeros(zeros)
+        from tensorflow.python.ops.parallel_for import pfor
+        stock = pfor._pfor_converter_registry["MatMul"]
+        with _internals.broadcast_matmul_rule():
+            assert pfor._pfor_converter_registry["MatMul"] is stock  # the fallback: TF's rule
+    with _internals.broadcast_matmul_rule():
+        assert pfor._pfor_converter_registry["MatMul"] is not stock
+    assert pfor._pfor_converter_registry["MatMul"] is stock
     assert _internals.marked_zeros(zeros)
     assert all(enabled(name) for name in SHORTCUTS)
     with public_fallbacks("session_run"):
