@@ -169,6 +169,21 @@ def test_sweeps_accounting_without_hessian_batches_uses_the_gradient_batch(float
     assert all(feed is None for feed in model.optimizer.hessian_feeds)
 
 
+@pytest.mark.parametrize("optimizer, draws", [("adam", False), ("sgd", False), ("lrsfn", True)])
+def test_hessian_batches_are_drawn_only_for_optimizers_that_read_them(float64, optimizer, draws):
+    """First-order methods (``uses_hessian_batch`` False) read no Hessian batch, so the fit
+    loop draws none: the Hessian stream stays where it was; LRSFN draws one per step."""
+    problem, data = autoencoder(hessian_batch_size=10)
+    settings = {**QUIET, "optimizer": optimizer, "max_sweeps": 0.5,
+                **({"hessian_low_rank": 3, "alpha": 1e-2} if optimizer == "lrsfn" else {})}
+    model = HessianlearnModel(problem, None, data, settings=settings)
+    logger = model.fit()
+    served = data.state_dict()["hess_train"]["stream"]["served"]
+    steps = len(logger["sweeps"]) - 1
+    assert model.optimizer.uses_hessian_batch is draws
+    assert served == (10 * steps if draws else 0)
+
+
 def test_sweeps_of_real_optimizers(float64):
     problem, data = autoencoder()
     logger = HessianlearnModel(problem, None, data,

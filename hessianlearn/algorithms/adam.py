@@ -44,6 +44,8 @@ class Adam(Optimizer):
     ``m`` or ``v`` fetches them.
     """
 
+    uses_hessian_batch = False  # first-order: no curvature
+
     #: ``m`` and ``v`` read the graph's moments while the fused step holds them
     state_attributes = Optimizer.state_attributes + ("m", "v")
 

@@ -37,6 +37,8 @@ class GradientDescent(Optimizer):
 
     _sequence_method = "sgd"
 
+    uses_hessian_batch = False  # first-order: no curvature
+
     globalizations = (None, "line_search")
 
     @classmethod

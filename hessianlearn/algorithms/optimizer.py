@@ -181,6 +181,9 @@ class Optimizer:
 
     #: Valid values of ``parameters['globalization']`` (``None``: fixed step ``alpha``).
     globalizations = (None,)
+    #: Whether :meth:`minimize` reads its ``hessian_feed_dict`` (False for first-order methods:
+    #: the fit loop then draws no Hessian batches for them).
+    uses_hessian_batch = True
     #: Attributes carried between steps, saved by :meth:`state_dict` (dotted paths reach into
     #: parts, e.g. ``'trust_region.radius'``); subclasses extend the tuple with their own.
     state_attributes = ("sweeps", "iter", "alpha", "last_evaluation")

@@ -601,7 +601,8 @@ class HessianlearnModel:
         (:meth:`_group_size`); checkpoints and interrupts act between groups.
         """
         settings, data = self.settings, self.data
-        hess_iterator = data.hess_train
+        # first-order methods read no Hessian batch: none is drawn for them
+        hess_iterator = data.hess_train if getattr(optimizer, "uses_hessian_batch", True) else None
         derivative_iterator = None if self.derivative_data is None else self.derivative_data.train
         train = iter(data.train)
         counts = loop["counts"]
