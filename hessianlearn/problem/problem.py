@@ -20,6 +20,7 @@ from .._tf import check_keras_model, float_dtype, tf
 from .hessian_products import hessian_block_product, hessian_row_block_product, hessian_vector_parts
 from .second_order_gradients import forward_overrides, second_order_overrides
 from ..utilities.reduction import register_derived
+from ..utilities.session_callables import run
 
 __all__ = ["Problem", "squared_error"]
 
@@ -295,15 +296,15 @@ class Problem:
 
     def update_weights(self, sess, v):
         """``w <- w + v`` in ``sess`` for a flat vector ``v`` of length ``dimension``."""
-        sess.run(self._update_ops, {self._update_placeholder: self._check_flat(v, "v")})
+        run(sess, self._update_ops, {self._update_placeholder: self._check_flat(v, "v")})
 
     def set_weights(self, sess, w):
         """``w <- w_new`` in ``sess`` for a flat vector of length ``dimension``."""
-        sess.run(self._assignment_ops, {self._assignment_placeholder: self._check_flat(w, "w")})
+        run(sess, self._assignment_ops, {self._assignment_placeholder: self._check_flat(w, "w")})
 
     def get_weights(self, sess):
         """The flat weight vector ``w`` (a numpy copy)."""
-        return sess.run(self.w)
+        return run(sess, self.w)
 
     def _partition_dictionaries(self, feed_dict, n):
         """Split one data dict into ``n`` dicts along the sample axis (``numpy.array_split`` order)."""
