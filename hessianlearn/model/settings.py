@@ -60,7 +60,9 @@ def _defaults():
         "save_logger": [True, "Write the logger to <problem_name>_logging/ at every validation"],
         "verbose": [True, "Print the progress table (rank 0 only)"],
         "progress_bar": [False, "Show a progress bar over sweeps (tqdm, when installed)"],
-        "intra_threads": [2, "TensorFlow intra-op parallelism threads"],
+        "intra_threads": [2, "TensorFlow intra-op parallelism threads (TensorFlow sizes this pool "
+                             "once per process, at its first session; 1 is faster for small "
+                             "networks on two cores, bench/README.md)"],
         "inter_threads": [2, "TensorFlow inter-op parallelism threads"],
         "blas_threads": [1, "numpy/scipy BLAS threads during fit (None: leave them as they are); the "
                             "session's threads already use the cores"],

@@ -29,7 +29,7 @@ Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 ``tf.autodiff.ForwardAccumulator`` or by the double-``tf.gradients`` trick were slower
 per run in TF 2.21 graph mode. ``tf.vectorized_map`` over the columns builds a graph
 that does not grow with the column count; with its ``MatMul`` rule replaced by
-:func:`~hessianlearn._internals.broadcast_matmul_rule` it also runs faster than the
+``hessianlearn._internals.broadcast_matmul_rule`` it also runs faster than the
 unrolled block at small batches (0.84-0.88x at Tutorial 0's Hessian batch 8, 40 columns)
 but slower at large ones (1.2x at batch 100, 20 columns). The fused LRSFN step uses it
 (``vectorized_row_block_parts``); ``hessian_block_product`` keeps the unrolled block.
@@ -224,7 +224,7 @@ def vectorized_row_block_parts(problem, VT_parts):
     product over the ``k`` rows of ``V^T`` (a leading batch dimension on every
     direction-dependent tensor: one batch of matrix products per layer where the
     unrolled block has ``k`` small ones; a ``MatMul`` on a direction-dependent
-    operand becomes a broadcast batch product, :func:`~hessianlearn._internals.broadcast_matmul_rule`).
+    operand becomes a broadcast batch product, ``hessianlearn._internals.broadcast_matmul_rule``).
     The graph does not grow with ``k``: at the Tutorial 0 shape (``k = 40``,
     Hessian batch 8) it is built in ~0.1 s where the unrolled block takes ~0.9 s,
     and runs in 0.84-0.88x its time (1.2x at batch 100, ``k = 20``). Returns None when an op of the
