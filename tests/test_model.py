@@ -169,7 +169,8 @@ def test_sweeps_accounting_without_hessian_batches_uses_the_gradient_batch(float
     assert all(feed is None for feed in model.optimizer.hessian_feeds)
 
 
-@pytest.mark.parametrize("optimizer, draws", [("adam", False), ("sgd", False), ("lrsfn", True)])
+@pytest.mark.parametrize("optimizer, draws", [("adam", False), ("sgd", False), ("lbfgs", False),
+                                              ("lrsfn", True)])
 def test_hessian_batches_are_drawn_only_for_optimizers_that_read_them(float64, optimizer, draws):
     """First-order methods (``uses_hessian_batch`` False) read no Hessian batch, so the fit
     loop draws none: the Hessian stream stays where it was; LRSFN draws one per step."""

@@ -88,6 +88,7 @@ class LBFGS(Optimizer):
     """
 
     #: ``pending_step``: the last accepted step, whose pair the next step completes
+    uses_hessian_batch = False  # gradients only
     state_attributes = Optimizer.state_attributes + ("pairs", "skipped_pairs", "pending_step")
 
     @classmethod
