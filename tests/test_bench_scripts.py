@@ -57,6 +57,16 @@ def test_conv_batching_prints_per_kernel_ratios():
 
 
 @pytest.mark.slow
+def test_block_forms_prints_each_form_against_the_default():
+    out = _run("block_forms.py", "--repeats", "3", "--shapes", "tutorial", "--train-size", "200")
+    ratios = _numbers_after("over the default", out)
+    assert len(ratios) == 3 and ratios[0] == 1.0 and all(r > 0 for r in ratios), out
+    sums = [float(x) for x in re.findall(r"sum ([-0-9.e+]+)\)", out)]  # the same block, three forms
+    assert len(sums) == 3 and max(sums) - min(sums) <= 1e-5 * abs(sums[0]), out
+    assert len(_numbers_after("gram batch of one / tf.matmul", out)) == 1, out
+
+
+@pytest.mark.slow
 def test_newton_cg_paths_prints_each_path_against_the_default():
     out = _run("newton_cg_paths.py", "--repeats", "3", "--cg-max-iter", "3")
     ratios = [float(x) for x in re.findall(r"([0-9.]+) x the default", out)]

@@ -87,8 +87,9 @@ class LBFGS(Optimizer):
         Number of pairs skipped for ``s^T y <= 0``.
     """
 
-    #: ``pending_step``: the last accepted step, whose pair the next step completes
     uses_hessian_batch = False  # gradients only
+
+    #: ``pending_step``: the last accepted step, whose pair the next step completes
     state_attributes = Optimizer.state_attributes + ("pairs", "skipped_pairs", "pending_step")
 
     @classmethod

@@ -500,9 +500,9 @@ def _whitening(G, relative_floor):
 def _row_gram(a, b):
     """``a b^T`` (``(m, m)``) for ``(m, n)`` blocks ``a`` and ``b``, ``n`` the long axis.
 
-    Taken as a batch of one matrix product: on CPU (oneDNN, TF 2.16-2.21) that
-    kernel runs this shape in about 0.55x the time of ``tf.matmul(a, b,
-    transpose_b=True)`` (``bench/README.md``, ``m = 40``, ``n = 25088``).
+    Taken as a batch of one matrix product: on CPU (oneDNN, TF 2.21) that kernel
+    runs this shape in 0.50-0.55x the time of ``tf.matmul(a, b, transpose_b=True)``
+    (``bench/block_forms.py``, ``m = 40``, ``n = 25088``).
     """
     return tf.matmul(a[tf.newaxis], b[tf.newaxis], transpose_b=True)[0]
 

@@ -30,9 +30,10 @@ Measured alternatives (see ``bench/README.md``): forward-over-reverse by
 per run in TF 2.21 graph mode. ``tf.vectorized_map`` over the columns builds a graph
 that does not grow with the column count; with its ``MatMul`` rule replaced by
 ``hessianlearn._internals.broadcast_matmul_rule`` it also runs faster than the
-unrolled block at small batches (0.84-0.88x at Tutorial 0's Hessian batch 8, 40 columns)
-but slower at large ones (1.2x at batch 100, 20 columns). The fused LRSFN step uses it
-(``vectorized_row_block_parts``); ``hessian_block_product`` keeps the unrolled block.
+unrolled block at small batches (0.89-0.96x at Tutorial 0's Hessian batch 8, 40 columns)
+but slower at large ones (1.32-1.37x at batch 100, 20 columns; ``bench/block_forms.py``).
+The fused LRSFN step uses it (``vectorized_row_block_parts``) for its build time (0.09 s
+against 1.1 s at Tutorial 0's shape); ``hessian_block_product`` keeps the unrolled block.
 """
 from .._internals import broadcast_matmul_rule, control_flow_context, registered_gradient
 from .._tf import tf
@@ -226,8 +227,9 @@ def vectorized_row_block_parts(problem, VT_parts):
     unrolled block has ``k`` small ones; a ``MatMul`` on a direction-dependent
     operand becomes a broadcast batch product, ``hessianlearn._internals.broadcast_matmul_rule``).
     The graph does not grow with ``k``: at the Tutorial 0 shape (``k = 40``,
-    Hessian batch 8) it is built in ~0.1 s where the unrolled block takes ~0.9 s,
-    and runs in 0.84-0.88x its time (1.2x at batch 100, ``k = 20``). Returns None when an op of the
+    Hessian batch 8) it is built in ~0.1 s where the unrolled block takes ~1.1 s,
+    and runs in 0.89-0.96x its time (1.32-1.37x at batch 100, ``k = 20``;
+    ``bench/block_forms.py``). Returns None when an op of the
     product has no vectorization rule (in TensorFlow 2.16-2.21 a convolution whose
     filter depends on the direction; ``tf.vectorized_map`` would fall back to a
     ``tf.while_loop``, slower per column than the unrolled block): the caller then
