@@ -51,16 +51,15 @@ def _blocks(problem, k):
     with problem._graph.as_default():
         parts = [tf.Variable(rng.standard_normal((k, b - a)).astype(np.float32), trainable=False)
                  for a, b in problem.indices]
-    rows = [tf.convert_to_tensor(p) for p in parts]
-    builders = {"vectorized, broadcast MatMul rule (default)": lambda: vectorized_row_block_parts(problem, rows),
-                "vectorized, TensorFlow's MatMul rule": None,
-                "unrolled rows": lambda: hessian_row_block_parts(problem, rows)}
+        rows = [tf.convert_to_tensor(p) for p in parts]
 
     def stock():
         with public_fallbacks("pfor_matmul"):
             return vectorized_row_block_parts(problem, rows)
 
-    builders["vectorized, TensorFlow's MatMul rule"] = stock
+    builders = {"vectorized, broadcast MatMul rule (default)": lambda: vectorized_row_block_parts(problem, rows),
+                "vectorized, TensorFlow's MatMul rule": stock,
+                "unrolled rows": lambda: hessian_row_block_parts(problem, rows)}
     out = {}
     for name, build in builders.items():
         start = time.perf_counter()

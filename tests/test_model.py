@@ -185,6 +185,24 @@ def test_hessian_batches_are_drawn_only_for_optimizers_that_read_them(float64, o
     assert served == (10 * steps if draws else 0)
 
 
+def test_first_order_iterates_do_not_depend_on_drawing_hessian_batches(float64, monkeypatch):
+    """Skipping the Hessian batches of an optimizer that reads none leaves its run as it was:
+    the same losses, gradient norms and validations as with the batches drawn."""
+    from hessianlearn.algorithms.adam import Adam
+    loggers = []
+    for drawn in (False, True):
+        monkeypatch.setattr(Adam, "uses_hessian_batch", drawn)
+        with tf.Graph().as_default():  # a new graph each: the same initial weights
+            problem, data = autoencoder(hessian_batch_size=10)
+            model = HessianlearnModel(problem, None, data, settings={
+                **QUIET, "optimizer": "adam", "max_sweeps": 0.5})
+            loggers.append(model.fit())
+            served = data.state_dict()["hess_train"]["stream"]["served"]
+            assert served == (10 * (len(loggers[-1]["sweeps"]) - 1) if drawn else 0)
+    for key in ("train_loss", "||g||", "val_loss", "sweeps"):
+        assert loggers[0][key] == loggers[1][key], key
+
+
 def test_sweeps_of_real_optimizers(float64):
     problem, data = autoencoder()
     logger = HessianlearnModel(problem, None, data,
