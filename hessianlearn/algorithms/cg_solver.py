@@ -372,7 +372,7 @@ class CGSolver:
         dtype = np.result_type(b.dtype, op.dtype, np.float64)
         if x0 is None:
             x = np.zeros(n, dtype=dtype)
-            r = b.astype(dtype, copy=True)
+            r = b.astype(dtype, copy=False)  # r and p are rebound, never written in place
         else:
             x = _check_vector(x0, n, "x0").astype(dtype, copy=True)
             if radius is not None and np.linalg.norm(x) > radius:
@@ -384,7 +384,7 @@ class CGSolver:
         rr = float(np.dot(r, r))
         if np.sqrt(rr) <= tolerance:
             return result(x, 0, "tolerance", np.sqrt(rr))
-        p = r.copy()
+        p = r
 
         for iteration in range(max_iterations):
             Ap = np.asarray(op.matvec(p)).reshape(-1)

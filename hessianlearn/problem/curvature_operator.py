@@ -117,6 +117,7 @@ class CurvatureOperator:
         else:
             self.dimension = self.layer_slice.stop - self.layer_slice.start
         self.dtype = np.dtype(problem.dtype.as_numpy_dtype)
+        self._linearized = {}  # blocks -> (vector, block or None) linearizations
 
     @property
     def shape(self):
@@ -246,10 +247,14 @@ class CurvatureOperator:
         return op
 
     def _linearizations(self, blocks):
-        """``(vector, block or None)`` linearizations of this operator's products (cached)."""
-        vector = linearization(self.problem, *self._point_vector_product())
-        block = linearization(self.problem, *self._block_product(self.block_size)) if blocks else None
-        return vector, block
+        """``(vector, block or None)`` linearizations of this operator's products (cached
+        on the problem, and here: a step at a point asks for them every iteration)."""
+        key = (bool(blocks), self.block_size)
+        if key not in self._linearized:
+            vector = linearization(self.problem, *self._point_vector_product())
+            block = linearization(self.problem, *self._block_product(self.block_size)) if blocks else None
+            self._linearized[key] = (vector, block)
+        return self._linearized[key]
 
     def as_linear_operator(self, feed_dict):
         """A symmetric ``scipy.sparse.linalg.LinearOperator`` on a frozen copy of ``feed_dict``."""
