@@ -364,6 +364,7 @@ def _ops(problem):
 @pytest.mark.parametrize("settings", [
     {"optimizer": "adam", "steps_per_run": 4},
     {"optimizer": "lrsfn", "hessian_low_rank": 3, "alpha": 0.2},
+    {"optimizer": "incg", "alpha": 0.2},  # its products at a point and the primed first product
 ])
 def test_a_second_fit_builds_no_graph_ops_also_with_a_new_regularization(float64, settings):
     problem, data = _autoencoder()

@@ -61,6 +61,7 @@ class InexactNewtonCG(Optimizer):
     """
 
     globalizations = (None, "line_search", "trust_region")
+    primes_first_product = True  # CG from zero: its first product is on b = -g
     state_attributes = Optimizer.state_attributes + (
         "last_solver_info", "_previous_norm_g", "solver._forcing_state", "solver._previous_eta",
         "trust_region.radius")

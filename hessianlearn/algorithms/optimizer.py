@@ -5,7 +5,9 @@ An optimizer step on the batch ``feed_dict`` (and the Hessian batch
 
 1. one call of :func:`~hessianlearn.utilities.reduction.evaluate` fetching the
    data loss, the gradient (and accuracy) -- plus the regularization's cost and
-   gradient -- so ``f = data_loss + R(w)`` and ``g = grad f``;
+   gradient -- so ``f = data_loss + R(w)`` and ``g = grad f`` (on Newton-CG's fast
+   path the same run captures the Hessian batch and computes ``H b``, ``b = -g``:
+   :attr:`Optimizer.primes_first_product`);
 2. a direction ``p`` from ``g`` and the curvature operator ``H`` (subclasses);
 3. a globalization (fixed step ``alpha``, Armijo line search, trust region or
    spectral step) that chooses the step length and writes ``w + alpha p`` into
@@ -24,6 +26,7 @@ from scipy.sparse.linalg import LinearOperator
 from ..problem.hessian import Hessian
 from ..problem.fused_steps import fused_step
 from ..problem.gauss_newton_operator import GaussNewton
+from ..problem.primed_product import primed_product
 from ..utilities.mpi import check_agreement, run_collectively, synchronized_generator
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
@@ -94,13 +97,13 @@ class _CountingOperator(LinearOperator):
     fraction of the Hessian batch the feed holds: 1, or ``n_j / N`` for a part).
     """
 
-    def __init__(self, optimizer, feed_dict, weight=1.0, at_point=False, captured=False):
+    def __init__(self, optimizer, feed_dict, weight=1.0, at_point=False, captured=False, primed=None):
         super().__init__(dtype=optimizer.H.dtype, shape=optimizer.H.shape)
         self._optimizer = optimizer
         self._weight = float(weight)
         if at_point:  # capture the point (unless done); products do the direction's work only
             self._apply = optimizer.H.at_point(feed_dict, blocks=False, captured=captured,
-                                               defer=True)
+                                               defer=True, primed=primed)
         else:
             feed = dict(feed_dict)
             self._apply = lambda x: optimizer.H(x, feed)
@@ -184,6 +187,10 @@ class Optimizer:
     #: Whether :meth:`minimize` reads its ``hessian_feed_dict`` (False for first-order methods:
     #: the fit loop then draws no Hessian batches for them).
     uses_hessian_batch = True
+    #: Whether the step's solver applies ``H`` first to ``b = -g`` (CG from zero): on the fast
+    #: path the gradient's run then also captures the Hessian batch's point and computes
+    #: ``H b`` (:mod:`hessianlearn.problem.primed_product`), one session run fewer per step.
+    primes_first_product = False
     #: Attributes carried between steps, saved by :meth:`state_dict` (dotted paths reach into
     #: parts, e.g. ``'trust_region.radius'``); subclasses extend the tuple with their own.
     state_attributes = ("sweeps", "iter", "alpha", "last_evaluation")
@@ -207,6 +214,7 @@ class Optimizer:
         self.rng = synchronized_generator(comm, self.parameters["seed"])
         self.last_evaluation = {}
         self._captured_feed = None  # the batch minimize() captured the curvature on, if any
+        self._primed = None  # (b, H b) from the gradient's run, for the operator on _captured_feed
         #: Number of steps that ran the fused in-graph step (the rest ran the numpy path).
         self.fast_path_iterations = 0
 
@@ -343,16 +351,23 @@ class Optimizer:
         return self.regularization is not None and self.regularization.is_active
 
     # ------------------------------------------------------------------ evaluations
-    def _evaluate(self, feed_dict, capture=None):
+    def _evaluate(self, feed_dict, capture=None, primed=None):
         """Loss, gradient (and accuracy) in one ``evaluate`` call; fills ``last_evaluation``.
 
         Returns ``(loss, g)`` with ``loss = data_loss + R(w)`` and ``g`` of shape
         ``(dimension,)``. Raises :class:`NonFiniteError` if either is NaN or inf.
-        ``capture`` (an op) runs in the same call (the curvature's capture at this point).
+        ``capture`` (an op) runs in the same call (the curvature's capture at this point);
+        so does ``primed``, a ``(PrimedProduct, its feed)`` pair: its capture on the Hessian
+        batch and ``H b`` are kept in ``_primed`` for the next :meth:`hessian_operator`.
         """
         fetches = {"data_loss": self.problem.loss, "gradient": self.problem.gradient}
         if capture is not None:
             fetches["capture"] = capture
+        if primed is not None:
+            graph, extra = primed
+            fetches.update(primed_capture=graph.capture, primed_direction=graph.direction,
+                           primed_product=graph.product)
+            feed_dict = {**feed_dict, **extra}
         accuracy = getattr(self.problem, "accuracy", None)
         if accuracy is not None:
             fetches["accuracy"] = accuracy
@@ -361,6 +376,8 @@ class Optimizer:
             fetches["reg_gradient"] = self.regularization.gradient
         out = evaluate(self.sess, fetches, feed_dict, self.comm)
         self.sweeps[0] += 1.0
+        if primed is not None:
+            self._primed = (out["primed_direction"], out["primed_product"])
         data_loss = float(out["data_loss"])
         loss = data_loss + (float(out["reg_cost"]) if self._regularized else 0.0)
         g = np.array(out["gradient"], dtype=np.float64)
@@ -399,8 +416,20 @@ class Optimizer:
         if at_point is None:
             at_point = self._hessian_at_point()
         captured = at_point and feed_dict is self._captured_feed
-        self._captured_feed = None  # a capture serves one operator, right after it
-        return _CountingOperator(self, feed_dict, weight, at_point, captured)
+        primed = self._primed if captured else None
+        self._captured_feed, self._primed = None, None  # a capture serves one operator, right after it
+        return _CountingOperator(self, feed_dict, weight, at_point, captured, primed)
+
+    def _primed_product(self, feed_dict, hessian_feed_dict):
+        """``(PrimedProduct, its feed)`` when this step's gradient run can also capture the
+        Hessian batch and apply ``H`` to ``b`` (:attr:`primes_first_product`, fast path,
+        products at a point, single process, a Hessian batch of its own), else ``None``."""
+        if not (self.primes_first_product and hessian_feed_dict is not feed_dict
+                and self.comm is None and self.uses_fast_path and self._hessian_at_point()):
+            return None
+        graph = primed_product(self.H, self.regularization.gamma if self._regularized else 0.0)
+        extra = None if graph is None else graph.feed(hessian_feed_dict)
+        return None if extra is None else (graph, extra)
 
     def _hessian_at_point(self):
         """Products at a captured point: asked for, or the fast path of the inexact Newton methods."""
@@ -440,8 +469,12 @@ class Optimizer:
         # products at a point on the gradient's own batch: capture in the gradient's run
         capture = self.H.capture_op(blocks=False) \
             if hess_feed is feed and self._hessian_at_point() else None
-        self._captured_feed = feed if capture is not None else None
-        loss, g = self._evaluate(feed, capture)
+        primed = self._primed_product(feed, hess_feed)
+        if primed is not None:
+            self.H.capture_op(blocks=False)  # retires the earlier points: their values are overwritten
+        self._captured_feed = feed if capture is not None else hess_feed if primed is not None else None
+        self._primed = None
+        loss, g = self._evaluate(feed, capture, primed)
         info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"]}
         if "hessian_at_point" in self.parameters and self.uses_fast_path:
             self.fast_path_iterations += 1  # the inexact Newton methods' fast path
@@ -590,7 +623,7 @@ class Optimizer:
             if name == "sweeps":
                 value = np.array(value, dtype=float)
             _set_path(self, name, value)
-        self._captured_feed = None
+        self._captured_feed, self._primed = None, None
 
     def _check_step(self, p):
         if not np.all(np.isfinite(p)):

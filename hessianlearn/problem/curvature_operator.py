@@ -199,7 +199,7 @@ class CurvatureOperator:
             return float(arr @ ax)
         return np.einsum("ij,ij->j", arr, ax)
 
-    def at_point(self, feed_dict, blocks=True, captured=False, defer=False):
+    def at_point(self, feed_dict, blocks=True, captured=False, defer=False, primed=None):
         """This operator frozen at the current weights and the batch in ``feed_dict``.
 
         One session run stores the products' direction-free inputs (forward and
@@ -228,13 +228,18 @@ class CurvatureOperator:
             fewer per point, the same products to round-off. A solver that may take a
             single product (CG stopping at negative curvature) then costs what the fresh
             operator costs.
+        primed : tuple, optional
+            ``(v, A v)`` computed with the capture (``captured`` True), e.g. by a
+            :class:`~hessianlearn.problem.primed_product.PrimedProduct` in the gradient's run
+            (``A v`` without the regularization's term): the first vector product, if its
+            direction equals ``v`` bit for bit, returns it without a session run.
 
         Returns
         -------
         OperatorWrapper
             ``dimension``, ``shape``, ``__call__(x)``, ``quadratics``, ``as_linear_operator()``.
         """
-        return OperatorWrapper(_AtPoint(self, feed_dict, blocks, captured, defer), {})
+        return OperatorWrapper(_AtPoint(self, feed_dict, blocks, captured, defer, primed), {})
 
     def capture_op(self, blocks=True):
         """The op :meth:`at_point` runs to capture: fetch it in a run of your own on the
@@ -272,10 +277,11 @@ class CurvatureOperator:
 class _AtPoint(CurvatureOperator):
     """A curvature operator's products re-built on inputs captured at one point."""
 
-    def __init__(self, operator, feed_dict, blocks, captured=False, defer=False):
+    def __init__(self, operator, feed_dict, blocks, captured=False, defer=False, primed=None):
         self.__dict__.update(operator.__dict__)  # problem, sess, layer slice, regularization, ...
         self._vector, self._block = operator._linearizations(blocks)
         self._pending = None  # (capture op, batch, fresh vector product) until the first product
+        self._primed = primed if captured else None  # (v, A v) for the first vector product
         if not captured:
             capture = operator.capture_op(blocks)
             if defer and self.comm is None:
@@ -297,6 +303,10 @@ class _AtPoint(CurvatureOperator):
             raise RuntimeError(
                 "This operator's point was replaced by a later capture (at_point or capture_op) on "
                 "the same problem and session (they share the captured values); call at_point again.")
+        if self._primed is not None:
+            (direction, product), self._primed = self._primed, None
+            if placeholder is self._vector.direction and np.array_equal(value, direction):
+                return product
         if self._pending is not None:
             capture, feed, (fresh_placeholder, fresh_product) = self._pending
             self._pending = None

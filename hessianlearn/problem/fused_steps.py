@@ -45,7 +45,7 @@ from ..utilities.random_matrices import check_test_matrix
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
                                    saddle_free_woodbury_direction, spectral_step_length)
 from .gauss_newton import gauss_newton_graph
-from .graph_walks import ancestor_ops
+from .graph_walks import CONTROL_FLOW_OPS, ancestor_ops
 from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vectorized_row_block_parts
 
 __all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
@@ -263,12 +263,6 @@ class FusedGradientDescentStep(_FusedStep):
         return feed
 
 
-#: Operation types that mark control flow: such graphs are not copied into a loop body.
-_CONTROL_FLOW_OPS = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "While",
-                     "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
-                     "StatefulPartitionedCall"}
-
-
 #: Stateful operation types that may be copied into the loop body (they read the same state).
 _COPYABLE_STATEFUL_OPS = {"VarHandleOp", "ReadVariableOp", "Placeholder"}
 
@@ -291,7 +285,7 @@ def _evaluation_subgraph(problem, regularization, loss_only=False):
     ops = ancestor_ops(outputs)
     placeholders = sorted((op.outputs[0] for op in ops if op.type == "Placeholder"),
                           key=lambda t: t.name)
-    flow = sorted({op.type for op in ops} & _CONTROL_FLOW_OPS)
+    flow = sorted({op.type for op in ops} & CONTROL_FLOW_OPS)
     if flow:
         raise ValueError(f"the loss and gradient graph holds control flow ({', '.join(flow)}); "
                          "it cannot be run several steps per session call.")

@@ -30,7 +30,7 @@ linearizations of one problem, so capturing several products at once stores each
 tensor once.
 """
 from .._tf import tf
-from .graph_walks import ancestor_ops
+from .graph_walks import CONTROL_FLOW_OPS, ancestor_ops
 
 __all__ = ["Linearization", "linearization", "capture_op", "retire_points", "point_generation"]
 
@@ -47,12 +47,6 @@ def _direction_dependent(placeholder, tensor):
             dependent.add(op)
             stack.extend(c for t in op.outputs for c in t.consumers() if c in ancestors)
     return dependent
-
-
-#: Operation types of graph control flow (v1 loops and conds, functional forms).
-_CONTROL_FLOW = frozenset({"Enter", "Exit", "NextIteration", "Merge", "Switch", "LoopCond",
-                           "While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
-                           "StatefulPartitionedCall"})
 
 
 def _recomputed(dependent):
@@ -114,7 +108,7 @@ class Linearization:
         graph = problem._graph
         dependent = _direction_dependent(placeholder, tensor)
         dependent |= _recomputed(dependent)
-        loops = sorted({op.type for op in dependent} & _CONTROL_FLOW)
+        loops = sorted({op.type for op in dependent} & CONTROL_FLOW_OPS)
         if loops:
             raise NotImplementedError(
                 f"{tensor.name} runs through graph control flow ({', '.join(loops)}: a tf.while_loop "

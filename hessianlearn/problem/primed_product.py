@@ -1,0 +1,118 @@
+"""A Newton-Krylov step's first curvature product, computed in the gradient's session run.
+
+An inexact Newton step at ``w`` evaluates the loss and gradient ``g`` on the training batch,
+then captures the curvature operator ``A`` (Hessian or Gauss-Newton) at ``w`` on the
+Hessian batch (:meth:`~hessianlearn.problem.curvature_operator.CurvatureOperator.at_point`)
+and applies it; CG's first product is on its right-hand side
+
+.. math::  b = -(g + \\gamma w),
+
+the negative regularized gradient. :class:`PrimedProduct` is a copy of the operator's
+capture op and of its fresh vector product ``A v`` whose data placeholders are its own
+(fed the Hessian batch, while the problem's take the training batch) and whose direction
+is ``b`` computed in the graph from the gradient. One session run then gives ``g``,
+stores the point and returns ``A b``: one run per step fewer than a gradient run followed
+by a capture-and-first-product run, the same arithmetic. ``b`` is rounded as the host
+rounds it before feeding it: the sum in float64, negated, cast to the problem's dtype
+(so the product is that of the fed direction, bit for bit).
+
+The copy shares the problem's variables (weights and the captured frontier: the copied
+variable handles are mapped to the originals). A graph with control flow, or stateful
+operations other than variable reads and the capture's assignments (a random draw, a
+moving-average update), is not copied: :func:`primed_product` returns ``None`` and the
+step makes the capture in the run of its first product instead.
+"""
+from .._tf import tf
+from .graph_walks import CONTROL_FLOW_OPS, dependency_ops
+
+__all__ = ["PrimedProduct", "primed_product"]
+
+#: Operation types the copy may hold (everything else stateful blocks it).
+_COPYABLE_STATEFUL = frozenset({"VarHandleOp", "ReadVariableOp", "AssignVariableOp", "Placeholder"})
+
+
+class PrimedProduct:
+    """The capture and ``A b`` of a curvature operator on its own copy of the data inputs.
+
+    Parameters
+    ----------
+    operator : CurvatureOperator
+        Its capture (:meth:`capture_op`, vector products only) and fresh vector product
+        are copied.
+    gamma : float
+        The L2 weight in ``b = -(g + gamma w)`` (0: ``b = -g``).
+
+    Attributes
+    ----------
+    placeholders : dict
+        The problem's data placeholder -> the copy's placeholder of the same shape.
+    capture : op
+        Stores the point (the frontier variables of ``operator.capture_op(blocks=False)``).
+    product : tensor
+        ``A b``, ``(dimension,)``, before the regularization's ``gamma b`` (the operator adds it).
+    direction : tensor
+        ``b`` in the problem's dtype, ``(dimension,)``.
+    """
+
+    def __init__(self, operator, gamma):
+        problem = operator.problem
+        graph = problem._graph
+        capture = operator.capture_op(blocks=False)
+        fresh_direction, fresh_product = operator._vector_product()
+        ops = dependency_ops([capture, fresh_product.op])
+        stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - _COPYABLE_STATEFUL)
+        flow = sorted({op.type for op in ops} & CONTROL_FLOW_OPS)
+        if stateful or flow:
+            raise ValueError(f"the capture and product graph holds {', '.join(stateful + flow)}, "
+                             "which a copy would not run faithfully.")
+        handles = [op for op in ops if op.type == "VarHandleOp"]
+        keep = {op.name for op in ops if op.type != "VarHandleOp" and op is not fresh_direction.op}
+        data = sorted((op.outputs[0] for op in ops if op.type == "Placeholder" and op.name in keep),
+                      key=lambda t: t.name)
+        graph_def = graph.as_graph_def()
+        nodes = [node for node in graph_def.node if node.name in keep]
+        for node in nodes:
+            if "_class" in node.attr:  # colocation with operations that are not copied
+                del node.attr["_class"]
+        del graph_def.node[:]
+        graph_def.node.extend(nodes)
+        with graph.as_default(), tf.name_scope(None), tf.name_scope("primed_product"):
+            self.direction = _negative_regularized_gradient(problem, gamma)
+            input_map = {op.outputs[0].name: op.outputs[0] for op in handles}
+            input_map[fresh_direction.name] = self.direction
+            copied = tf.import_graph_def(
+                graph_def, input_map=input_map,
+                return_elements=[capture.name, fresh_product.name] + [p.name for p in data], name="copy")
+        self.capture, self.product = copied[0], copied[1]
+        self.placeholders = dict(zip(data, copied[2:]))
+
+    def feed(self, feed_dict):
+        """``{copy placeholder: value}`` for the Hessian batch ``feed_dict``, or ``None`` when it
+        does not feed every data placeholder the product reads."""
+        try:
+            return {copy: feed_dict[original] for original, copy in self.placeholders.items()}
+        except KeyError:
+            return None
+
+
+def _negative_regularized_gradient(problem, gamma):
+    """``b = -(g + gamma w)`` as the host forms it: ``g`` and ``gamma w`` (the
+    regularization's own product) widened to float64, summed, negated and cast back."""
+    g = problem.gradient
+    if gamma <= 0.0:
+        return -g
+    reg = tf.constant(gamma, dtype=problem.dtype) * problem.w
+    return tf.cast(-(tf.cast(g, tf.float64) + tf.cast(reg, tf.float64)), problem.dtype)
+
+
+def primed_product(operator, gamma=0.0):
+    """The cached :class:`PrimedProduct` of ``operator`` (its class and layer) and ``gamma``
+    for the operator's problem, or ``None`` when the graph cannot be copied."""
+    cache = operator.problem._graph_cache("primed_products")
+    key = (type(operator).__name__, operator.layer_name, float(gamma))
+    if key not in cache:
+        try:
+            cache[key] = PrimedProduct(operator, float(gamma))
+        except ValueError:
+            cache[key] = None
+    return cache[key]

@@ -1,0 +1,103 @@
+"""Newton-CG's first product in the gradient's run (``hessianlearn.problem.primed_product``):
+the same iterates, bit for bit, as the separate capture-and-product run, one session run fewer."""
+import numpy as np
+import pytest
+from tensorflow.python.client import session as tf_session
+
+from hessianlearn import keras, tf
+from hessianlearn.algorithms.inexact_newton_cg import InexactNewtonCG
+from hessianlearn.problem.primed_product import primed_product
+from hessianlearn.problem.regression_problem import RegressionProblem
+from hessianlearn.problem.regularization import L2Regularization
+
+from cases import make_case
+from test_fused_steps import _batches
+
+
+def _case(dtype, gamma):
+    case = make_case("classification_cross_entropy", "mlp", dtype, seed=3)
+    problem = case.problem
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    return problem, L2Regularization(problem, gamma), case.feed_dict, sess
+
+
+@pytest.fixture
+def session_runs(monkeypatch):
+    """The number of TensorFlow session runs so far (``sess.run`` and prepared callables)."""
+    count = [0]
+    call = tf_session.BaseSession._call_tf_sessionrun
+
+    def counting(self, *args):
+        count[0] += 1
+        return call(self, *args)
+
+    monkeypatch.setattr(tf_session.BaseSession, "_call_tf_sessionrun", counting)
+    return count
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("gamma", [0.0, 1e-3])
+@pytest.mark.parametrize("parameters", [
+    {}, {"globalization": "line_search"}, {"globalization": "trust_region"},
+    {"hessian_type": "gauss_newton", "eta_mode": 0, "cg_coarse_tolerance": 1e-3, "alpha": 0.1}])
+def test_primed_first_product_gives_the_iterates_of_separate_runs(dtype, gamma, parameters,
+                                                                    session_runs):
+    problem, regularization, feed, sess = _case(dtype, gamma)
+    w0 = problem.get_weights(sess)
+    batches = list(_batches(feed, 6, 8, seed=1))
+    hessian_batches = list(_batches(feed, 6, 4, seed=2))
+    runs = {}
+    for primes in (True, False):
+        problem.set_weights(sess, w0)
+        opt = InexactNewtonCG(problem, regularization, sess, parameters={"cg_max_iter": 4, **parameters})
+        opt.primes_first_product = primes
+        opt.minimize(batches[0], hessian_batches[0])  # builds the graphs
+        session_runs[0] = 0
+        infos = [opt.minimize(b, h) for b, h in zip(batches[1:], hessian_batches[1:])]
+        runs[primes] = (problem.get_weights(sess), infos, opt.sweeps.copy(), session_runs[0])
+    np.testing.assert_array_equal(runs[True][0], runs[False][0])
+    assert runs[True][1] == runs[False][1]
+    np.testing.assert_array_equal(runs[True][2], runs[False][2])
+    # every step whose CG applied H at all took its first product from the gradient's run
+    applied = sum(info["cg_iterations"] > 0 for info in runs[True][1])
+    assert applied > 0
+    assert runs[False][3] - runs[True][3] == applied
+
+
+@pytest.mark.parametrize("gamma", [0.0, 1e-3])
+def test_primed_direction_rounds_as_the_host_feed_and_its_product_is_the_fresh_one(gamma):
+    """``b = -(g + gamma w)`` in float32 equals the host's float32(-(g64 + (gamma w)64)) bit for
+    bit, and ``H b`` equals the fresh product of that direction."""
+    problem, regularization, feed, sess = _case("float32", gamma)
+    opt = InexactNewtonCG(problem, regularization, sess)
+    graph = primed_product(opt.H, gamma)
+    batch, hessian_batch = list(_batches(feed, 1, 8, seed=4))[0], list(_batches(feed, 1, 4, seed=5))[0]
+    out = sess.run({"g": problem.gradient, "reg": regularization.gradient, "b": graph.direction,
+                    "Hb": graph.product, "capture": graph.capture},
+                   {**batch, **graph.feed(hessian_batch)})
+    b = -(out["g"].astype(np.float64) + out["reg"].astype(np.float64))
+    np.testing.assert_array_equal(out["b"], b.astype(np.float32))
+    dw, Hdw = opt.H._vector_product()
+    np.testing.assert_array_equal(out["Hb"], sess.run(Hdw, {**hessian_batch, dw: out["b"]}))
+    assert primed_product(opt.H, gamma) is graph  # built once per operator kind and gamma
+    assert graph.feed({problem.x: hessian_batch[problem.x]}) is None  # a missing label feed
+
+
+def test_a_graph_with_random_draws_is_not_copied_and_newton_cg_runs_as_before(session_runs):
+    x_in = keras.Input((3,))
+    noisy = keras.layers.Lambda(lambda t: t + 1e-3 * tf.random.normal(tf.shape(t), seed=3))(x_in)
+    problem = RegressionProblem(keras.Model(x_in, keras.layers.Dense(2, activation="tanh")(noisy)))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(0)
+    batch = {problem.x: rng.standard_normal((6, 3)), problem.y_true: rng.standard_normal((6, 2))}
+    hessian_batch = {problem.x: batch[problem.x][:3], problem.y_true: batch[problem.y_true][:3]}
+    opt = InexactNewtonCG(problem, sess=sess, parameters={"eta_mode": 0, "cg_max_iter": 1,
+                                                         "cg_coarse_tolerance": 1e-12})
+    assert primed_product(opt.H) is None
+    opt.minimize(batch, hessian_batch)
+    session_runs[0] = 0
+    info = opt.minimize(batch, hessian_batch)
+    assert info["cg_iterations"] == 1 and session_runs[0] == 3  # gradient, capture + product, update
+    assert opt.fast_path_iterations == 2
