@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The fast subset of the tests (core Hessian products, the private-internal fallbacks, one
-# optimizer fit each of Adam and LRSFN, the Tutorial 0 smoke test, package, namespace and
-# devices) on the oldest supported TensorFlow, in its own virtual environment
+# The fast subset of the tests (core Hessian products, the private-internal fallbacks, the
+# primed product's graph copy, one optimizer fit each of Adam and LRSFN, the Tutorial 0
+# smoke test, package, namespace and devices) on the oldest supported TensorFlow, in its
+# own virtual environment
 # ./.venv-oldest-tf. The newest supported one runs the whole suite (scripts/test.sh).
 # Extra arguments go to pytest.
 set -euo pipefail
