@@ -10,7 +10,7 @@ from hessianlearn.problem.primed_product import primed_product
 from hessianlearn.problem.regression_problem import RegressionProblem
 from hessianlearn.problem.regularization import L2Regularization
 
-from cases import make_case
+from cases import PROBLEM_KINDS, make_case
 from test_fused_steps import _batches
 
 
@@ -101,3 +101,24 @@ def test_a_graph_with_random_draws_is_not_copied_and_newton_cg_runs_as_before(se
     info = opt.minimize(batch, hessian_batch)
     assert info["cg_iterations"] == 1 and session_runs[0] == 3  # gradient, capture + product, update
     assert opt.fast_path_iterations == 2
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("kind", PROBLEM_KINDS)
+def test_every_problem_family_is_copied_and_gives_the_same_iterates(kind, arch):
+    case = make_case(kind, arch, "float64", seed=1)
+    problem = case.problem
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    w0 = problem.get_weights(sess)
+    weights = []
+    for primes in (True, False):
+        problem.set_weights(sess, w0)
+        opt = InexactNewtonCG(problem, L2Regularization(problem, 1e-3), sess,
+                              parameters={"alpha": 0.1, "cg_max_iter": 3})
+        opt.primes_first_product = primes
+        for batch, hessian_batch in zip(_batches(case.feed_dict, 3, 5, 1), _batches(case.feed_dict, 3, 3, 2)):
+            opt.minimize(batch, hessian_batch)
+        weights.append(problem.get_weights(sess))
+    assert primed_product(opt.H, 1e-3) is not None
+    np.testing.assert_array_equal(weights[0], weights[1])
