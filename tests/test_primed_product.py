@@ -122,3 +122,60 @@ def test_every_problem_family_is_copied_and_gives_the_same_iterates(kind, arch):
         weights.append(problem.get_weights(sess))
     assert primed_product(opt.H, 1e-3) is not None
     np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def _scaled_regression():
+    """A regression whose input is multiplied by a fed ``placeholder_with_default`` scale."""
+    x_in = keras.Input((3,))
+    scale = tf.placeholder_with_default(tf.constant(1.0, tf.float32), [], name="scale")
+    hidden = keras.layers.Lambda(lambda t: t * scale)(x_in)
+    problem = RegressionProblem(keras.Model(x_in, keras.layers.Dense(2, activation="tanh")(hidden)))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(0)
+    batches = [{problem.x: rng.standard_normal((6, 3)).astype(np.float32),
+                problem.y_true: rng.standard_normal((6, 2)).astype(np.float32), scale: 3.0}
+               for _ in range(4)]
+    return problem, sess, batches
+
+
+def test_a_fed_placeholder_with_default_reaches_the_copy():
+    problem, sess, batches = _scaled_regression()
+    w0 = problem.get_weights(sess)
+    weights = []
+    for primes in (True, False):
+        problem.set_weights(sess, w0)
+        opt = InexactNewtonCG(problem, sess=sess, parameters={"alpha": 0.1, "cg_max_iter": 3})
+        opt.primes_first_product = primes
+        for batch in batches:
+            opt.minimize(batch, {key: value[:3] if np.ndim(value) else value for key, value in batch.items()})
+        weights.append(problem.get_weights(sess))
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_fed_tensors_the_copied_first_order_graphs_would_not_see_take_the_original_graph():
+    """Adam's step sequence and GD's in-graph Armijo search copy the loss graph: a batch that
+    feeds a ``placeholder_with_default`` it reads runs the original graph instead."""
+    from hessianlearn.algorithms.adam import Adam
+    from hessianlearn.algorithms.gradient_descent import GradientDescent
+    problem, sess, batches = _scaled_regression()
+    w0 = problem.get_weights(sess)
+    runs = {}
+    for name, make, several in [
+            ("adam", lambda: Adam(problem, sess=sess, parameters={"alpha": 1e-2}), True),
+            ("adam", lambda: Adam(problem, sess=sess, parameters={"alpha": 1e-2}), False),
+            ("armijo", lambda: GradientDescent(problem, sess=sess, parameters={
+                "globalization": "line_search"}), True),
+            ("armijo", lambda: GradientDescent(problem, sess=sess, parameters={
+                "globalization": "line_search", "fused_step": False}), False)]:
+        problem.set_weights(sess, w0)
+        opt = make()
+        if several:
+            opt.minimize_steps(batches)
+        else:
+            for batch in batches:
+                opt.minimize(batch)
+        runs.setdefault(name, []).append(problem.get_weights(sess))
+    np.testing.assert_array_equal(*runs["adam"])  # one step per call, as minimize
+    np.testing.assert_allclose(*runs["armijo"], rtol=1e-6, atol=1e-7)  # the reference step
+    assert not np.array_equal(runs["armijo"][0], w0)

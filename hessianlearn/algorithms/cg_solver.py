@@ -318,7 +318,8 @@ class CGSolver:
         A : ndarray, LinearOperator or operator
             Symmetric operator of shape ``(n, n)``; any form accepted by
             :func:`~hessianlearn.algorithms.operators.as_operator` (a plain
-            callable takes ``n`` from ``b``).
+            callable takes ``n`` from ``b``). It must not write into the vectors it is
+            applied to (the first is ``b`` itself).
         b : ndarray, shape (n,)
             Right-hand side (never modified).
         x0 : ndarray, shape (n,), optional

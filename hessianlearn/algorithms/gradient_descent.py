@@ -1,4 +1,5 @@
 """Gradient descent: ``w <- w - alpha g`` (SGD on mini-batches), optionally with Armijo."""
+from ..problem.graph_walks import unseen_feeds
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .optimizer import Optimizer, _check_feed, fused_step_parameters, line_search_parameters
@@ -83,9 +84,12 @@ class GradientDescent(Optimizer):
             self._no_armijo_graph = True
             self._check_parameters()  # fused_step True now raises, naming the reason
             return super().minimize(feed_dict, hessian_feed_dict)
+        feed = _check_feed(feed_dict, "feed_dict")
+        if unseen_feeds(feed, step.copied, step.placeholders):  # the trials' copy would not see them
+            return super().minimize(feed_dict, hessian_feed_dict)
         p = self.parameters
         out = evaluate(self.sess, step.fetches, step.feed(
-            _check_feed(feed_dict, "feed_dict"), float(p["line_search_alpha"]), float(p["c_armijo"]),
+            feed, float(p["line_search_alpha"]), float(p["c_armijo"]),
             float(p["backtracking_factor"]), int(p["max_backtrack"])))
         info = self._fused_record(out)
         backtracks = int(out["backtracks"])

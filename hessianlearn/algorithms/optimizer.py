@@ -6,7 +6,8 @@ An optimizer step on the batch ``feed_dict`` (and the Hessian batch
 1. one call of :func:`~hessianlearn.utilities.reduction.evaluate` fetching the
    data loss, the gradient (and accuracy) -- plus the regularization's cost and
    gradient -- so ``f = data_loss + R(w)`` and ``g = grad f`` (on Newton-CG's fast
-   path the same run captures the Hessian batch and computes ``H b``, ``b = -g``:
+   path, with a Hessian batch of its own and a graph that can be copied, the same run
+   captures the Hessian batch and computes ``H b``, ``b = -g``:
    :attr:`Optimizer.primes_first_product`);
 2. a direction ``p`` from ``g`` and the curvature operator ``H`` (subclasses);
 3. a globalization (fixed step ``alpha``, Armijo line search, trust region or
@@ -26,6 +27,8 @@ from scipy.sparse.linalg import LinearOperator
 from ..problem.hessian import Hessian
 from ..problem.fused_steps import fused_step
 from ..problem.gauss_newton_operator import GaussNewton
+from ..problem.graph_walks import unseen_feeds
+from ..problem.linearization import retire_points
 from ..problem.primed_product import primed_product
 from ..utilities.mpi import check_agreement, run_collectively, synchronized_generator
 from ..utilities.parameter_list import ParameterList
@@ -411,7 +414,10 @@ class Optimizer:
         direction-free work and each product repeats only the direction's (the
         capture is not counted in ``sweeps``: it is the part each counted product
         would otherwise redo). When the Hessian batch is the gradient's batch,
-        :meth:`minimize` captures in the gradient's run, so the capture costs no pass.
+        :meth:`minimize` captures in the gradient's run, so the capture costs no pass; with
+        a batch of its own and :attr:`primes_first_product`, the gradient's run also
+        captures it and computes ``H b`` (:meth:`_primed_product`), which the operator's
+        first product returns if its direction is ``b``.
         """
         if at_point is None:
             at_point = self._hessian_at_point()
@@ -463,15 +469,16 @@ class Optimizer:
             raise ValueError("sess is None: pass sess= to the constructor or set optimizer.sess "
                              "before calling minimize.")
         feed = _check_feed(feed_dict, "feed_dict")
-        hess_feed = feed if hessian_feed_dict is None else _check_feed(hessian_feed_dict,
+        hess_feed = feed if hessian_feed_dict is None or hessian_feed_dict is feed_dict \
+            else _check_feed(hessian_feed_dict,
                                                                        "hessian_feed_dict")
         self._check_parameters()
         # products at a point on the gradient's own batch: capture in the gradient's run
         capture = self.H.capture_op(blocks=False) \
             if hess_feed is feed and self._hessian_at_point() else None
         primed = self._primed_product(feed, hess_feed)
-        if primed is not None:
-            self.H.capture_op(blocks=False)  # retires the earlier points: their values are overwritten
+        if primed is not None:  # the copy overwrites the captured values: earlier points retire
+            retire_points(self.problem, self.sess)
         self._captured_feed = feed if capture is not None else hess_feed if primed is not None else None
         self._primed = None
         loss, g = self._evaluate(feed, capture, primed)
@@ -558,6 +565,9 @@ class Optimizer:
                 sequence = self._fused_graph("steps", method=self._sequence_method)
             except ValueError:  # a graph the loop cannot copy (control flow, random draws)
                 self._no_step_sequences = True
+            if sequence is not None and any(unseen_feeds(feed, sequence.copied, sequence.placeholders)
+                                            for feed in feeds):
+                sequence = None  # e.g. a fed placeholder_with_default: the loop would not see it
         if sequence is None:
             for feed in feeds:
                 infos.append(self.minimize(feed))

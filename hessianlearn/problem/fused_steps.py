@@ -45,7 +45,7 @@ from ..utilities.random_matrices import check_test_matrix
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
                                    saddle_free_woodbury_direction, spectral_step_length)
 from .gauss_newton import gauss_newton_graph
-from .graph_walks import CONTROL_FLOW_OPS, ancestor_ops
+from .graph_walks import COPYABLE_STATEFUL_OPS, CONTROL_FLOW_OPS, ancestor_ops, subgraph_def
 from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vectorized_row_block_parts
 
 __all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
@@ -263,17 +263,14 @@ class FusedGradientDescentStep(_FusedStep):
         return feed
 
 
-#: Stateful operation types that may be copied into the loop body (they read the same state).
-_COPYABLE_STATEFUL_OPS = {"VarHandleOp", "ReadVariableOp", "Placeholder"}
-
-
 def _evaluation_subgraph(problem, regularization, loss_only=False):
     """What :class:`FusedStepSequence` (``loss_only``: the Armijo step) copies into its loop body.
 
-    Returns ``(placeholders, handles, graph_def, outputs, has_accuracy)``: the data placeholders
-    the loss depends on, the weights' variable handles, the ``GraphDef`` of the ops
-    from those to the data loss, its gradient parts and the accuracy (placeholders
-    and handles left out), the names of those outputs and whether the accuracy is one.
+    Returns ``(placeholders, handles, graph_def, outputs, has_accuracy, copied)``: the data
+    placeholders the loss depends on, the weights' variable handles, the ``GraphDef`` of the
+    ops from those to the data loss, its gradient parts and the accuracy (placeholders
+    and handles left out), the names of those outputs, whether the accuracy is one and the
+    names of the copied operations (for :func:`~.graph_walks.unseen_feeds`).
     Raises ``ValueError`` when that graph contains control flow or stateful operations
     other than variable reads (it could not be copied into a loop faithfully).
     """
@@ -290,18 +287,13 @@ def _evaluation_subgraph(problem, regularization, loss_only=False):
         raise ValueError(f"the loss and gradient graph holds control flow ({', '.join(flow)}); "
                          "it cannot be run several steps per session call.")
     # a copied stateful op (a seeded random draw) would restart its own stream
-    stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - _COPYABLE_STATEFUL_OPS)
+    stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - COPYABLE_STATEFUL_OPS)
     if stateful:
         raise ValueError(f"the loss and gradient graph holds stateful ops ({', '.join(stateful)}); "
                          "it cannot be run several steps per session call.")
     keep = {op.name for op in ops if op.type != "Placeholder" and op not in handle_ops}
-    graph_def = problem._graph.as_graph_def()
-    library = graph_def.library
-    nodes = [node for node in graph_def.node if node.name in keep]
-    del graph_def.node[:]
-    graph_def.node.extend(nodes)
-    graph_def.library.CopyFrom(library)
-    return placeholders, handles, graph_def, [t.name for t in outputs], accuracy is not None
+    graph_def = subgraph_def(problem._graph, keep)
+    return placeholders, handles, graph_def, [t.name for t in outputs], accuracy is not None, keep
 
 
 class FusedStepSequence(_FusedStep):
@@ -330,6 +322,9 @@ class FusedStepSequence(_FusedStep):
         The single-step graph whose scalars (and Adam's moments) are shared.
     placeholders : list of tensors
         The data placeholders, in the order of ``stacked``.
+    copied : set of str
+        The names of the operations the loop body copies: batches feeding any other of
+        their tensors (:func:`~.graph_walks.unseen_feeds`) must run one step per call.
     stacked : list of placeholders
         ``(None,) + placeholder.shape`` each: the next ``s`` batches.
     t0 : placeholder
@@ -344,7 +339,7 @@ class FusedStepSequence(_FusedStep):
         if method not in ("adam", "sgd"):
             raise ValueError(f"method must be 'adam' or 'sgd', got {method!r}.")
         self.step = fused_step(method, problem, regularization)
-        placeholders, handles, graph_def, outputs, has_accuracy = _evaluation_subgraph(
+        placeholders, handles, graph_def, outputs, has_accuracy, self.copied = _evaluation_subgraph(
             problem, regularization)
         self.placeholders = placeholders
         dtype = self.dtype
@@ -412,6 +407,11 @@ class FusedArmijoGradientDescentStep(_FusedStep):
     ----------
     alpha, c1, backtracking_factor : placeholders (scalars, problem dtype)
     max_backtrack : placeholder (int32 scalar)
+    placeholders : list of tensors
+        The data placeholders the trials' copy of the loss reads.
+    copied : set of str
+        The names of the operations the trials copy: a batch feeding any other of their
+        tensors (:func:`~.graph_walks.unseen_feeds`) must take the reference step.
     fetches : dict
         :class:`FusedAdamStep`'s evaluation at ``w_0`` plus ``alpha`` (the accepted
         step, 0 if none), ``backtracks``, ``finite`` and ``update``.
@@ -419,8 +419,9 @@ class FusedArmijoGradientDescentStep(_FusedStep):
 
     def __init__(self, problem, regularization=None):
         super().__init__(problem, regularization)
-        placeholders, handles, graph_def, outputs, _ = _evaluation_subgraph(
+        placeholders, handles, graph_def, outputs, _, self.copied = _evaluation_subgraph(
             problem, regularization, loss_only=True)
+        self.placeholders = placeholders
         dtype = self.dtype
         with problem._graph.as_default(), tf.name_scope("fused_armijo_gradient_descent"):
             self.alpha = self._scalar("alpha")

@@ -1,6 +1,7 @@
-"""Walks over a problem's TensorFlow graph."""
+"""Walks over a problem's TensorFlow graph, and the partial copies built from them."""
+from .._tf import tf
 
-__all__ = ["ancestor_ops", "dependency_ops", "CONTROL_FLOW_OPS"]
+__all__ = ["ancestor_ops", "subgraph_def", "unseen_feeds", "CONTROL_FLOW_OPS", "COPYABLE_STATEFUL_OPS"]
 
 #: Operation types of graph control flow (v1 loops and conds, functional forms): a graph
 #: holding them is not copied (into a linearization, a loop body or a primed product).
@@ -8,26 +9,44 @@ CONTROL_FLOW_OPS = frozenset({"Enter", "Exit", "NextIteration", "Merge", "Switch
                               "While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
                               "StatefulPartitionedCall"})
 
+#: Stateful operation types a copy may hold: they read the state the original reads (a
+#: copied random draw, by contrast, would restart its own stream).
+COPYABLE_STATEFUL_OPS = frozenset({"VarHandleOp", "ReadVariableOp", "Placeholder"})
 
-def ancestor_ops(tensors):
-    """The operations that ``tensors`` depend on through data inputs, their own included."""
-    found, stack = set(), [t.op for t in tensors]
+
+def ancestor_ops(roots, control_inputs=False):
+    """The operations that ``roots`` (tensors or operations) depend on through data inputs,
+    and with ``control_inputs`` also through control inputs, their own included."""
+    found, stack = set(), [root if isinstance(root, tf.Operation) else root.op for root in roots]
     while stack:
         op = stack.pop()
         if op not in found:
             found.add(op)
             stack.extend(t.op for t in op.inputs)
+            if control_inputs:
+                stack.extend(op.control_inputs)
     return found
 
 
-def dependency_ops(ops):
-    """``ops`` and every operation they depend on, through data and control inputs (what a
-    copy of ``ops`` must hold to run as they do)."""
-    found, stack = set(), list(ops)
-    while stack:
-        op = stack.pop()
-        if op not in found:
-            found.add(op)
-            stack.extend(t.op for t in op.inputs)
-            stack.extend(op.control_inputs)
-    return found
+def subgraph_def(graph, names, drop_colocation=False):
+    """A ``GraphDef`` of ``graph`` holding only the nodes named in ``names`` (its versions and
+    function library kept), for ``tf.import_graph_def`` with the left-out inputs mapped.
+    ``drop_colocation`` removes the colocation hints (``_class``), which may name left-out nodes."""
+    graph_def = graph.as_graph_def()
+    nodes = [node for node in graph_def.node if node.name in names]
+    if drop_colocation:
+        for node in nodes:
+            if "_class" in node.attr:
+                del node.attr["_class"]
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
+    return graph_def
+
+
+def unseen_feeds(feed_dict, copied_names, inputs):
+    """The keys of ``feed_dict`` that a partial copy would not see: fed tensors whose
+    operations the copy recomputes (their names in ``copied_names``) and that are not among
+    its mapped ``inputs`` (e.g. a fed ``tf.placeholder_with_default``, which the copy would
+    read at its default). Callers run the original graph instead when there are any."""
+    return [key for key in feed_dict if key not in inputs
+            and getattr(getattr(key, "op", None), "name", None) in copied_names]

@@ -13,22 +13,20 @@ capture op and of its fresh vector product ``A v`` whose data placeholders are i
 is ``b`` computed in the graph from the gradient. One session run then gives ``g``,
 stores the point and returns ``A b``: one run per step fewer than a gradient run followed
 by a capture-and-first-product run, the same arithmetic. ``b`` is rounded as the host
-rounds it before feeding it: the sum in float64, negated, cast to the problem's dtype
-(so the product is that of the fed direction, bit for bit).
+rounds it before feeding it: the sum in float64, negated, cast to the problem's dtype, so
+the direction CG feeds equals it entry for entry (the operator checks that before using
+``A b``).
 
 The copy shares the problem's variables (weights and the captured frontier: the copied
 variable handles are mapped to the originals). A graph with control flow, or stateful
-operations other than variable reads and the capture's assignments (a random draw, a
+operations other than variable reads and the capture's own assignments (a random draw, a
 moving-average update), is not copied: :func:`primed_product` returns ``None`` and the
 step makes the capture in the run of its first product instead.
 """
 from .._tf import tf
-from .graph_walks import CONTROL_FLOW_OPS, dependency_ops
+from .graph_walks import COPYABLE_STATEFUL_OPS, CONTROL_FLOW_OPS, ancestor_ops, subgraph_def
 
 __all__ = ["PrimedProduct", "primed_product"]
-
-#: Operation types the copy may hold (everything else stateful blocks it).
-_COPYABLE_STATEFUL = frozenset({"VarHandleOp", "ReadVariableOp", "AssignVariableOp", "Placeholder"})
 
 
 class PrimedProduct:
@@ -37,8 +35,8 @@ class PrimedProduct:
     Parameters
     ----------
     operator : CurvatureOperator
-        Its capture (:meth:`capture_op`, vector products only) and fresh vector product
-        are copied.
+        Its capture (``operator.capture_op(blocks=False)``) and fresh vector product
+        (``operator._vector_product()``) are copied.
     gamma : float
         The L2 weight in ``b = -(g + gamma w)`` (0: ``b = -g``).
 
@@ -59,8 +57,13 @@ class PrimedProduct:
         graph = problem._graph
         capture = operator.capture_op(blocks=False)
         fresh_direction, fresh_product = operator._vector_product()
-        ops = dependency_ops([capture, fresh_product.op])
-        stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - _COPYABLE_STATEFUL)
+        ops = ancestor_ops([capture, fresh_product], control_inputs=True)
+        # the capture's own assignments (tf.group may nest them one level under no-ops)
+        allowed = set(capture.control_inputs)
+        allowed.update(op for group in capture.control_inputs if group.type == "NoOp"
+                       for op in group.control_inputs)
+        stateful = sorted({op.type for op in ops if op.op_def.is_stateful and op not in allowed}
+                          - COPYABLE_STATEFUL_OPS)
         flow = sorted({op.type for op in ops} & CONTROL_FLOW_OPS)
         if stateful or flow:
             raise ValueError(f"the capture and product graph holds {', '.join(stateful + flow)}, "
@@ -69,13 +72,7 @@ class PrimedProduct:
         keep = {op.name for op in ops if op.type != "VarHandleOp" and op is not fresh_direction.op}
         data = sorted((op.outputs[0] for op in ops if op.type == "Placeholder" and op.name in keep),
                       key=lambda t: t.name)
-        graph_def = graph.as_graph_def()
-        nodes = [node for node in graph_def.node if node.name in keep]
-        for node in nodes:
-            if "_class" in node.attr:  # colocation with operations that are not copied
-                del node.attr["_class"]
-        del graph_def.node[:]
-        graph_def.node.extend(nodes)
+        graph_def = subgraph_def(graph, keep, drop_colocation=True)
         with graph.as_default(), tf.name_scope(None), tf.name_scope("primed_product"):
             self.direction = _negative_regularized_gradient(problem, gamma)
             input_map = {op.outputs[0].name: op.outputs[0] for op in handles}
@@ -85,19 +82,27 @@ class PrimedProduct:
                 return_elements=[capture.name, fresh_product.name] + [p.name for p in data], name="copy")
         self.capture, self.product = copied[0], copied[1]
         self.placeholders = dict(zip(data, copied[2:]))
+        self._graph, self._copied = graph, keep
+        self._prefix = self.capture.name[: -len(capture.name)]  # the copy's name scope
 
     def feed(self, feed_dict):
-        """``{copy placeholder: value}`` for the Hessian batch ``feed_dict``, or ``None`` when it
-        does not feed every data placeholder the product reads."""
-        try:
-            return {copy: feed_dict[original] for original, copy in self.placeholders.items()}
-        except KeyError:
+        """The Hessian batch ``feed_dict`` for the copy: each fed tensor the copy recomputes
+        (the data placeholders, and e.g. a ``tf.placeholder_with_default``) fed to its copy.
+        ``None`` when a data placeholder the product reads is not fed."""
+        if any(p not in feed_dict for p in self.placeholders):
             return None
+        feed = {}
+        for key, value in feed_dict.items():
+            name = getattr(getattr(key, "op", None), "name", None)
+            if name in self._copied:
+                feed[self._graph.get_tensor_by_name(self._prefix + key.name)] = value
+        return feed
 
 
 def _negative_regularized_gradient(problem, gamma):
-    """``b = -(g + gamma w)`` as the host forms it: ``g`` and ``gamma w`` (the
-    regularization's own product) widened to float64, summed, negated and cast back."""
+    """``b = -(g + gamma w)`` as the host forms it: ``g`` and ``gamma w`` (the product the
+    regularization's gradient computes, in the problem's dtype) widened to float64, summed,
+    negated and cast back."""
     g = problem.gradient
     if gamma <= 0.0:
         return -g
@@ -106,10 +111,10 @@ def _negative_regularized_gradient(problem, gamma):
 
 
 def primed_product(operator, gamma=0.0):
-    """The cached :class:`PrimedProduct` of ``operator`` (its class and layer) and ``gamma``
-    for the operator's problem, or ``None`` when the graph cannot be copied."""
+    """The cached :class:`PrimedProduct` of ``operator``'s class and ``gamma`` for the
+    operator's problem, or ``None`` when the graph cannot be copied."""
     cache = operator.problem._graph_cache("primed_products")
-    key = (type(operator).__name__, operator.layer_name, float(gamma))
+    key = (type(operator), float(gamma))
     if key not in cache:
         try:
             cache[key] = PrimedProduct(operator, float(gamma))
