@@ -470,8 +470,7 @@ class Optimizer:
                              "before calling minimize.")
         feed = _check_feed(feed_dict, "feed_dict")
         hess_feed = feed if hessian_feed_dict is None or hessian_feed_dict is feed_dict \
-            else _check_feed(hessian_feed_dict,
-                                                                       "hessian_feed_dict")
+            else _check_feed(hessian_feed_dict, "hessian_feed_dict")
         self._check_parameters()
         # products at a point on the gradient's own batch: capture in the gradient's run
         capture = self.H.capture_op(blocks=False) \

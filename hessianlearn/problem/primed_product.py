@@ -84,6 +84,7 @@ class PrimedProduct:
         self.placeholders = dict(zip(data, copied[2:]))
         self._graph, self._copied = graph, keep
         self._prefix = self.capture.name[: -len(capture.name)]  # the copy's name scope
+        self._copies = dict(self.placeholders)  # fed tensor -> its copy (None: not copied)
 
     def feed(self, feed_dict):
         """The Hessian batch ``feed_dict`` for the copy: each fed tensor the copy recomputes
@@ -93,9 +94,12 @@ class PrimedProduct:
             return None
         feed = {}
         for key, value in feed_dict.items():
-            name = getattr(getattr(key, "op", None), "name", None)
-            if name in self._copied:
-                feed[self._graph.get_tensor_by_name(self._prefix + key.name)] = value
+            if key not in self._copies:  # looked up once per fed tensor, not every step
+                name = getattr(getattr(key, "op", None), "name", None)
+                self._copies[key] = (self._graph.get_tensor_by_name(self._prefix + key.name)
+                                     if name in self._copied else None)
+            if self._copies[key] is not None:
+                feed[self._copies[key]] = value
         return feed
 
 
