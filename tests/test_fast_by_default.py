@@ -9,6 +9,7 @@ from hessianlearn.algorithms.adam import Adam
 from hessianlearn.algorithms.gradient_descent import GradientDescent
 from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
 from hessianlearn.data.data import Data
+from hessianlearn.model import model as model_module
 from hessianlearn.model.model import HessianlearnModel
 from hessianlearn.problem.autoencoder_problem import AutoencoderProblem
 from hessianlearn.problem.fused_steps import fused_step
@@ -354,6 +355,34 @@ def test_in_graph_gaussian_is_seeded_and_feeding_a_matrix_overrides_it(float64):
     np.testing.assert_allclose(again, values[0], rtol=1e-12)
     with pytest.raises(ValueError, match="omega must have shape"):
         step.feed(feed, g, omega[:, :2], **args)
+
+
+@pytest.mark.parametrize("settings", [
+    {"optimizer": "adam", "steps_per_run": 4},
+    {"optimizer": "lrsfn", "hessian_low_rank": 4, "alpha": 0.02, "max_sweeps": 8.0},
+    {"optimizer": "lrsfn", "hessian_low_rank": 3, "globalization": "line_search", "max_sweeps": 8.0},
+    {"optimizer": "incg", "alpha": 0.2},
+    {"optimizer": "gd", "alpha": 0.5},
+])
+def test_the_fit_sessions_graph_rewrites_give_the_default_rewrites_loggers(float64, settings,
+                                                                           monkeypatch):
+    """One meta-optimizer round and no TFG pass change no result, bit for bit."""
+    problem, data = _autoencoder()
+    settings = {**QUIET, "max_sweeps": 1.0, **settings}
+    model = HessianlearnModel(problem, None, data, settings=settings)
+    ours = model.fit()
+    rewrites = model.sess._config.graph_options.rewrite_options
+    assert rewrites.meta_optimizer_iterations == rewrites.ONE and rewrites.disable_tfg_optimizer
+    monkeypatch.setattr(model_module, "graph_rewrite_config", lambda config: config)
+    model = HessianlearnModel(problem, None, data, settings=settings)
+    default = model.fit()
+    rewrites = model.sess._config.graph_options.rewrite_options
+    assert rewrites.meta_optimizer_iterations != rewrites.ONE
+    assert len(ours["train_loss"]) > 2
+    for key in ("train_loss", "||g||", "alpha", "val_loss"):
+        assert ours[key].keys() == default[key].keys(), key
+        for i in ours[key]:
+            np.testing.assert_array_equal(ours[key][i], default[key][i])
 
 
 # ---------------------------------------------------------------------------- build once

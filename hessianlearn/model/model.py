@@ -67,6 +67,23 @@ VALIDATION_EXTRAS = {
 }
 
 
+def graph_rewrite_config(config):
+    """Set the fit session's graph rewrites in ``config`` (a ``tf.ConfigProto``, changed in place and returned).
+
+    TensorFlow rewrites each new fetch and feed signature (Grappler) at its first
+    run. The fit's session runs one round of the meta-optimizer instead of two
+    and skips the MLIR (TFG) pass, whose passes here only re-sort and re-export
+    the graph. The first run of Tutorial 0's fused LRSFN step costs about 0.16 s
+    instead of 0.23 s, its later runs the same, and the executed kernels are the
+    ones of the default rewrites: every optimizer's logger is bitwise the same
+    (``tests/test_fast_by_default.py``).
+    """
+    rewrites = config.graph_options.rewrite_options
+    rewrites.meta_optimizer_iterations = rewrites.ONE
+    rewrites.disable_tfg_optimizer = True
+    return config
+
+
 def _crossed(previous, current, frequency):
     """Whether a multiple of ``frequency`` lies in ``(previous, current]``."""
     return math.floor(current / frequency + 1e-12) > math.floor(previous / frequency + 1e-12)
@@ -264,6 +281,7 @@ class HessianlearnModel:
         graph = self.problem._graph
         config = tf.ConfigProto(intra_op_parallelism_threads=self.settings["intra_threads"],
                                 inter_op_parallelism_threads=self.settings["inter_threads"])
+        graph_rewrite_config(config)
         device_config(config, self.settings["device"])
         with graph.as_default():
             # one initializer per set of variables, shared by every model of the problem
