@@ -281,7 +281,11 @@ def plot_trace_over_training(traces, standard_errors=None, sweeps=None, ax=None,
         E.g. ``logger['full_train_trace_std_error']``; draws the band
         ``trace +- band * standard_error`` (NaN errors draw no band there).
     sweeps : dict {iteration: float}, optional
-        ``logger['sweeps']``: use sweeps instead of iterations on the x axis.
+        The x value of each key of ``traces`` in sweeps instead of the key itself.
+        The fit loop keys a recording ``i`` when it takes it after step ``i``, at
+        the iterate ``w_{i+1}``: pass ``{i: logger['sweeps'][i + 1] for i in traces}``
+        to draw it where it was taken (``logger['sweeps']`` itself draws it one
+        step early).
     ax : matplotlib Axes, optional
     label : str, optional
         Legend label (e.g. ``'Hessian'``), so several runs can be overlaid.
