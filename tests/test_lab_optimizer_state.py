@@ -98,14 +98,26 @@ def test_lbfgs_pending_step_is_keyed_by_tensor_names_and_maps_back(tmp_path, mon
     restored.pending_step = None
     assert restored._pending is None
 
-    # under MPI the saved batch is one rank's part: dropped, with a warning
-    with pytest.warns(RuntimeWarning, match="rank-local"):
+    # saved on another number of ranks: the batch is dropped, with a warning
+    with pytest.warns(RuntimeWarning, match=r"saved on 2 rank\(s\) and is restored on 1"):
         restored.pending_step = saved[:3] + (2,)
     assert restored._pending is None
     restored.comm = _TwoRanks()
-    with pytest.warns(RuntimeWarning, match="rank-local"):
+    with pytest.warns(RuntimeWarning, match=r"saved on 1 rank\(s\) and is restored on 2"):
         restored.pending_step = saved
     assert restored._pending is None
+
+    # under MPI the batch is rank-local: state_dict leaves it out, rank_local_state holds it
+    restored.pending_step = saved[:2] + (None, 2)
+    assert restored._pending[2] is None
+    restored.load_rank_local_state(pickle.loads(pickle.dumps(saved[2])))
+    _, _, feed3 = restored._pending
+    assert list(feed3) == [model.problem.x]
+    assert np.array_equal(feed3[model.problem.x], feed[model.problem.x])
+    assert restored.pending_step[2:] == (None, 2)
+    assert restored.rank_local_state().keys() == saved[2].keys()
+    optimizer.comm = None
+    assert optimizer.rank_local_state() is None  # one process: all in state_dict
 
 
 class _TwoRanks:

@@ -110,18 +110,20 @@ class LBFGS(Optimizer):
     def pending_step(self):
         """``(s, g, batch, ranks)`` of the last accepted step (``None`` if none).
 
-        ``batch`` is this process's part of the step's gradient batch, keyed by the
-        fed tensors' names so that it pickles; ``ranks`` the number of MPI ranks.
-        Assigning it maps the names back to the tensors of the session's graph. A
-        batch saved or restored under several ranks is one rank's part, not the
-        restoring rank's: it is dropped with a ``RuntimeWarning`` (the next step
-        then stores no pair; the other pairs are kept).
+        ``batch`` is the step's gradient batch, keyed by the fed tensors' names so
+        that it pickles; ``ranks`` the number of MPI ranks. Under MPI each rank
+        holds its own part of the batch: ``batch`` is then None here and the part
+        is :meth:`rank_local_state` (a checkpoint gathers it from every rank).
+        Assigning it maps the names back to the tensors of the session's graph.
+        State saved on another number of ranks than the restoring run's is
+        dropped with a ``RuntimeWarning`` (the next step then stores no pair;
+        the other pairs are kept).
         """
         if self._pending is None:
             return None
         s, g, feed = self._pending
-        return s, g, {(key.name if _is_tensor(key) else key, _is_tensor(key)): value
-                      for key, value in feed.items()}, size_of(self.comm)
+        ranks = size_of(self.comm)
+        return s, g, (self._named(feed) if ranks == 1 else None), ranks
 
     @pending_step.setter
     def pending_step(self, value):
@@ -129,15 +131,38 @@ class LBFGS(Optimizer):
             self._pending = None
             return
         s, g, batch, ranks = value
-        if ranks > 1 or size_of(self.comm) > 1:
-            warnings.warn("L-BFGS: the pending curvature pair's batch is rank-local under MPI and "
-                          "is not restored; the next step stores no pair, so the resumed run "
-                          "departs from the uninterrupted one.", RuntimeWarning, stacklevel=2)
+        if ranks != size_of(self.comm) or (ranks > 1 and batch is not None):
+            warnings.warn(f"L-BFGS: the pending curvature pair was saved on {ranks} rank(s) and "
+                          f"is restored on {size_of(self.comm)}: its batch is not restored, the "
+                          "next step stores no pair, so the resumed run departs from the "
+                          "uninterrupted one.", RuntimeWarning, stacklevel=2)
             self._pending = None
             return
+        # under MPI the batch arrives by load_rank_local_state
+        self._pending = (s, g, None if batch is None else self._tensors(batch))
+
+    def rank_local_state(self):
+        """Under MPI, this rank's part of the pending step's batch (names as keys), else None."""
+        if self._pending is None or size_of(self.comm) == 1:
+            return None
+        return self._named(self._pending[2])
+
+    def load_rank_local_state(self, value):
+        """Give the pending step (restored by ``load_state_dict``) this rank's batch ``value``."""
+        if value is None or self._pending is None:
+            return
+        s, g, _ = self._pending
+        self._pending = (s, g, self._tensors(value))
+
+    @staticmethod
+    def _named(feed):
+        return {(key.name if _is_tensor(key) else key, _is_tensor(key)): value
+                for key, value in feed.items()}
+
+    def _tensors(self, batch):
         graph = self.sess.graph
-        self._pending = (s, g, {graph.get_tensor_by_name(key) if tensor else key: array
-                                for (key, tensor), array in batch.items()})
+        return {graph.get_tensor_by_name(key) if tensor else key: array
+                for (key, tensor), array in batch.items()}
 
     def _gradient_at(self, feed_dict):
         """``g`` (with the regularization's gradient) at the current weights; one sweep."""
@@ -157,6 +182,11 @@ class LBFGS(Optimizer):
     def _store_pair(self, feed_dict, g):
         s, g_old, old_feed = self._pending
         self._pending = None
+        if old_feed is None:  # restored without its batch (on every rank alike)
+            warnings.warn("L-BFGS: the pending curvature pair has no batch (its rank-local part "
+                          "was not restored with load_rank_local_state); no pair is stored.",
+                          RuntimeWarning, stacklevel=3)
+            return False
         g_new = g if self._batch_unchanged(old_feed, feed_dict) else self._gradient_at(old_feed)
         y = g_new - g_old
         sy = float(s @ y)

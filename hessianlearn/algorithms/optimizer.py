@@ -606,6 +606,21 @@ class Optimizer:
             state[name] = copy.deepcopy(_get_path(self, name))
         return state
 
+    def rank_local_state(self):
+        """This process's part of the state where it differs between MPI ranks, else None.
+
+        :meth:`state_dict` holds what every rank shares (rank 0 writes it to a
+        checkpoint). A fit's checkpoint also gathers this value from every rank,
+        and a fit resumed on as many ranks hands each rank its own part back
+        through :meth:`load_rank_local_state` (after :meth:`load_state_dict`).
+        The base class has none; :class:`~hessianlearn.algorithms.lbfgs.LBFGS`
+        keeps its pending curvature pair's batch here.
+        """
+        return None
+
+    def load_rank_local_state(self, value):
+        """Restore this rank's :meth:`rank_local_state` (None restores nothing)."""
+
     def load_state_dict(self, state):
         """Restore a :meth:`state_dict` (taken from an optimizer of the same class).
 

@@ -2,7 +2,9 @@
 
 A checkpoint holds the whole state of a fit between two steps (a ``dict``
 built by :class:`~hessianlearn.model.model.HessianlearnModel`): the weights,
-the optimizer's :meth:`~hessianlearn.algorithms.optimizer.Optimizer.state_dict`,
+the optimizer's :meth:`~hessianlearn.algorithms.optimizer.Optimizer.state_dict`
+(and, per MPI rank, its
+:meth:`~hessianlearn.algorithms.optimizer.Optimizer.rank_local_state`),
 the data iterators' positions, the loop counters, the logger so far, the best
 weights and score, and a *fingerprint* of the run (settings, network, data
 sizes) that a resumed fit must match.

@@ -43,7 +43,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._tf import tf
-from ..utilities.mpi import check_agreement, check_identical, run_collectively
+from ..utilities.mpi import check_agreement, check_identical, run_collectively, size_of
 from ..utilities.reduction import evaluate
 from .checkpoint import (CHECKPOINT_FOLDER, fingerprint_differences, newest_checkpoint, read_checkpoint,
                          remove_checkpoints, write_checkpoint)
@@ -746,13 +746,19 @@ class HessianlearnModel:
         return facts
 
     def _write_checkpoint(self, sess, optimizer, logger, loop):
-        """Rank 0 writes the state between two steps (see :mod:`~hessianlearn.model.checkpoint`)."""
+        """Rank 0 writes the state between two steps (see :mod:`~hessianlearn.model.checkpoint`).
+
+        Every rank calls it: the optimizer's rank-local state is gathered to rank 0 first.
+        """
+        local = optimizer.rank_local_state()
+        local = [local] if self.comm is None else self.comm.gather(local, root=0)
         if self.rank != 0:
             return None
         state = {
             "fingerprint": self._fingerprint,
             "weights": self.problem.get_weights(sess),
             "optimizer": optimizer.state_dict(),
+            "optimizer_rank_local": local,  # one entry per rank
             "data": self.data.state_dict(),
             "derivative_data": None if self.derivative_data is None else self.derivative_data.state_dict(),
             "loop": loop,
@@ -786,6 +792,9 @@ class HessianlearnModel:
             )
         self.problem.set_weights(sess, state["weights"])
         optimizer.load_state_dict(state["optimizer"])
+        local = state.get("optimizer_rank_local")
+        if local is not None and len(local) == size_of(self.comm):
+            optimizer.load_rank_local_state(local[self.rank])
         self.data.load_state_dict(state["data"])
         if self.derivative_data is not None:
             self.derivative_data.load_state_dict(state["derivative_data"])

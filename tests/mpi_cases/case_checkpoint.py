@@ -1,9 +1,10 @@
 """Under MPI: rank 0 writes the checkpoints, every rank resumes from them to the same end.
 
-Each rank fits LRSFN for 2 sweeps on its shard with ``checkpoint_frequency = 0.5``
-(the uninterrupted run), then the newest checkpoint is removed (rank 0) and every
-rank resumes from the previous one: the resumed logger (all but the timings) and
-the final weights equal the uninterrupted run's bitwise, on every rank.
+For LRSFN and for L-BFGS (whose curvature pairs are state), each rank fits 2 sweeps
+on its shard with ``checkpoint_frequency = 0.5`` (the uninterrupted run), then the
+newest checkpoint is removed (rank 0) and every rank resumes from the previous one:
+the resumed logger (all but the timings) and the final weights equal the
+uninterrupted run's bitwise, on every rank.
 """
 import os
 import shutil
@@ -17,11 +18,12 @@ from hessianlearn.model import HessianlearnModel
 from hessianlearn.model.checkpoint import checkpoint_paths
 from hessianlearn.problem import L2Regularization, RegressionProblem
 
-SETTINGS = {"optimizer": "lrsfn", "hessian_low_rank": 2, "alpha": 1e-2, "max_sweeps": 2.0,
-            "checkpoint_frequency": 0.5, "problem_name": "mpick", "verbose": False}
+COMMON = {"max_sweeps": 2.0, "checkpoint_frequency": 0.5, "problem_name": "mpick", "verbose": False}
+CASES = {"lrsfn": {"optimizer": "lrsfn", "hessian_low_rank": 2, "alpha": 1e-2},
+         "lbfgs": {"optimizer": "lbfgs"}}
 
 
-def fit(resume):
+def fit(settings, resume):
     new_graph()
     problem = RegressionProblem(tiny_regression_network(), hessian_block_size=4)
     rng = np.random.default_rng(11)
@@ -29,7 +31,7 @@ def fit(resume):
     Y = np.stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.cos(X[:, 1])], axis=1)
     data = Data({problem.x: X, problem.y_true: Y}, batch_size=16, hessian_batch_size=8,
                 validation_data_size=8, seed=4, comm=COMM)
-    model = HessianlearnModel(problem, L2Regularization(problem, 1e-3), data, settings=SETTINGS, comm=COMM)
+    model = HessianlearnModel(problem, L2Regularization(problem, 1e-3), data, settings={**COMMON, **settings}, comm=COMM)
     logger = model.fit(resume=resume)
     weights = problem.get_weights(model.sess)
     model.close()
@@ -37,27 +39,29 @@ def fit(resume):
 
 
 def main():
-    folder = COMM.bcast(tempfile.mkdtemp(prefix="hl-mpi-ck-") if RANK == 0 else None, root=0)
-    os.chdir(folder)
-    logger, weights, model = fit(resume=False)
-    COMM.Barrier()
-    directory = model._checkpoint_directory
-    saved = checkpoint_paths(directory, model._logger_file)
-    check("the newest two checkpoints kept", len(saved) == 2, str(saved))
-    COMM.Barrier()  # every rank has looked before rank 0 removes one
-    if RANK == 0:
-        os.remove(saved[-1])
-    COMM.Barrier()
-    resumed, resumed_weights, _ = fit(resume=True)
-    check("resumed weights equal the uninterrupted run's", np.array_equal(resumed_weights, weights))
-    same = all(repr(resumed[k]) == repr(logger[k]) for k in logger) and set(resumed) == set(logger)
-    check("resumed logger equals the uninterrupted run's", same)
-    COMM.Barrier()
-    if RANK == 0:
-        os.chdir(os.path.dirname(folder))
-        shutil.rmtree(folder)
+    for name, settings in CASES.items():
+        folder = COMM.bcast(tempfile.mkdtemp(prefix="hl-mpi-ck-") if RANK == 0 else None, root=0)
+        os.chdir(folder)
+        logger, weights, model = fit(settings, resume=False)
+        COMM.Barrier()
+        directory = model._checkpoint_directory
+        saved = checkpoint_paths(directory, model._logger_file)
+        check(f"{name}: the newest two checkpoints kept", len(saved) == 2, str(saved))
+        COMM.Barrier()  # every rank has looked before rank 0 removes one
+        if RANK == 0:
+            os.remove(saved[-1])
+        COMM.Barrier()
+        resumed, resumed_weights, _ = fit(settings, resume=True)
+        check(f"{name}: resumed weights equal the uninterrupted run's",
+              np.array_equal(resumed_weights, weights))
+        same = all(repr(resumed[k]) == repr(logger[k]) for k in logger) and set(resumed) == set(logger)
+        check(f"{name}: resumed logger equals the uninterrupted run's", same)
+        COMM.Barrier()
+        if RANK == 0:
+            os.chdir(os.path.dirname(folder))
+            shutil.rmtree(folder)
+        COMM.Barrier()
     done("case_checkpoint")
-
 
 if __name__ == "__main__":
     main()
