@@ -1,7 +1,8 @@
 """Walks over a problem's TensorFlow graph, and the partial copies built from them."""
 from .._tf import tf
 
-__all__ = ["ancestor_ops", "subgraph_def", "unseen_feeds", "CONTROL_FLOW_OPS", "COPYABLE_STATEFUL_OPS"]
+__all__ = ["ancestor_ops", "subgraph_def", "strip_colocation", "unseen_feeds", "CONTROL_FLOW_OPS",
+           "COPYABLE_STATEFUL_OPS"]
 
 #: Operation types of graph control flow (v1 loops and conds, functional forms): a graph
 #: holding them is not copied (into a linearization, a loop body or a primed product).
@@ -28,6 +29,14 @@ def ancestor_ops(roots, control_inputs=False):
     return found
 
 
+def strip_colocation(nodes):
+    """Remove the colocation hints (``_class``) of the ``NodeDef``\ s ``nodes`` in place: in a
+    partial copy they may name operations that are not copied."""
+    for node in nodes:
+        if "_class" in node.attr:
+            del node.attr["_class"]
+
+
 def subgraph_def(graph, names, drop_colocation=False):
     """A ``GraphDef`` of ``graph`` holding only the nodes named in ``names`` (its versions and
     function library kept), for ``tf.import_graph_def`` with the left-out inputs mapped.
@@ -35,9 +44,7 @@ def subgraph_def(graph, names, drop_colocation=False):
     graph_def = graph.as_graph_def()
     nodes = [node for node in graph_def.node if node.name in names]
     if drop_colocation:
-        for node in nodes:
-            if "_class" in node.attr:
-                del node.attr["_class"]
+        strip_colocation(nodes)
     del graph_def.node[:]
     graph_def.node.extend(nodes)
     return graph_def

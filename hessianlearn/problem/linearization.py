@@ -30,7 +30,7 @@ linearizations of one problem, so capturing several products at once stores each
 tensor once.
 """
 from .._tf import tf
-from .graph_walks import CONTROL_FLOW_OPS, ancestor_ops
+from .graph_walks import CONTROL_FLOW_OPS, ancestor_ops, strip_colocation
 
 __all__ = ["Linearization", "linearization", "capture_op", "retire_points", "point_generation"]
 
@@ -133,8 +133,7 @@ class Linearization:
                       if not name.startswith("^") or name[1:] in nodes]  # outside order is met
             del node.input[:]
             node.input.extend(inputs)
-            if "_class" in node.attr:  # colocation with operations that are not copied
-                del node.attr["_class"]
+        strip_colocation(graph_def.node)
         variables = _cache(problem)["variables"]
         with graph.as_default(), tf.name_scope(None):
             reads = {}
