@@ -284,6 +284,29 @@ def test_best_weights_restored_into_the_keras_model(float64):
     assert val_loss == pytest.approx(logger["val_loss"][4], rel=1e-12)
 
 
+def test_best_weights_restored_into_a_keras_model_with_frozen_weights(float64):
+    """The trained weights are written into the Keras model, its frozen ones left as they were."""
+    tf.set_random_seed(0)
+    x_in = keras.Input((6,))
+    frozen = keras.layers.Dense(6, name="frozen", trainable=False)(x_in)
+    hidden = keras.layers.Dense(3, activation="tanh", name="enc")(frozen)
+    network = keras.Model(x_in, keras.layers.Dense(6, name="dec")(hidden))
+    problem = AutoencoderProblem(network, hessian_block_size=5)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 2)) @ rng.standard_normal((2, 6)) / 2
+    data = Data({problem.x: x}, 20, validation_data_size=40, hessian_batch_size=10)
+    before = {id(v): w for v, w in zip(network.weights, network.get_weights())}
+    model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0}, alpha=0.2)
+    after = {id(v): w for v, w in zip(network.weights, network.get_weights())}
+    assert len(network.non_trainable_weights) == 2 and problem.dimension == 45
+    for v in network.non_trainable_weights:
+        np.testing.assert_array_equal(after[id(v)], before[id(v)])
+    keras_flat = np.concatenate([after[id(v)].ravel() for v in network.trainable_weights])
+    np.testing.assert_array_equal(keras_flat, logger["best_weights"])
+    assert not np.array_equal(keras_flat, np.concatenate(
+        [before[id(v)].ravel() for v in network.trainable_weights]))
+
+
 def test_save_weights_false_keeps_the_final_weights(float64):
     problem, data = autoencoder()
     model, logger = fit_scripted(problem, data, {"max_sweeps": 1.0, "save_weights": False},

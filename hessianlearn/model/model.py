@@ -878,6 +878,9 @@ class HessianlearnModel:
         """Write the trainable weights into the Keras model (its own backend session)."""
         network = self.problem.NN
         values = {id(v): w for v, w in zip(network.trainable_weights, weights)}
+        if len(values) == len(network.weights):  # no other weights to keep: nothing to read
+            network.set_weights([values[id(v)] for v in network.weights])
+            return
         current = network.get_weights()
         network.set_weights([values.get(id(v), c) for v, c in zip(network.weights, current)])
 
