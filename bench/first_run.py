@@ -93,7 +93,8 @@ def main():
                                      capture_output=True, text=True, env=env, check=True)
                 out[mode] = json.loads(run.stdout.strip().splitlines()[-1])
             d, f = out["default"], out["fit"]
-            print(f"{graph:12s} {r + 1:5d} | {d['first']:18.3f} / {f['first']:.3f} {f['first'] / d['first']:12.2f} | "
+            print(f"{graph:12s} {r + 1:5d} | {d['first']:18.3f} / {f['first']:.3f} "
+                  f"{f['first'] / d['first']:12.2f} | "
                   f"{1e3 * d['later']:7.2f} / {1e3 * f['later']:.2f} {f['later'] / d['later']:6.2f}")
 
 

@@ -68,7 +68,8 @@ VALIDATION_EXTRAS = {
 
 
 def graph_rewrite_config(config):
-    """Set the fit session's graph rewrites in ``config`` (a ``tf.ConfigProto``, changed in place and returned).
+    """Set the fit session's graph rewrites in ``config`` (a ``tf.ConfigProto``, changed in
+    place and returned).
 
     TensorFlow rewrites each new fetch and feed signature (Grappler) at its first
     run. The fit's session runs one round of the meta-optimizer instead of two

@@ -30,7 +30,7 @@ def ancestor_ops(roots, control_inputs=False):
 
 
 def strip_colocation(nodes):
-    """Remove the colocation hints (``_class``) of the ``NodeDef``\ s ``nodes`` in place: in a
+    """Remove the colocation hints (``_class``) of the node definitions ``nodes`` in place: in a
     partial copy they may name operations that are not copied."""
     for node in nodes:
         if "_class" in node.attr:
