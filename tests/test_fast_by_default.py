@@ -364,9 +364,11 @@ def test_in_graph_gaussian_is_seeded_and_feeding_a_matrix_overrides_it(float64):
     {"optimizer": "incg", "alpha": 0.2},
     {"optimizer": "gd", "alpha": 0.5},
 ])
-def test_the_fit_sessions_graph_rewrites_give_the_default_rewrites_loggers(float64, settings,
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_the_fit_sessions_graph_rewrites_give_the_default_rewrites_loggers(floatx, settings,
                                                                            monkeypatch):
     """One meta-optimizer round and no TFG pass change no result, bit for bit."""
+    keras.backend.set_floatx(floatx)  # the fixture restores float32
     problem, data = _autoencoder()
     settings = {**QUIET, "max_sweeps": 1.0, **settings}
     model = HessianlearnModel(problem, None, data, settings=settings)

@@ -118,6 +118,11 @@ def test_lbfgs_pending_step_is_keyed_by_tensor_names_and_maps_back(tmp_path, mon
     assert restored.rank_local_state().keys() == saved[2].keys()
     optimizer.comm = None
     assert optimizer.rank_local_state() is None  # one process: all in state_dict
+    restored.pending_step = saved[:2] + (None, 2)  # restored without its rank-local part
+    assert restored.rank_local_state() is None
+    with pytest.warns(RuntimeWarning, match="holds one rank's batch"):
+        restored.pending_step = saved[:3] + (2,)  # the format before rank-local state
+    assert restored._pending is None
 
 
 class _TwoRanks:

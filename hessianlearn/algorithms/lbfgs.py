@@ -132,9 +132,11 @@ class LBFGS(Optimizer):
             return
         s, g, batch, ranks = value
         if ranks != size_of(self.comm) or (ranks > 1 and batch is not None):
-            warnings.warn(f"L-BFGS: the pending curvature pair was saved on {ranks} rank(s) and "
-                          f"is restored on {size_of(self.comm)}: its batch is not restored, the "
-                          "next step stores no pair, so the resumed run departs from the "
+            why = (f"was saved on {ranks} rank(s) and is restored on {size_of(self.comm)}"
+                   if ranks != size_of(self.comm) else
+                   "holds one rank's batch (a state from before the rank-local format)")
+            warnings.warn(f"L-BFGS: the pending curvature pair {why}: its batch is not restored, "
+                          "the next step stores no pair, so the resumed run departs from the "
                           "uninterrupted one.", RuntimeWarning, stacklevel=2)
             self._pending = None
             return
@@ -143,7 +145,7 @@ class LBFGS(Optimizer):
 
     def rank_local_state(self):
         """Under MPI, this rank's part of the pending step's batch (names as keys), else None."""
-        if self._pending is None or size_of(self.comm) == 1:
+        if self._pending is None or self._pending[2] is None or size_of(self.comm) == 1:
             return None
         return self._named(self._pending[2])
 
