@@ -45,7 +45,7 @@ from ..utilities.random_matrices import check_test_matrix
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
                                    saddle_free_woodbury_direction, spectral_step_length)
 from .gauss_newton import gauss_newton_graph
-from .graph_walks import COPYABLE_STATEFUL_OPS, CONTROL_FLOW_OPS, ancestor_ops, subgraph_def
+from .graph_walks import ancestor_ops, subgraph_def, uncopyable_types
 from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vectorized_row_block_parts
 
 __all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
@@ -282,12 +282,11 @@ def _evaluation_subgraph(problem, regularization, loss_only=False):
     ops = ancestor_ops(outputs)
     placeholders = sorted((op.outputs[0] for op in ops if op.type == "Placeholder"),
                           key=lambda t: t.name)
-    flow = sorted({op.type for op in ops} & CONTROL_FLOW_OPS)
+    flow, stateful = uncopyable_types(ops)
     if flow:
         raise ValueError(f"the loss and gradient graph holds control flow ({', '.join(flow)}); "
                          "it cannot be run several steps per session call.")
     # a copied stateful op (a seeded random draw) would restart its own stream
-    stateful = sorted({op.type for op in ops if op.op_def.is_stateful} - COPYABLE_STATEFUL_OPS)
     if stateful:
         raise ValueError(f"the loss and gradient graph holds stateful ops ({', '.join(stateful)}); "
                          "it cannot be run several steps per session call.")

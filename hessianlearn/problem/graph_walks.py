@@ -1,8 +1,8 @@
 """Walks over a problem's TensorFlow graph, and the partial copies built from them."""
 from .._tf import tf
 
-__all__ = ["ancestor_ops", "subgraph_def", "strip_colocation", "unseen_feeds", "CONTROL_FLOW_OPS",
-           "COPYABLE_STATEFUL_OPS"]
+__all__ = ["ancestor_ops", "uncopyable_types", "subgraph_def", "strip_colocation", "unseen_feeds",
+           "CONTROL_FLOW_OPS", "COPYABLE_STATEFUL_OPS"]
 
 #: Operation types of graph control flow (v1 loops and conds, functional forms): a graph
 #: holding them is not copied (into a linearization, a loop body or a primed product).
@@ -27,6 +27,16 @@ def ancestor_ops(roots, control_inputs=False):
             if control_inputs:
                 stack.extend(op.control_inputs)
     return found
+
+
+def uncopyable_types(ops, allowed=()):
+    """``(flow, stateful)``: the sorted operation types among ``ops`` that a partial copy would
+    not run faithfully: graph control flow, and stateful operations other than
+    :data:`COPYABLE_STATEFUL_OPS` and the operations in ``allowed``."""
+    flow = sorted({op.type for op in ops} & CONTROL_FLOW_OPS)
+    stateful = sorted({op.type for op in ops if op.op_def.is_stateful and op not in allowed}
+                      - COPYABLE_STATEFUL_OPS)
+    return flow, stateful
 
 
 def strip_colocation(nodes):

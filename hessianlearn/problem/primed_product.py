@@ -24,7 +24,7 @@ moving-average update), is not copied: :func:`primed_product` returns ``None`` a
 step makes the capture in the run of its first product instead.
 """
 from .._tf import tf
-from .graph_walks import COPYABLE_STATEFUL_OPS, CONTROL_FLOW_OPS, ancestor_ops, subgraph_def
+from .graph_walks import ancestor_ops, subgraph_def, uncopyable_types
 
 __all__ = ["PrimedProduct", "primed_product"]
 
@@ -62,9 +62,7 @@ class PrimedProduct:
         allowed = set(capture.control_inputs)
         allowed.update(op for group in capture.control_inputs if group.type == "NoOp"
                        for op in group.control_inputs)
-        stateful = sorted({op.type for op in ops if op.op_def.is_stateful and op not in allowed}
-                          - COPYABLE_STATEFUL_OPS)
-        flow = sorted({op.type for op in ops} & CONTROL_FLOW_OPS)
+        flow, stateful = uncopyable_types(ops, allowed)
         if stateful or flow:
             raise ValueError(f"the capture and product graph holds {', '.join(stateful + flow)}, "
                              "which a copy would not run faithfully.")
