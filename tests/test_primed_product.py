@@ -82,6 +82,10 @@ def test_primed_direction_rounds_as_the_host_feed_and_its_product_is_the_fresh_o
     np.testing.assert_array_equal(out["Hb"], sess.run(Hdw, {**hessian_batch, dw: out["b"]}))
     assert primed_product(opt.H, gamma) is graph  # built once per operator kind and gamma
     assert graph.feed({problem.x: hessian_batch[problem.x]}) is None  # a missing label feed
+    first_layer = next(iter(problem.layer_descriptors))
+    layer = type(opt.H)(problem, sess, regularization, layer_name=first_layer)
+    assert primed_product(layer, gamma) is None  # b is on all the weights, not one layer's
+    assert primed_product(opt.H, gamma) is graph
 
 
 def test_a_graph_with_random_draws_is_not_copied_and_newton_cg_runs_as_before(session_runs):

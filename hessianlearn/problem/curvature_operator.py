@@ -117,7 +117,7 @@ class CurvatureOperator:
         else:
             self.dimension = self.layer_slice.stop - self.layer_slice.start
         self.dtype = np.dtype(problem.dtype.as_numpy_dtype)
-        self._linearized = {}  # blocks -> (vector, block or None) linearizations
+        self._linearized = {}  # (blocks, block_size) -> (vector, block or None) linearizations
 
     @property
     def shape(self):

@@ -114,7 +114,10 @@ def _negative_regularized_gradient(problem, gamma):
 
 def primed_product(operator, gamma=0.0):
     """The cached :class:`PrimedProduct` of ``operator``'s class and ``gamma`` for the
-    operator's problem, or ``None`` when the graph cannot be copied."""
+    operator's problem, or ``None`` when the graph cannot be copied or ``operator`` is
+    restricted to one layer (``b`` is on all the weights)."""
+    if operator.layer_slice is not None:
+        return None
     cache = operator.problem._graph_cache("primed_products")
     key = (type(operator), float(gamma))
     if key not in cache:
