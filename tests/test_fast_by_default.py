@@ -328,6 +328,34 @@ def test_same_seed_gives_identical_loggers_on_the_fast_path(float64):
     assert other["train_loss"][1] != first["train_loss"][1]
 
 
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_fits_with_and_without_the_compiled_draw_kernel_give_the_same_loggers(floatx, monkeypatch, tmp_path):
+    """The default Gaussian test matrix: drawn by stateless_draws' C kernel here, by TensorFlow ops
+    with HESSIANLEARN_NATIVE=0 (as on a host without a compiler or with a GPU): the same bits."""
+    from hessianlearn.utilities import stateless_draws
+    keras.backend.set_floatx(floatx)  # the fixture restores float32
+    settings = {**QUIET, "optimizer": "lrsfn", "hessian_low_rank": 3, "oversample": 2,
+                "alpha": 0.2, "max_sweeps": 1.0, "seed": 3}
+    loggers, kernel_ops = [], []
+    for native in ("1", "0"):
+        monkeypatch.setattr(stateless_draws, "_state", {})
+        monkeypatch.setenv("HESSIANLEARN_NATIVE", native)
+        tf.reset_default_graph()  # the same initial weights from the same graph seed
+        keras.backend.clear_session()
+        problem, data = _autoencoder()
+        before = set(problem._graph.get_operations())
+        model = HessianlearnModel(problem, None, data, settings=settings)
+        loggers.append(model.fit())
+        assert model.optimizer.fast_path_iterations == len(loggers[-1]["train_loss"]) > 0
+        kernel_ops.append([op for op in set(problem._graph.get_operations()) - before
+                           if op.type == "PyFuncStateless"])
+    assert kernel_ops[0] and not kernel_ops[1]
+    for key in ("train_loss", "||g||", "alpha", "val_loss", "train_eigenvalues"):
+        assert loggers[0][key].keys() == loggers[1][key].keys(), key
+        for i in loggers[0][key]:
+            np.testing.assert_array_equal(loggers[0][key][i], loggers[1][key][i], err_msg=f"{key} {i}")
+
+
 def test_fast_lrsfn_draws_one_seed_pair_per_iteration_from_its_generator(float64):
     problem, _, feed, sess = _setup()
     opt = LowRankSaddleFreeNewton(problem, sess=sess, parameters={"hessian_low_rank": 3, "seed": 5})

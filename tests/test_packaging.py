@@ -1,5 +1,6 @@
 """Packaging: pyproject.toml builds a wheel and an sdist without deprecation warnings, both
-install, and ``import hessianlearn`` works from each (offline: no build isolation, no deps)."""
+install, and ``import hessianlearn`` works from each (offline: no build isolation, no deps), with the
+compiled draw kernel's C source in the package."""
 import os
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ def _run(args, cwd, env=None):
 def _import_from(target, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["HESSIANLEARN_CACHE"] = str(target / "kernel_cache")
     code = textwrap.dedent(f"""
         import sys
         # hide the editable install and the repository so the package can only come from the target
@@ -51,6 +53,8 @@ def _import_from(target, tmp_path):
         namespace = {{}}
         exec("from hessianlearn import *", namespace)
         assert hessianlearn.__file__.startswith({str(target)!r}), hessianlearn.__file__
+        from hessianlearn.utilities import stateless_draws  # its C source ships and builds
+        assert stateless_draws.native_status().startswith("on: "), stateless_draws.native_status()
         print(hessianlearn.__version__, len(namespace) - 1)
     """)
     return _run([sys.executable, "-c", code], cwd=tmp_path, env=env).stdout.strip().splitlines()[-1]

@@ -57,7 +57,7 @@ def test_randomized_eigensolver_with_rademacher_matches_eigh():
 def test_in_graph_gaussian_is_standard_normal_and_seeded():
     """The fused LRSFN step's Box-Muller draw: shape (odd rows too), moments of N(0, 1), same seed same matrix."""
     from hessianlearn import tf
-    from hessianlearn.problem.fused_steps import stateless_gaussian
+    from hessianlearn.utilities.stateless_draws import stateless_gaussian
     graph = tf.Graph()
     with graph.as_default():
         seed = tf.placeholder(tf.int64, [2])

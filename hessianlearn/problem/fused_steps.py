@@ -41,6 +41,7 @@ paths give the same iterates.
 import numpy as np
 
 from .._tf import tf
+from ..utilities.stateless_draws import stateless_gaussian
 from ..utilities.random_matrices import check_test_matrix
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
                                    saddle_free_woodbury_direction, spectral_step_length)
@@ -505,24 +506,6 @@ def _finite_or_identity(M):
     """``(M, True)`` if ``M`` (square) is finite, else ``(I, False)``: eigh must not see NaN."""
     finite = tf.reduce_all(tf.math.is_finite(M))
     return tf.where(finite, M, tf.eye(tf.shape(M)[0], dtype=M.dtype)), finite
-
-
-def stateless_gaussian(shape, seed, dtype):
-    """A ``(rows, cols)`` standard normal matrix from the ``(2,)`` int64 ``seed`` (Box-Muller).
-
-    ``z = sqrt(-2 log u_1) [cos(2 pi u_2), sin(2 pi u_2)]`` for independent uniforms
-    ``u_1`` in (0, 1] and ``u_2`` in [0, 1) (``tf.random.stateless_uniform``, Philox):
-    two exact normals per pair of uniforms, about half the CPU time of
-    ``tf.random.stateless_normal`` at the Tutorial 0 test matrix's size. The same seed
-    gives the same matrix; the float32 tails end at ``sqrt(-2 log 2^-24) = 5.8``.
-    """
-    rows, cols = int(shape[0]), int(shape[1])
-    half = -(-rows // 2)
-    u = tf.random.stateless_uniform([2, half, cols], seed, dtype=dtype)
-    radius = tf.sqrt(-2.0 * tf.math.log(1.0 - u[0]))
-    angle = (2.0 * np.pi) * u[1]
-    z = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)
-    return z if 2 * half == rows else z[:rows]
 
 
 def _rademacher_parts_from_bits(bits, n, m, indices, dtype):
