@@ -73,6 +73,25 @@ def test_a_fetched_draw_is_not_overwritten_by_the_next_run():
         assert len({value.tobytes() for value in held}) == 6
 
 
+def test_draws_held_by_concurrent_loop_iterations_are_not_overwritten():
+    """The reused output arrays: a draw run again while earlier results are alive (parallel
+    iterations of a while loop, collected in a TensorArray) gets a fresh array each time."""
+    seed = tf.placeholder(tf.int64, [2])
+
+    def body(i, collected):
+        drawn = draws.stateless_uniform([3000], seed + tf.stack([tf.cast(i, tf.int64), 0]), tf.float32)
+        return i + 1, collected.write(i, drawn)
+
+    _, collected = tf.while_loop(lambda i, _: i < 12, body, [0, tf.TensorArray(tf.float32, 12)],
+                                 parallel_iterations=8)
+    together = collected.stack()
+    one = draws.stateless_uniform([3000], seed, tf.float32)
+    with tf.Session() as sess:
+        stacked = sess.run(together, {seed: [5, 0]})
+        for i in range(12):
+            np.testing.assert_array_equal(stacked[i], sess.run(one, {seed: [5 + i, 0]}))
+
+
 def test_switched_off_by_the_environment(fresh_state, monkeypatch):
     monkeypatch.setenv("HESSIANLEARN_NATIVE", "0")
     assert draws.native_status() == "off: HESSIANLEARN_NATIVE=0"
@@ -101,6 +120,38 @@ def test_a_failing_compiler_says_why(fresh_state, monkeypatch, tmp_path):
     assert not list(fresh_state.glob("*.so")) and not list(fresh_state.glob("*.tmp*"))
 
 
+def test_a_kernel_that_differs_from_tensorflow_is_not_used(fresh_state, monkeypatch, tmp_path):
+    """The build checks the kernel against TensorFlow before using it (a fast-math compiler would fail)."""
+    wrong = tmp_path / "wrong.c"
+    wrong.write_text("#include <stdint.h>\n#include <string.h>\n"
+                     "int hl_uniform(const uint64_t *k, const uint64_t *c, uint64_t n, int b, int s, void *o)"
+                     " { memset(o, 0, n * b); return 0; }\n"
+                     "int hl_gaussian_f32(const uint64_t *k, const uint64_t *c, uint64_t p, uint64_t n,"
+                     " const float *q, int s, float *o) { memset(o, 0, n * 4); return 0; }\n")
+    compiler = tmp_path / "wrong_cc"  # compiles the wrong source whatever it is given
+    compiler.write_text(f"#!/bin/sh\nwhile [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
+                        f"exec cc -shared -fPIC -o \"$out\" {wrong}\n")
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CC", str(compiler))
+    status = draws.native_status()
+    assert status.startswith("off: the kernel built by") and "uniforms differ from TensorFlow's" in status
+    assert not list(fresh_state.glob("*.so"))
+    z = draws.stateless_gaussian([3, 4], tf.constant([1, 2], tf.int64), tf.float32)
+    assert not _ops(tf.get_default_graph())
+    with tf.Session() as sess:
+        assert np.all(sess.run(z) != 0)
+
+
+def test_a_damaged_cached_kernel_is_built_again(fresh_state, monkeypatch):
+    assert draws.native_status().startswith("on: ")
+    built, = fresh_state.glob("stateless_draws-*.so")
+    built.unlink()  # a new file: this process still maps the old one
+    built.write_bytes(b"not a library")
+    monkeypatch.setattr(draws, "_state", {})
+    assert draws.native_status() == f"on: {built}"
+    assert draws.philox_uniform(np.zeros(1, np.uint64), np.zeros(2, np.uint64), 3, np.float32).shape == (3,)
+
+
 def test_built_once_then_loaded_from_the_cache(fresh_state, monkeypatch):
     assert draws.native_status().startswith(f"on: {fresh_state}")
     built, = fresh_state.glob("stateless_draws-*.so")
@@ -114,9 +165,9 @@ def test_bad_arguments_are_named():
         draws.philox_uniform(np.zeros(1, np.uint64), np.zeros(2, np.uint64), 4, np.int32)
     with pytest.raises(ValueError, match="'key' must have shape"):
         draws.philox_uniform(np.zeros(2, np.uint64), np.zeros(2, np.uint64), 4, np.float32)
-    with pytest.raises(ValueError, match="'out' must be a contiguous"):
-        draws.philox_uniform(np.zeros(1, np.uint64), np.zeros(2, np.uint64), 4, np.float32,
-                              out=np.empty(8, np.float32)[::2])
+    for out in (np.empty(8, np.float32)[::2], np.frombuffer(bytes(16), np.float32)):  # strided, read-only
+        with pytest.raises(ValueError, match="'out' must be a writeable, aligned, contiguous"):
+            draws.philox_uniform(np.zeros(1, np.uint64), np.zeros(2, np.uint64), 4, np.float32, out=out)
 
 
 def _exact_box_muller(u, rows):

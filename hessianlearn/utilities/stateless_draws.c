@@ -137,7 +137,8 @@ static void group_words(const uint32_t key[2], const uint32_t base[4], uint64_t 
     for (; g < n_groups; ++g) philox_block(key[0], key[1], base, g0 + g, out + 4 * g);
 }
 
-/* Words start .. start + n - 1 of the stream into out (n <= 4 CHUNK), through scratch. */
+/* Words start .. start + n - 1 of the stream into out (n <= CHUNK), through scratch (the
+ * whole groups they fall in: at most CHUNK / 4 + 2 groups). */
 static void stream_words(const uint32_t key[2], const uint32_t base[4], uint64_t start, uint64_t n, int simd,
                          uint32_t *scratch, uint32_t *out) {
     uint64_t g0 = start / 4, skip = start % 4, n_groups = (skip + n + 3) / 4;
@@ -253,7 +254,7 @@ __attribute__((target("avx2"))) static void box_muller_avx2(const uint32_t *rest
 int hl_gaussian_f32(const uint64_t *key64, const uint64_t *counter64, uint64_t n_pairs, uint64_t n_out,
                     const float *k, int simd, float *out) {
     uint32_t key[2], base[4];
-    uint32_t scratch[4 * CHUNK + 8], w0[CHUNK], w1[CHUNK];
+    uint32_t scratch[4 * (CHUNK / 4 + 2)], w0[CHUNK], w1[CHUNK];
     float sines[CHUNK];
     if (n_out < n_pairs || n_out > 2 * n_pairs) return -1;
     unpack(key64, counter64, key, base);

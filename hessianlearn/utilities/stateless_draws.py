@@ -12,9 +12,10 @@ words of ``tf.random.stateless_uniform``):
   sine are a fixed sequence of IEEE float32 operations (a folded mantissa and an
   atanh series; a quarter-turn reduction and Taylor polynomials to degree 9, see
   ``GAUSSIAN_COEFFICIENTS``), written once in C (``stateless_draws.c``) and once
-  in TensorFlow ops (:func:`box_muller_float32`): both give the same bits, so results
-  never depend on which ran (tested, and within 4e-7 of the exact transform). In
-  float64 it is TensorFlow's own log, cos and sin.
+  in TensorFlow ops (:func:`box_muller_float32`): on the CPU both give the same bits, so
+  results do not depend on which ran (tested, and within 3e-7 of the exact transform).
+  Not tested on a GPU; XLA auto-clustering, which fuses multiplies and adds, changes the
+  ops form's last bits. In float64 it is TensorFlow's own log, cos and sin.
 
 TensorFlow's CPU Philox kernel computes one counter at a time (about 2.5 ns per word
 on this project's 2-core machines), and Box-Muller in TensorFlow ops is six passes over
@@ -28,7 +29,9 @@ of 6-8 ms (``bench/README.md``). It is used (through a ``tf.numpy_function``) un
 
 It is compiled on first use (about 0.5 s, no Python or TensorFlow headers) into
 ``$HESSIANLEARN_CACHE`` (default ``~/.cache/hessianlearn``), under a name keyed by its
-source and flags, and loaded from there afterwards. :func:`native_status` says which
+source, flags and platform, checked against TensorFlow's draws before it is used (a
+compiler that approximates fails the check), and loaded from there afterwards. The
+choice is made once per process, at the first draw. :func:`native_status` says which
 case holds.
 """
 import ctypes
@@ -36,6 +39,7 @@ import hashlib
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,11 +66,14 @@ def _coefficients():
 #: sqrt(2) (where the mantissa folds), -2 ln 2, the atanh series' 1/9, 1/7, 1/5, 1/3, then
 #: sin(pi f / 2) / f's Taylor coefficients of f^8 .. f^0 and cos(pi f / 2)'s of f^8 .. f^2.
 GAUSSIAN_COEFFICIENTS = _coefficients()
+GAUSSIAN_COEFFICIENTS.setflags(write=False)  # the C kernel and the op form must read the same
 
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stateless_draws.c")
-# -ffp-contract=off: no fused multiply-adds, so every operation rounds as TensorFlow's does;
-# -fno-math-errno: sqrtf is an instruction (it is never given a negative number)
-_FLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC")
+# -ffp-contract=off, -fno-fast-math: no fused multiply-adds or approximations, so every
+# operation rounds as TensorFlow's does; -fno-math-errno: sqrtf is an instruction (it is
+# never given a negative number); -fno-strict-aliasing: the in-place float64 conversion
+_FLAGS = ("-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno", "-fno-strict-aliasing",
+          "-shared", "-fPIC")
 _lock = threading.Lock()
 _state = {}  # "library": CDLL or None, "status": str; filled by the first native_library()
 
@@ -75,15 +82,63 @@ def _cache_folder():
     return os.environ.get("HESSIANLEARN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hessianlearn")
 
 
+def _declare(library):
+    pointer, u64, c_int = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int
+    library.hl_uniform.argtypes = [pointer, pointer, u64, c_int, c_int, pointer]
+    library.hl_gaussian_f32.argtypes = [pointer, pointer, u64, u64, pointer, c_int, pointer]
+    library.hl_uniform.restype = library.hl_gaussian_f32.restype = c_int
+    return library
+
+
+def _check_against_tensorflow(library):
+    """None if the kernel gives TensorFlow's uniforms and the op form's normals bit for bit
+    (a seed's first 2 x 3 x 1111 draws, AVX2 and scalar), else what differs. A compiler
+    that approximates (fast math) fails here, and the draws stay TensorFlow's."""
+    rows, cols = 5, 1111
+    graph = tf.Graph()
+    with graph.as_default():
+        seed = tf.constant([20261207, 15], tf.int64)
+        key, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed)
+        u = tf.random.stateless_uniform([2, 3, cols], seed)
+        cosines, sines = box_muller_float32(u[0], u[1])
+        z = tf.concat([cosines, sines], axis=0)[:rows]
+        u64 = tf.random.stateless_uniform([7, 3], seed, dtype=tf.float64)
+    with tf.Session(graph=graph) as sess:
+        key, counter, u, z, u64 = sess.run([key, counter, u, z, u64])
+    for simd in (1, 0):
+        got = np.empty(u.size, np.float32)
+        library.hl_uniform(key.ctypes.data, counter.ctypes.data, got.size, 4, simd, got.ctypes.data)
+        got64 = np.empty(u64.size, np.float64)
+        library.hl_uniform(key.ctypes.data, counter.ctypes.data, got64.size, 8, simd, got64.ctypes.data)
+        normals = np.empty(z.size, np.float32)
+        library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, 3 * cols, z.size,
+                                GAUSSIAN_COEFFICIENTS.ctypes.data, simd, normals.ctypes.data)
+        for name, a, b in (("uniforms", got, u), ("float64 uniforms", got64, u64), ("normals", normals, z)):
+            if not np.array_equal(a, b.ravel()):
+                return f"its {name} differ from TensorFlow's ({'AVX2' if simd else 'scalar'} path)"
+    return None
+
+
 def _build(compiler, path):
-    """Compile the C source to ``path`` (through a temporary file: concurrent builds are safe)."""
+    """Compile the C source to ``path`` and check it (through a temporary file: concurrent builds are safe)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     handle, temporary = tempfile.mkstemp(suffix=".tmp.so", dir=os.path.dirname(path))
     os.close(handle)
     try:
-        result = subprocess.run([compiler, *_FLAGS, "-o", temporary, _SOURCE], capture_output=True, text=True)
+        try:
+            result = subprocess.run([*compiler, *_FLAGS, "-o", temporary, _SOURCE], capture_output=True,
+                                    text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            raise OSError(f"{' '.join(compiler)} took over 300 s") from None
         if result.returncode != 0:
-            raise OSError(f"{compiler} failed: {result.stderr.strip()[-500:]}")
+            raise OSError(f"{' '.join(compiler)} failed: {result.stderr.strip()[-500:]}")
+        try:
+            difference = _check_against_tensorflow(_declare(ctypes.CDLL(temporary)))
+        except Exception as error:  # noqa: BLE001 - any failure of the check means: not used
+            difference = f"its check failed ({type(error).__name__}: {error})"
+        if difference:
+            raise OSError(f"the kernel built by {' '.join(compiler)} is not used: {difference}")
+        os.chmod(temporary, 0o755)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -93,24 +148,22 @@ def _build(compiler, path):
 def _load():
     if os.environ.get("HESSIANLEARN_NATIVE", "1") == "0":
         return None, "off: HESSIANLEARN_NATIVE=0"
-    compiler_name = os.environ.get("CC") or "cc"
+    compiler = shlex.split(os.environ.get("CC") or "cc") or ["cc"]
     with open(_SOURCE, "rb") as source:
         digest = hashlib.sha256(source.read() + " ".join(_FLAGS).encode()).hexdigest()[:16]
-    path = os.path.join(_cache_folder(), f"stateless_draws-{digest}-{platform.machine()}.so")
+    path = os.path.join(_cache_folder(), f"stateless_draws-{digest}-{sys.platform}-{platform.machine()}.so")
     try:
-        if not os.path.exists(path):
-            compiler = shutil.which(compiler_name)
-            if compiler is None:
-                return None, f"off: no C compiler ({compiler_name}) to build {_SOURCE}"
-            _build(compiler, path)
-        library = ctypes.CDLL(path)
+        if os.path.exists(path):
+            try:
+                return _declare(ctypes.CDLL(path)), f"on: {path}"
+            except OSError:  # a damaged or foreign file under our name: build it again
+                os.remove(path)
+        if shutil.which(compiler[0]) is None:
+            return None, f"off: no C compiler ({' '.join(compiler)}) to build {_SOURCE}"
+        _build(compiler, path)
+        return _declare(ctypes.CDLL(path)), f"on: {path}"
     except OSError as error:
         return None, f"off: {error}"
-    pointer, u64, c_int = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int
-    library.hl_uniform.argtypes = [pointer, pointer, u64, c_int, c_int, pointer]
-    library.hl_gaussian_f32.argtypes = [pointer, pointer, u64, u64, pointer, c_int, pointer]
-    library.hl_uniform.restype = library.hl_gaussian_f32.restype = c_int
-    return library, f"on: {path}"
 
 
 def native_library():
@@ -138,8 +191,10 @@ def _key_counter(key, counter):
 def _output(out, n, dtype):
     if out is None:
         return np.empty(n, dtype=dtype)
-    if out.dtype != dtype or out.shape != (n,) or not out.flags.c_contiguous:
-        raise ValueError(f"'out' must be a contiguous ({n},) array of {dtype}, got {out.shape} {out.dtype}.")
+    if (out.dtype != dtype or out.shape != (n,) or not out.flags.c_contiguous or not out.flags.writeable
+            or not out.flags.aligned):
+        raise ValueError(f"'out' must be a writeable, aligned, contiguous ({n},) array of {dtype}, got "
+                         f"{out.shape} {out.dtype}.")
     return out
 
 
@@ -227,6 +282,14 @@ def box_muller_float32(u0, u1):
     return r * tf.where(cos_sign, -c, c), r * tf.where(sin_sign, -d, d)
 
 
+def _idle_reference_count():
+    """What ``sys.getrefcount`` says, in :meth:`_BufferPool.take`'s loop, of an array that only
+    the pool holds: 3 up to Python 3.13 (the list, the loop's name, the call's argument), 2
+    where the argument is borrowed (3.14); measured the same way rather than assumed."""
+    for array in [np.empty(0)]:
+        return sys.getrefcount(array)
+
+
 class _BufferPool:
     """Reused output arrays of one draw, 64-byte aligned so that TensorFlow takes them without a copy.
 
@@ -239,6 +302,7 @@ class _BufferPool:
 
     def __init__(self, size, dtype, limit=4):
         self.size, self.dtype, self.limit, self.arrays = size, np.dtype(dtype), limit, []
+        self.idle = _idle_reference_count()
 
     def _new(self):
         nbytes = self.size * self.dtype.itemsize
@@ -247,9 +311,8 @@ class _BufferPool:
         return raw[start: start + nbytes].view(self.dtype)
 
     def take(self):
-        for array in self.arrays:
-            # references: the list, this loop's name, getrefcount's argument
-            if sys.getrefcount(array) <= 3:
+        for array in self.arrays:  # the loop's name holds it from the check on: threads are safe
+            if sys.getrefcount(array) <= self.idle:
                 return array
         array = self._new()
         if len(self.arrays) < self.limit:
@@ -323,11 +386,9 @@ def _gaussian(rows, cols, seed, dtype):
     library = _native_for(dtype) if dtype == tf.float32 else None
     if library is not None:
         n_pairs, n_out = half * cols, rows * cols
-        coefficients = GAUSSIAN_COEFFICIENTS.ctypes.data
-
         def fill(key, counter, out):
-            library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, n_pairs, n_out, coefficients, 1,
-                                    out.ctypes.data)
+            library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, n_pairs, n_out,
+                                    GAUSSIAN_COEFFICIENTS.ctypes.data, 1, out.ctypes.data)
 
         return tf.reshape(_native_draw(seed, n_out, np.float32, fill, "philox_gaussian"), [rows, cols])
     u = stateless_uniform([2, half, cols], seed, dtype)
