@@ -127,7 +127,9 @@ def test_a_kernel_that_differs_from_tensorflow_is_not_used(fresh_state, monkeypa
                      "int hl_uniform(const uint64_t *k, const uint64_t *c, uint64_t n, int b, int s, void *o)"
                      " { memset(o, 0, n * b); return 0; }\n"
                      "int hl_gaussian_f32(const uint64_t *k, const uint64_t *c, uint64_t p, uint64_t n,"
-                     " const float *q, int s, float *o) { memset(o, 0, n * 4); return 0; }\n")
+                     " const float *q, int s, float *o) { memset(o, 0, n * 4); return 0; }\n"
+                     "int hl_gaussian_f32_parts(uint64_t m, const uint64_t *k, const uint64_t *c, const uint64_t *p,"
+                     " const uint64_t *n, const float *q, int s, int t, float **o) { return 0; }\n")
     compiler = tmp_path / "wrong_cc"  # compiles the wrong source whatever it is given
     compiler.write_text(f"#!/bin/sh\nwhile [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
                         f"exec cc -shared -fPIC -o \"$out\" {wrong}\n")
@@ -234,3 +236,24 @@ def test_gaussian_without_the_kernel_is_the_same_matrix(fresh_state, monkeypatch
 def test_gaussian_kernel_bad_sizes_are_named():
     with pytest.raises(ValueError, match="'n_out' must be between n_pairs and 2 n_pairs"):
         draws.philox_gaussian_float32(np.zeros(1, np.uint64), np.zeros(2, np.uint64), 10, 21)
+
+
+def test_gaussian_parts_equal_one_draw_per_part_and_the_ops_form(fresh_state, monkeypatch):
+    """One kernel call for all parts (pairs split over threads: 280 011 pairs, several threads here)
+    gives each part's own seed + [0, i] matrix; without the kernel, the same bits."""
+    shapes = [[40, 7000], [3, 5], [1, 1], [39, 7001]]
+    seed = tf.placeholder(tf.int64, [2])
+    together = draws.stateless_gaussian_parts(shapes, seed, tf.float32)
+    assert len(_ops(tf.get_default_graph())) == 1
+    one_by_one = [draws.stateless_gaussian(shape, seed + [0, i], tf.float32) for i, shape in enumerate(shapes)]
+    monkeypatch.setattr(draws, "_state", {})
+    monkeypatch.setenv("HESSIANLEARN_NATIVE", "0")
+    ops_form = draws.stateless_gaussian_parts(shapes, seed, tf.float32)
+    float64 = draws.stateless_gaussian_parts(shapes, seed, tf.float64)
+    with tf.Session() as sess:
+        for s in ([1, 2], [3, -4]):
+            a, b, c, d = sess.run([together, one_by_one, ops_form, float64], {seed: s})
+            for i, shape in enumerate(shapes):
+                assert a[i].shape == tuple(shape) == d[i].shape and d[i].dtype == np.float64
+                np.testing.assert_array_equal(a[i], b[i])
+                np.testing.assert_array_equal(a[i], c[i])

@@ -41,7 +41,7 @@ paths give the same iterates.
 import numpy as np
 
 from .._tf import tf
-from ..utilities.stateless_draws import stateless_gaussian
+from ..utilities.stateless_draws import stateless_gaussian_parts
 from ..utilities.random_matrices import check_test_matrix
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
                                    saddle_free_woodbury_direction, spectral_step_length)
@@ -535,7 +535,7 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
     With ``H`` the Hessian of the loss on the fed (Hessian) batch plus
     ``gamma_R I``, the fed gradient ``g`` (of the training batch, regularized),
     and a test matrix ``Omega`` ``(dimension, m)``, ``m = k + p`` (Gaussian, drawn
-    here by ``stateless_gaussian`` (Box-Muller) from a fed seed, or fed explicitly;
+    here by ``stateless_gaussian_parts`` (Box-Muller) from a fed seed, or fed explicitly;
     or Rademacher, fed as packed bits and unpacked here):
 
     1. ``Y = H Omega``; ``Q_1 = Y W_1`` with ``W_1 = G_1^{-1/2}``,
@@ -648,9 +648,9 @@ class FusedLowRankSaddleFreeNewtonStep(_FusedStep):
             else:  # drawn here from the fed seed, part by part; feeding omega_parts overrides
                 self.seed = tf.placeholder(tf.int64, [2], name="seed")
                 self.omega = None
-                omega_parts = [tf.placeholder_with_default(
-                    stateless_gaussian([m, b - a], self.seed + [0, i], dtype),
-                    [m, b - a], name=f"omega_t_{i}") for i, (a, b) in enumerate(problem.indices)]
+                drawn = stateless_gaussian_parts([[m, b - a] for a, b in problem.indices], self.seed, dtype)
+                omega_parts = [tf.placeholder_with_default(part, [m, b - a], name=f"omega_t_{i}")
+                               for i, (part, (a, b)) in enumerate(zip(drawn, problem.indices))]
             self.omega_parts = omega_parts
 
             def apply_h(X):  # (H_loss X)^T per weight; gamma_R I is added by callers

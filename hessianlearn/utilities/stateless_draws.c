@@ -19,6 +19,7 @@
  *   bits; the polynomial coefficients come from there.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -249,18 +250,14 @@ __attribute__((target("avx2"))) static void box_muller_avx2(const uint32_t *rest
 }
 #endif
 
-/* The float32 Box-Muller normals of uniforms (i, n_pairs + i), i < n_pairs: out[i] = r cos,
- * out[n_pairs + i] = r sin for n_pairs + i < n_out (n_pairs <= n_out <= 2 n_pairs). */
-int hl_gaussian_f32(const uint64_t *key64, const uint64_t *counter64, uint64_t n_pairs, uint64_t n_out,
-                    const float *k, int simd, float *out) {
-    uint32_t key[2], base[4];
+/* Pairs [j0, j1) of one matrix: out[i] = r cos, out[n_pairs + i] = r sin while below n_out. */
+static void gaussian_range(const uint32_t key[2], const uint32_t base[4], uint64_t n_pairs, uint64_t n_out,
+                           uint64_t j0, uint64_t j1, const float *k, int simd, float *out) {
     uint32_t scratch[4 * (CHUNK / 4 + 2)], w0[CHUNK], w1[CHUNK];
     float sines[CHUNK];
-    if (n_out < n_pairs || n_out > 2 * n_pairs) return -1;
-    unpack(key64, counter64, key, base);
     int avx2 = use_avx2(simd);
-    for (uint64_t j = 0; j < n_pairs; j += CHUNK) {
-        uint64_t n = n_pairs - j < CHUNK ? n_pairs - j : CHUNK;
+    for (uint64_t j = j0; j < j1; j += CHUNK) {
+        uint64_t n = j1 - j < CHUNK ? j1 - j : CHUNK;
         stream_words(key, base, j, n, simd, scratch, w0);
         stream_words(key, base, n_pairs + j, n, simd, scratch, w1);
 #ifdef HL_AVX2
@@ -273,5 +270,68 @@ int hl_gaussian_f32(const uint64_t *key64, const uint64_t *counter64, uint64_t n
         memcpy(out + n_pairs + j, sines, (kept < n ? kept : n) * sizeof(float));
     }
     (void)avx2;
+}
+
+/* The float32 Box-Muller normals of uniforms (i, n_pairs + i), i < n_pairs: out[i] = r cos,
+ * out[n_pairs + i] = r sin for n_pairs + i < n_out (n_pairs <= n_out <= 2 n_pairs). */
+int hl_gaussian_f32(const uint64_t *key64, const uint64_t *counter64, uint64_t n_pairs, uint64_t n_out,
+                    const float *k, int simd, float *out) {
+    uint32_t key[2], base[4];
+    if (n_out < n_pairs || n_out > 2 * n_pairs) return -1;
+    unpack(key64, counter64, key, base);
+    gaussian_range(key, base, n_pairs, n_out, 0, n_pairs, k, simd, out);
+    return 0;
+}
+
+/* Several matrices at once (matrix p from key64[p], counter64[2p], n_pairs[p], n_out[p] into
+ * outs[p]), their pairs split evenly over `threads` threads (1 to 16). */
+struct share {
+    uint64_t n_parts, first, last; /* pairs [first, last) of all parts laid end to end */
+    const uint64_t *key64, *counter64, *n_pairs, *n_out;
+    const float *k;
+    int simd;
+    float **outs;
+};
+
+static void *gaussian_share(void *argument) {
+    const struct share *w = (const struct share *)argument;
+    uint64_t offset = 0;
+    for (uint64_t p = 0; p < w->n_parts; offset += w->n_pairs[p], ++p) {
+        uint64_t lo = w->first > offset ? w->first - offset : 0, hi = w->last - offset;
+        if (w->last <= offset) break;
+        if (hi > w->n_pairs[p]) hi = w->n_pairs[p];
+        if (lo >= hi) continue;
+        uint32_t key[2], base[4];
+        unpack(w->key64 + p, w->counter64 + 2 * p, key, base);
+        gaussian_range(key, base, w->n_pairs[p], w->n_out[p], lo, hi, w->k, w->simd, w->outs[p]);
+    }
+    return NULL;
+}
+
+int hl_gaussian_f32_parts(uint64_t n_parts, const uint64_t *key64, const uint64_t *counter64,
+                          const uint64_t *n_pairs, const uint64_t *n_out, const float *k, int simd, int threads,
+                          float **outs) {
+    uint64_t total = 0;
+    for (uint64_t p = 0; p < n_parts; ++p) {
+        if (n_out[p] < n_pairs[p] || n_out[p] > 2 * n_pairs[p]) return -1;
+        total += n_pairs[p];
+    }
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    struct share shares[16];
+    pthread_t ids[16];
+    int started[16] = {0};
+    for (int t = 0; t < threads; ++t) {
+        shares[t] = (struct share){n_parts, total * t / threads, total * (t + 1) / threads, key64, counter64,
+                                   n_pairs, n_out, k, simd, outs};
+    }
+    for (int t = 1; t < threads; ++t) started[t] = pthread_create(&ids[t], NULL, gaussian_share, &shares[t]) == 0;
+    gaussian_share(&shares[0]);
+    for (int t = 1; t < threads; ++t) {
+        if (started[t])
+            pthread_join(ids[t], NULL);
+        else
+            gaussian_share(&shares[t]); /* no thread: do its share here */
+    }
     return 0;
 }

@@ -17,11 +17,15 @@ words of ``tf.random.stateless_uniform``):
   Not tested on a GPU; XLA auto-clustering, which fuses multiplies and adds, changes the
   ops form's last bits. In float64 it is TensorFlow's own log, cos and sin.
 
+:func:`stateless_gaussian_parts` draws several such matrices (the parts of one test
+matrix, a weight tensor each) in one kernel call.
+
 TensorFlow's CPU Philox kernel computes one counter at a time (about 2.5 ns per word
 on this project's 2-core machines), and Box-Muller in TensorFlow ops is six passes over
 the matrix. The C kernel runs eight counters per AVX2 register and does the whole
-transform in one pass: a Tutorial 0 test matrix (40 x 50992) costs about 2 ms instead
-of 6-8 ms (``bench/README.md``). It is used (through a ``tf.numpy_function``) unless
+transform in one pass, on up to 4 threads: a Tutorial 0 test matrix (40 x 50992) costs
+about 3 ms of CPU (under 2 ms on two threads) instead of 6-8 ms (``bench/README.md``).
+It is used (through a ``tf.numpy_function``) unless
 
 * a GPU is visible (TensorFlow's GPU kernels are faster than a host draw plus a copy),
 * ``HESSIANLEARN_NATIVE=0`` is set in the environment,
@@ -50,7 +54,7 @@ import numpy as np
 
 from .._tf import tf
 
-__all__ = ["stateless_uniform", "stateless_gaussian", "box_muller_float32", "philox_uniform",
+__all__ = ["stateless_uniform", "stateless_gaussian", "stateless_gaussian_parts", "box_muller_float32", "philox_uniform",
            "philox_gaussian_float32", "native_library", "native_status", "GAUSSIAN_COEFFICIENTS"]
 
 
@@ -73,7 +77,7 @@ _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stateless_dr
 # operation rounds as TensorFlow's does; -fno-math-errno: sqrtf is an instruction (it is
 # never given a negative number); -fno-strict-aliasing: the in-place float64 conversion
 _FLAGS = ("-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno", "-fno-strict-aliasing",
-          "-shared", "-fPIC")
+          "-shared", "-fPIC", "-pthread")
 _lock = threading.Lock()
 _state = {}  # "library": CDLL or None, "status": str; filled by the first native_library()
 
@@ -86,7 +90,9 @@ def _declare(library):
     pointer, u64, c_int = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int
     library.hl_uniform.argtypes = [pointer, pointer, u64, c_int, c_int, pointer]
     library.hl_gaussian_f32.argtypes = [pointer, pointer, u64, u64, pointer, c_int, pointer]
-    library.hl_uniform.restype = library.hl_gaussian_f32.restype = c_int
+    library.hl_gaussian_f32_parts.argtypes = [u64, pointer, pointer, pointer, pointer, pointer, c_int, c_int,
+                                              pointer]
+    library.hl_uniform.restype = library.hl_gaussian_f32.restype = library.hl_gaussian_f32_parts.restype = c_int
     return library
 
 
@@ -113,7 +119,15 @@ def _check_against_tensorflow(library):
         normals = np.empty(z.size, np.float32)
         library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, 3 * cols, z.size,
                                 GAUSSIAN_COEFFICIENTS.ctypes.data, simd, normals.ctypes.data)
-        for name, a, b in (("uniforms", got, u), ("float64 uniforms", got64, u64), ("normals", normals, z)):
+        # one matrix twice, on 2 threads (the arrays are named: .ctypes.data does not keep them alive)
+        parts = [np.empty(z.size, np.float32) for _ in range(2)]
+        keys, counters = np.repeat(key, 2), np.tile(counter, 2)
+        pairs, sizes = np.full(2, 3 * cols, np.uint64), np.full(2, z.size, np.uint64)
+        library.hl_gaussian_f32_parts(2, keys.ctypes.data, counters.ctypes.data, pairs.ctypes.data,
+                                      sizes.ctypes.data, GAUSSIAN_COEFFICIENTS.ctypes.data, simd, 2,
+                                      (ctypes.c_void_p * 2)(*[part.ctypes.data for part in parts]))
+        for name, a, b in (("uniforms", got, u), ("float64 uniforms", got64, u64), ("normals", normals, z),
+                           ("normals drawn in parts", np.concatenate(parts), np.concatenate([z, z]))):
             if not np.array_equal(a, b.ravel()):
                 return f"its {name} differ from TensorFlow's ({'AVX2' if simd else 'scalar'} path)"
     return None
@@ -379,6 +393,43 @@ def stateless_gaussian(shape, seed, dtype):
     # which follow them) are the same whichever form is built
     with tf.name_scope("stateless_gaussian"):
         return _gaussian(int(shape[0]), int(shape[1]), seed, tf.as_dtype(dtype))
+
+
+def stateless_gaussian_parts(shapes, seed, dtype):
+    """``[stateless_gaussian(shape_i, seed + [0, i], dtype) for i, shape_i in enumerate(shapes)]``, the same bits.
+
+    With the compiled kernel (float32), one ``tf.numpy_function`` draws every part,
+    the pairs of all parts split evenly over up to 4 threads (one below 2^17 pairs):
+    the parts of one test matrix (a weight tensor each) are drawn at once.
+    """
+    dtype = tf.as_dtype(dtype)
+    with tf.name_scope("stateless_gaussian"):
+        library = _native_for(dtype) if dtype == tf.float32 else None
+        if library is None:
+            return [_gaussian(int(shape[0]), int(shape[1]), seed + [0, i], dtype) for i, shape in enumerate(shapes)]
+        shapes = [(int(shape[0]), int(shape[1])) for shape in shapes]
+        pairs = np.array([-(-rows // 2) * cols for rows, cols in shapes], np.uint64)
+        outs = np.array([rows * cols for rows, cols in shapes], np.uint64)
+        threads = 1 if pairs.sum() < 2 ** 17 else max(1, min(4, os.cpu_count() or 1))
+        keys_counters = [tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed + [0, i]) for i in range(len(shapes))]
+        keys = tf.concat([key for key, _ in keys_counters], axis=0)
+        counters = tf.concat([counter for _, counter in keys_counters], axis=0)
+        pools = [_BufferPool(int(size), np.float32) for size in outs]
+
+        def draw(keys, counters):
+            arrays = [pool.take() for pool in pools]
+            pointers = (ctypes.c_void_p * len(arrays))(*[array.ctypes.data for array in arrays])
+            library.hl_gaussian_f32_parts(len(arrays), keys.ctypes.data, counters.ctypes.data, pairs.ctypes.data,
+                                          outs.ctypes.data, GAUSSIAN_COEFFICIENTS.ctypes.data, 1, threads, pointers)
+            return arrays
+
+        drawn = tf.numpy_function(draw, [keys, counters], [tf.float32] * len(shapes), stateful=False,
+                                  name="philox_gaussian")
+        result = []
+        for flat, (rows, cols), size in zip(drawn, shapes, outs):
+            flat.set_shape([int(size)])
+            result.append(tf.reshape(flat, [rows, cols]))
+        return result
 
 
 def _gaussian(rows, cols, seed, dtype):
