@@ -54,8 +54,8 @@ import numpy as np
 
 from .._tf import tf
 
-__all__ = ["stateless_uniform", "stateless_gaussian", "stateless_gaussian_parts", "box_muller_float32", "philox_uniform",
-           "philox_gaussian_float32", "native_library", "native_status", "GAUSSIAN_COEFFICIENTS"]
+__all__ = ["stateless_uniform", "stateless_gaussian", "stateless_gaussian_parts", "box_muller_float32",
+           "philox_uniform", "philox_gaussian_float32", "native_library", "native_status", "GAUSSIAN_COEFFICIENTS"]
 
 
 def _coefficients():
