@@ -404,7 +404,7 @@ def stateless_gaussian_parts(shapes, seed, dtype):
     """
     dtype = tf.as_dtype(dtype)
     with tf.name_scope("stateless_gaussian"):
-        library = _native_for(dtype) if dtype == tf.float32 else None
+        library = _native_for(dtype) if dtype == tf.float32 and len(shapes) else None
         if library is None:
             return [_gaussian(int(shape[0]), int(shape[1]), seed + [0, i], dtype) for i, shape in enumerate(shapes)]
         shapes = [(int(shape[0]), int(shape[1])) for shape in shapes]
@@ -437,6 +437,7 @@ def _gaussian(rows, cols, seed, dtype):
     library = _native_for(dtype) if dtype == tf.float32 else None
     if library is not None:
         n_pairs, n_out = half * cols, rows * cols
+
         def fill(key, counter, out):
             library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, n_pairs, n_out,
                                     GAUSSIAN_COEFFICIENTS.ctypes.data, 1, out.ctypes.data)
