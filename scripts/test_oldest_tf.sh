@@ -19,6 +19,7 @@ exec "$SETUP_VENV/bin/python" -m pytest \
     tests/test_session_callables.py \
     tests/test_internal_fallbacks.py \
     tests/test_primed_product.py \
+    tests/test_stateless_draws.py \
     tests/test_optimizers.py::test_full_rank_lrsfn_reaches_least_squares_optimum \
     tests/test_optimizers.py::test_adam_first_steps_equal_hand_computed_update \
     tests/test_tutorials.py::test_tutorial_0_executes_on_a_small_slice \
