@@ -41,8 +41,8 @@ paths give the same iterates.
 import numpy as np
 
 from .._tf import tf
-from ..utilities.stateless_draws import stateless_gaussian_parts
 from ..utilities.random_matrices import check_test_matrix
+from ..utilities.stateless_draws import stateless_gaussian_parts
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
                                    saddle_free_woodbury_direction, spectral_step_length)
 from .gauss_newton import gauss_newton_graph

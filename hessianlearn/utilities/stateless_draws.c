@@ -12,7 +12,7 @@
  * hl_uniform: float32 element i is word i as ((w & 0x7fffff) | 0x3f800000) read as a float,
  *   minus 1; float64 element i is words 2i, 2i + 1 as ((w_2i & 0xfffff) << 32 | w_2i+1) under
  *   the exponent of 1.0, minus 1 (TensorFlow's mapping, bit for bit).
- * hl_gaussian_f32: Box-Muller on the float32 uniforms u_0 = uniform i and u_1 = uniform
+ * hl_gaussian_f32_parts: Box-Muller on the float32 uniforms u_0 = uniform i and u_1 = uniform
  *   n_pairs + i (i < n_pairs), with log, cos and sin as the fixed sequence of IEEE float32
  *   operations written out in box_muller() (no libm, no FMA contraction: -ffp-contract=off).
  *   The Python module evaluates the same sequence with TensorFlow ops, so both give the same
@@ -272,19 +272,10 @@ static void gaussian_range(const uint32_t key[2], const uint32_t base[4], uint64
     (void)avx2;
 }
 
-/* The float32 Box-Muller normals of uniforms (i, n_pairs + i), i < n_pairs: out[i] = r cos,
- * out[n_pairs + i] = r sin for n_pairs + i < n_out (n_pairs <= n_out <= 2 n_pairs). */
-int hl_gaussian_f32(const uint64_t *key64, const uint64_t *counter64, uint64_t n_pairs, uint64_t n_out,
-                    const float *k, int simd, float *out) {
-    uint32_t key[2], base[4];
-    if (n_out < n_pairs || n_out > 2 * n_pairs) return -1;
-    unpack(key64, counter64, key, base);
-    gaussian_range(key, base, n_pairs, n_out, 0, n_pairs, k, simd, out);
-    return 0;
-}
-
-/* Several matrices at once (matrix p from key64[p], counter64[2p], n_pairs[p], n_out[p] into
- * outs[p]), their pairs split evenly over `threads` threads (1 to 16). */
+/* The float32 Box-Muller normals of matrix p from key64[p], counter64[2p]: with uniforms u_i,
+ * outs[p][i] = r_i cos 2 pi u_{n_pairs[p] + i} and outs[p][n_pairs[p] + i] = r_i sin ... for
+ * i < n_pairs[p] (the sines while below n_out[p], n_pairs[p] <= n_out[p] <= 2 n_pairs[p]); the
+ * pairs of all matrices split evenly over `threads` threads (1 to 16). */
 struct share {
     uint64_t n_parts, first, last; /* pairs [first, last) of all parts laid end to end */
     const uint64_t *key64, *counter64, *n_pairs, *n_out;
@@ -297,8 +288,8 @@ static void *gaussian_share(void *argument) {
     const struct share *w = (const struct share *)argument;
     uint64_t offset = 0;
     for (uint64_t p = 0; p < w->n_parts; offset += w->n_pairs[p], ++p) {
-        uint64_t lo = w->first > offset ? w->first - offset : 0, hi = w->last - offset;
         if (w->last <= offset) break;
+        uint64_t lo = w->first > offset ? w->first - offset : 0, hi = w->last - offset;
         if (hi > w->n_pairs[p]) hi = w->n_pairs[p];
         if (lo >= hi) continue;
         uint32_t key[2], base[4];

@@ -89,11 +89,26 @@ def _cache_folder():
 def _declare(library):
     pointer, u64, c_int = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int
     library.hl_uniform.argtypes = [pointer, pointer, u64, c_int, c_int, pointer]
-    library.hl_gaussian_f32.argtypes = [pointer, pointer, u64, u64, pointer, c_int, pointer]
     library.hl_gaussian_f32_parts.argtypes = [u64, pointer, pointer, pointer, pointer, pointer, c_int, c_int,
                                               pointer]
-    library.hl_uniform.restype = library.hl_gaussian_f32.restype = library.hl_gaussian_f32_parts.restype = c_int
+    library.hl_uniform.restype = library.hl_gaussian_f32_parts.restype = c_int
     return library
+
+
+def _uniform_into(library, key, counter, out, simd=True):
+    """Fill ``out`` (contiguous float32 or float64) from uint64 ``key`` (1,) and ``counter`` (2,)."""
+    library.hl_uniform(key.ctypes.data, counter.ctypes.data, out.size, out.dtype.itemsize, int(bool(simd)),
+                       out.ctypes.data)
+
+
+def _gaussians_into(library, keys, counters, pairs, outs, simd=True, threads=1):
+    """Fill the float32 arrays ``outs`` with the normals of ``pairs[i]`` uniform pairs from
+    ``keys[i]``, ``counters[2i: 2i + 2]`` (uint64 arrays), the pairs split over ``threads``."""
+    sizes = np.array([out.size for out in outs], np.uint64)
+    pointers = (ctypes.c_void_p * len(outs))(*[out.ctypes.data for out in outs])
+    library.hl_gaussian_f32_parts(len(outs), keys.ctypes.data, counters.ctypes.data, pairs.ctypes.data,
+                                  sizes.ctypes.data, GAUSSIAN_COEFFICIENTS.ctypes.data, int(bool(simd)), threads,
+                                  pointers)
 
 
 def _check_against_tensorflow(library):
@@ -111,21 +126,15 @@ def _check_against_tensorflow(library):
         u64 = tf.random.stateless_uniform([7, 3], seed, dtype=tf.float64)
     with tf.Session(graph=graph) as sess:
         key, counter, u, z, u64 = sess.run([key, counter, u, z, u64])
-    for simd in (1, 0):
-        got = np.empty(u.size, np.float32)
-        library.hl_uniform(key.ctypes.data, counter.ctypes.data, got.size, 4, simd, got.ctypes.data)
-        got64 = np.empty(u64.size, np.float64)
-        library.hl_uniform(key.ctypes.data, counter.ctypes.data, got64.size, 8, simd, got64.ctypes.data)
+    for simd in (True, False):
+        got, got64 = np.empty(u.size, np.float32), np.empty(u64.size, np.float64)
+        _uniform_into(library, key, counter, got, simd)
+        _uniform_into(library, key, counter, got64, simd)
         normals = np.empty(z.size, np.float32)
-        library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, 3 * cols, z.size,
-                                GAUSSIAN_COEFFICIENTS.ctypes.data, simd, normals.ctypes.data)
-        # one matrix twice, on 2 threads (the arrays are named: .ctypes.data does not keep them alive)
-        parts = [np.empty(z.size, np.float32) for _ in range(2)]
-        keys, counters = np.repeat(key, 2), np.tile(counter, 2)
-        pairs, sizes = np.full(2, 3 * cols, np.uint64), np.full(2, z.size, np.uint64)
-        library.hl_gaussian_f32_parts(2, keys.ctypes.data, counters.ctypes.data, pairs.ctypes.data,
-                                      sizes.ctypes.data, GAUSSIAN_COEFFICIENTS.ctypes.data, simd, 2,
-                                      (ctypes.c_void_p * 2)(*[part.ctypes.data for part in parts]))
+        _gaussians_into(library, key, counter, np.full(1, 3 * cols, np.uint64), [normals], simd)
+        parts = [np.empty(z.size, np.float32) for _ in range(2)]  # one matrix twice, on 2 threads
+        _gaussians_into(library, np.repeat(key, 2), np.tile(counter, 2), np.full(2, 3 * cols, np.uint64), parts,
+                        simd, threads=2)
         for name, a, b in (("uniforms", got, u), ("float64 uniforms", got64, u64), ("normals", normals, z),
                            ("normals drawn in parts", np.concatenate(parts), np.concatenate([z, z]))):
             if not np.array_equal(a, b.ravel()):
@@ -234,8 +243,7 @@ def philox_uniform(key, counter, n, dtype, simd=True, out=None):
     library = _required_library()
     key, counter = _key_counter(key, counter)
     out = _output(out, int(n), dtype)
-    library.hl_uniform(key.ctypes.data, counter.ctypes.data, out.size, dtype.itemsize, int(bool(simd)),
-                       out.ctypes.data)
+    _uniform_into(library, key, counter, out, simd)
     return out
 
 
@@ -254,8 +262,7 @@ def philox_gaussian_float32(key, counter, n_pairs, n_out, simd=True, out=None):
     library = _required_library()
     key, counter = _key_counter(key, counter)
     out = _output(out, n_out, np.dtype(np.float32))
-    library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, n_pairs, n_out, GAUSSIAN_COEFFICIENTS.ctypes.data,
-                            int(bool(simd)), out.ctypes.data)
+    _gaussians_into(library, key, counter, np.full(1, n_pairs, np.uint64), [out], simd)
     return out
 
 
@@ -342,21 +349,6 @@ def _native_for(dtype):
     return None if library is None or tf.config.list_physical_devices("GPU") else library
 
 
-def _native_draw(seed, size, dtype, fill, name):
-    """A ``(size,)`` tensor filled by ``fill(key, counter, out)`` in a ``tf.numpy_function``."""
-    key, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed)
-    buffers = _BufferPool(size, dtype)
-
-    def draw(key, counter):
-        out = buffers.take()
-        fill(key, counter, out)
-        return out
-
-    flat = tf.numpy_function(draw, [key, counter], tf.as_dtype(dtype), stateful=False, name=name)
-    flat.set_shape([size])
-    return flat
-
-
 def stateless_uniform(shape, seed, dtype):
     """``tf.random.stateless_uniform(shape, seed, dtype=dtype)`` bit for bit (``[0, 1)``, float32 or float64).
 
@@ -372,12 +364,18 @@ def _uniform(shape, seed, dtype):
     library = _native_for(dtype)
     if library is None:
         return tf.random.stateless_uniform(shape, seed, dtype=dtype)
-    size, itemsize = int(np.prod(shape)), dtype.size
+    size = int(np.prod(shape))
+    key, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed)
+    pool = _BufferPool(size, dtype.as_numpy_dtype)
 
-    def fill(key, counter, out):
-        library.hl_uniform(key.ctypes.data, counter.ctypes.data, size, itemsize, 1, out.ctypes.data)
+    def draw(key, counter):
+        out = pool.take()
+        _uniform_into(library, key, counter, out)
+        return out
 
-    return tf.reshape(_native_draw(seed, size, dtype.as_numpy_dtype, fill, "philox_uniform"), shape)
+    flat = tf.numpy_function(draw, [key, counter], dtype, stateful=False, name="philox_uniform")
+    flat.set_shape([size])
+    return tf.reshape(flat, shape)
 
 
 def stateless_gaussian(shape, seed, dtype):
@@ -389,10 +387,7 @@ def stateless_gaussian(shape, seed, dtype):
     from the compiled kernel or from TensorFlow ops alike (module docstring); the
     float32 tails end at ``sqrt(-2 ln 2^-23) = 5.6``.
     """
-    # its own name scope: the graph's other automatic names (and so Grappler's rewrites,
-    # which follow them) are the same whichever form is built
-    with tf.name_scope("stateless_gaussian"):
-        return _gaussian(int(shape[0]), int(shape[1]), seed, tf.as_dtype(dtype))
+    return stateless_gaussian_parts([shape], seed, dtype)[0]  # part 0's seed is seed + [0, 0]
 
 
 def stateless_gaussian_parts(shapes, seed, dtype):
@@ -403,46 +398,39 @@ def stateless_gaussian_parts(shapes, seed, dtype):
     the parts of one test matrix (a weight tensor each) are drawn at once.
     """
     dtype = tf.as_dtype(dtype)
+    # its own name scope: the graph's other automatic names (and so Grappler's rewrites,
+    # which follow them) are the same whichever form is built
     with tf.name_scope("stateless_gaussian"):
         library = _native_for(dtype) if dtype == tf.float32 and len(shapes) else None
         if library is None:
-            return [_gaussian(int(shape[0]), int(shape[1]), seed + [0, i], dtype) for i, shape in enumerate(shapes)]
+            return [_gaussian_ops(int(shape[0]), int(shape[1]), seed + [0, i], dtype)
+                    for i, shape in enumerate(shapes)]
         shapes = [(int(shape[0]), int(shape[1])) for shape in shapes]
         pairs = np.array([-(-rows // 2) * cols for rows, cols in shapes], np.uint64)
-        outs = np.array([rows * cols for rows, cols in shapes], np.uint64)
+        sizes = [rows * cols for rows, cols in shapes]
         threads = 1 if pairs.sum() < 2 ** 17 else max(1, min(4, os.cpu_count() or 1))
         keys_counters = [tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed + [0, i]) for i in range(len(shapes))]
         keys = tf.concat([key for key, _ in keys_counters], axis=0)
         counters = tf.concat([counter for _, counter in keys_counters], axis=0)
-        pools = [_BufferPool(int(size), np.float32) for size in outs]
+        pools = [_BufferPool(size, np.float32) for size in sizes]
 
         def draw(keys, counters):
             arrays = [pool.take() for pool in pools]
-            pointers = (ctypes.c_void_p * len(arrays))(*[array.ctypes.data for array in arrays])
-            library.hl_gaussian_f32_parts(len(arrays), keys.ctypes.data, counters.ctypes.data, pairs.ctypes.data,
-                                          outs.ctypes.data, GAUSSIAN_COEFFICIENTS.ctypes.data, 1, threads, pointers)
+            _gaussians_into(library, keys, counters, pairs, arrays, threads=threads)
             return arrays
 
         drawn = tf.numpy_function(draw, [keys, counters], [tf.float32] * len(shapes), stateful=False,
                                   name="philox_gaussian")
         result = []
-        for flat, (rows, cols), size in zip(drawn, shapes, outs):
-            flat.set_shape([int(size)])
+        for flat, (rows, cols), size in zip(drawn, shapes, sizes):
+            flat.set_shape([size])
             result.append(tf.reshape(flat, [rows, cols]))
         return result
 
 
-def _gaussian(rows, cols, seed, dtype):
+def _gaussian_ops(rows, cols, seed, dtype):
+    """stateless_gaussian in TensorFlow ops (over :func:`stateless_uniform`)."""
     half = -(-rows // 2)
-    library = _native_for(dtype) if dtype == tf.float32 else None
-    if library is not None:
-        n_pairs, n_out = half * cols, rows * cols
-
-        def fill(key, counter, out):
-            library.hl_gaussian_f32(key.ctypes.data, counter.ctypes.data, n_pairs, n_out,
-                                    GAUSSIAN_COEFFICIENTS.ctypes.data, 1, out.ctypes.data)
-
-        return tf.reshape(_native_draw(seed, n_out, np.float32, fill, "philox_gaussian"), [rows, cols])
     u = stateless_uniform([2, half, cols], seed, dtype)
     if dtype == tf.float32:
         cosines, sines = box_muller_float32(u[0], u[1])
