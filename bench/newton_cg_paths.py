@@ -1,8 +1,11 @@
 """Inexact Newton-CG iterations on Tutorial 0: CG on the host against CG in the graph.
 
-Three ways to run the same ``InexactNewtonCG.minimize`` (the same iterates, tested to
+Four ways to run the same ``InexactNewtonCG.minimize`` (the same iterates, tested to
 round-off in float64): the default fast path (``fused_step='auto'``: the host CG with
-products at a captured point, one capture run then one run per product), CG in a
+products at a captured point, the capture, the first product, and with a fixed step CG's
+first iteration and the update when it ends the solve, in the gradient's run; then one run
+per further product), the same with the first iteration and update on the host
+(``InexactNewtonCG.first_step_in_gradient_run = False``), CG in a
 ``tf.while_loop`` (``cg_in_graph=True``: one session run for the whole solve and
 update) and the numpy reference path (``fused_step=False``: one full product run per
 CG iteration). Two curvature regimes: the Tutorial 0 Hessian with the default
@@ -23,8 +26,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import rounds  # noqa: E402
 from tutorial import tutorial_images, tutorial_problem  # noqa: E402
 
-PATHS = {"host CG at a captured point (default)": {}, "in-graph CG": {"cg_in_graph": True},
-         "numpy reference": {"fused_step": False}}
+#: name -> (parameters, InexactNewtonCG.first_step_in_gradient_run)
+PATHS = {"host CG at a captured point (default)": ({}, True),
+         "the same, first CG iteration on the host": ({}, False),
+         "in-graph CG": ({"cg_in_graph": True}, True),
+         "numpy reference": ({"fused_step": False}, True)}
 REGIMES = {"hessian, Eisenstat-Walker": {},
            "gauss_newton, 10 products": {"hessian_type": "gauss_newton", "eta_mode": 0,
                                           "cg_coarse_tolerance": 1e-12}}
@@ -47,9 +53,10 @@ def main():
         sess.run(tf.global_variables_initializer())
         w0 = problem.get_weights(sess)
         optimizers, counter = {}, {}
-        for name, path in PATHS.items():
+        for name, (path, in_gradient_run) in PATHS.items():
             optimizers[name] = InexactNewtonCG(problem, sess=sess, parameters={
                 "alpha": 5e-2, "cg_max_iter": args.cg_max_iter, **overrides, **path})
+            optimizers[name].first_step_in_gradient_run = in_gradient_run
         rng = np.random.default_rng(0)
 
         def iteration(name):
@@ -65,7 +72,7 @@ def main():
         reference = medians["host CG at a captured point (default)"]
         print(f"[{regime}]")
         for name in PATHS:
-            print(f"  {name:38s} {1e3 * medians[name]:7.2f} ms per iteration "
+            print(f"  {name:41s} {1e3 * medians[name]:7.2f} ms per iteration "
                   f"({np.mean(counter[name]):.1f} products), {medians[name] / reference:5.2f} x the default")
         sess.close()
 

@@ -108,6 +108,39 @@ def test_eisenstat_walker_formulas():
         eisenstat_walker_forcing_term(2, 1.0, 0.0)
 
 
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_the_forcing_law_in_a_graph_is_the_solvers_forcing_term(mode):
+    """``CGSolver.forcing_law`` evaluated by ``step_math.forcing_term`` on TensorFlow
+    tensors gives ``relative_tolerance`` after ``set_forcing_state``, with the safeguard
+    active and not, before any state and with one."""
+    from hessianlearn import tf
+    from hessianlearn.utilities.step_math import forcing_term
+    solver = cg(eta_mode=mode, rel_tolerance=0.3)
+    graph = tf.Graph()
+    with graph.as_default():
+        norm = tf.placeholder(tf.float64, [])
+        law = {key: tf.placeholder(tf.bool if key in ("fixed", "choice_1") else tf.float64, [])
+               for key in solver.forcing_law()}
+        eta = tf.where(law["fixed"], law["fixed_eta"], forcing_term(
+            norm, law["previous_grad_norm"], law["previous_residual"], law["choice_1"],
+            law["floor"], law["gamma"], law["alpha"], law["eta_max"], xp=tf))
+    checked = 0
+    with tf.Session(graph=graph) as sess:
+        for previous_eta in (None, 0.05, 0.9):
+            for grad_norm, previous, residual in [(1.0, 4.0, 0.5), (3.0, 2.0, 0.1), (0.2, 0.25, 0.3)]:
+                solver._previous_eta = previous_eta
+                values = solver.forcing_law(previous, residual)
+                solver.set_forcing_state(grad_norm, previous, residual)
+                expected = solver.relative_tolerance()
+                got = sess.run(eta, {norm: grad_norm, **{law[k]: v for k, v in values.items()}})
+                assert got == pytest.approx(expected, rel=1e-14, abs=0.0)
+                assert values["fixed"] == (mode == 0)
+                checked += 1
+    assert checked == 9
+    with pytest.raises(ValueError, match="previous_linear_residual"):
+        cg(eta_mode=1).forcing_law(2.0)
+
+
 def indefinite_matrix():
     return symmetric_matrix(np.concatenate([np.linspace(1.0, 10.0, 20),
                                             [-5.0, -1.0]]), seed=3)

@@ -1,11 +1,15 @@
 """Newton-CG's first product in the gradient's run (``hessianlearn.problem.primed_product``):
-the same iterates, bit for bit, as the separate capture-and-product run, one session run fewer."""
+the same iterates, bit for bit, as the separate capture-and-product run, one session run fewer;
+and with a fixed step CG's first iteration and the update in that run too
+(``hessianlearn.problem.fused_steps.PrimedNewtonCGStep``): the host's iterates to round-off,
+one more run fewer on each step that iteration ends."""
 import numpy as np
 import pytest
 from tensorflow.python.client import session as tf_session
 
 from hessianlearn import keras, tf
 from hessianlearn.algorithms.inexact_newton_cg import InexactNewtonCG
+from hessianlearn.algorithms.optimizer import NonFiniteError
 from hessianlearn.problem.primed_product import primed_product
 from hessianlearn.problem.regression_problem import RegressionProblem
 from hessianlearn.problem.regularization import L2Regularization
@@ -52,6 +56,7 @@ def test_primed_first_product_gives_the_iterates_of_separate_runs(dtype, gamma, 
         problem.set_weights(sess, w0)
         opt = InexactNewtonCG(problem, regularization, sess, parameters={"cg_max_iter": 4, **parameters})
         opt.primes_first_product = primes
+        opt.first_step_in_gradient_run = False  # tested below
         opt.minimize(batches[0], hessian_batches[0])  # builds the graphs
         session_runs[0] = 0
         infos = [opt.minimize(b, h) for b, h in zip(batches[1:], hessian_batches[1:])]
@@ -63,6 +68,109 @@ def test_primed_first_product_gives_the_iterates_of_separate_runs(dtype, gamma, 
     applied = sum(info["cg_iterations"] > 0 for info in runs[True][1])
     assert applied > 0
     assert runs[False][3] - runs[True][3] == applied
+
+
+def _in_run_and_host_steps(problem, regularization, feed, sess, parameters, session_runs, steps=6):
+    """Weights, step infos, sweeps, solver states and session runs of Newton-CG with the
+    first CG iteration in the gradient's run (True) and on the host (False)."""
+    w0 = problem.get_weights(sess)
+    batches = list(_batches(feed, steps, 8, seed=1))
+    hessian_batches = list(_batches(feed, steps, 4, seed=2))
+    runs = {}
+    for in_run in (True, False):
+        problem.set_weights(sess, w0)
+        opt = InexactNewtonCG(problem, regularization, sess, parameters=parameters)
+        opt.first_step_in_gradient_run = in_run
+        opt.minimize(batches[0], hessian_batches[0])  # builds the graphs
+        session_runs[0] = 0
+        infos = [opt.minimize(b, h) for b, h in zip(batches[1:], hessian_batches[1:])]
+        info = opt.last_solver_info
+        runs[in_run] = (problem.get_weights(sess), infos, opt.sweeps.copy(), session_runs[0],
+                        (info.residual_norm, info.tolerance, info.relative_tolerance,
+                         opt.solver._previous_eta))
+    return runs
+
+
+@pytest.mark.parametrize("gamma", [0.0, 1e-3])
+@pytest.mark.parametrize("parameters, every_step", [
+    ({}, False), ({"eta_mode": 1}, False), ({"eta_mode": 0, "cg_coarse_tolerance": 0.9}, False),
+    ({"cg_max_iter": 1, "alpha": 0.5}, True),
+    ({"hessian_type": "gauss_newton", "cg_max_iter": 1, "alpha": 0.5}, True)])
+def test_the_first_cg_iteration_in_the_gradient_run_gives_the_host_iterates(
+        gamma, parameters, every_step, session_runs):
+    """float64: the steps the gradient's run finishes equal the host CG's to round-off, with
+    the same iteration counts, reasons, sweeps and forcing terms; each saves the update's run."""
+    problem, regularization, feed, sess = _case("float64", gamma)
+    runs = _in_run_and_host_steps(problem, regularization, feed, sess, parameters, session_runs)
+    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-11, atol=1e-14)
+    for info, reference in zip(runs[True][1], runs[False][1]):
+        assert info.keys() == reference.keys()
+        for key in ("iteration", "cg_iterations", "cg_reason", "alpha"):
+            assert info[key] == reference[key]
+        np.testing.assert_allclose([info["loss"], info["norm_g"]],
+                                   [reference["loss"], reference["norm_g"]], rtol=1e-12)
+    np.testing.assert_array_equal(runs[True][2], runs[False][2])
+    np.testing.assert_allclose(runs[True][4], runs[False][4], rtol=1e-11)
+    in_run = runs[False][3] - runs[True][3]  # steps finished in the gradient's run
+    ended_at_first = sum(info["cg_iterations"] <= 1 for info in runs[False][1])
+    assert in_run == ended_at_first and in_run > 0
+    if every_step:
+        assert in_run == len(runs[False][1])
+
+
+@pytest.mark.parametrize("parameters", [{"globalization": "line_search"},
+                                        {"globalization": "trust_region"},
+                                        {"cg_in_graph": True}])
+def test_only_the_fixed_step_of_the_host_cg_runs_in_the_gradient_run(parameters, session_runs):
+    problem, regularization, feed, sess = _case("float64", 0.0)
+    runs = _in_run_and_host_steps(problem, regularization, feed, sess,
+                                  {"cg_max_iter": 1, **parameters}, session_runs)
+    np.testing.assert_array_equal(runs[True][0], runs[False][0])
+    assert runs[True][3] == runs[False][3]
+
+
+def _saddle(alpha):
+    """``f = w_2 w_1 x`` (two 1x1 linear layers) at ``w = (0.1, 0.1)``, ``x = y = 1``: the
+    gradient direction has negative curvature, ``b^T H b = 2 eps^2 (eps^2 ... - 1) < 0``."""
+    x_in = keras.Input((1,), dtype="float64")
+    hidden = keras.layers.Dense(1, use_bias=False, dtype="float64")(x_in)
+    problem = RegressionProblem(keras.Model(x_in, keras.layers.Dense(1, use_bias=False,
+                                                                     dtype="float64")(hidden)))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    problem.set_weights(sess, np.array([0.1, 0.1]))
+    batch = {problem.x: np.ones((1, 1)), problem.y_true: np.ones((1, 1))}
+    opt = InexactNewtonCG(problem, sess=sess, parameters={"alpha": alpha})
+    return problem, sess, batch, opt
+
+
+def test_negative_curvature_at_the_first_iteration_steps_along_minus_g_in_the_gradient_run(
+        session_runs):
+    problem, sess, batch, opt = _saddle(0.5)
+    g = sess.run(problem.gradient, batch)
+    session_runs[0] = 0
+    info = opt.minimize(batch, dict(batch))
+    assert info["cg_reason"] == "negative_curvature" and info["cg_iterations"] == 1
+    assert session_runs[0] == 1
+    np.testing.assert_allclose(problem.get_weights(sess), [0.1, 0.1] - 0.5 * g, rtol=1e-15)
+    problem.set_weights(sess, np.array([0.1, 0.1]))
+    opt.first_step_in_gradient_run = False
+    reference = opt.minimize(batch, dict(batch))
+    assert reference["cg_reason"] == "negative_curvature"
+    np.testing.assert_allclose(problem.get_weights(sess), [0.1, 0.1] - 0.5 * g, rtol=1e-15)
+
+
+def test_a_non_finite_product_leaves_the_weights_and_raises():
+    problem, regularization, feed, sess = _case("float64", 0.0)
+    opt = InexactNewtonCG(problem, regularization, sess, parameters={"cg_max_iter": 1})
+    batch, hessian_batch = list(_batches(feed, 1, 8, seed=1))[0], list(_batches(feed, 1, 4, seed=2))[0]
+    opt.minimize(batch, hessian_batch)
+    w = problem.get_weights(sess)
+    broken = dict(hessian_batch)
+    broken[problem.x] = np.full_like(hessian_batch[problem.x], np.nan)
+    with pytest.raises(NonFiniteError, match="step direction"):
+        opt.minimize(batch, broken)
+    np.testing.assert_array_equal(problem.get_weights(sess), w)
 
 
 @pytest.mark.parametrize("gamma", [0.0, 1e-3])
@@ -115,17 +223,24 @@ def test_every_problem_family_is_copied_and_gives_the_same_iterates(kind, arch):
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
     w0 = problem.get_weights(sess)
-    weights = []
-    for primes in (True, False):
+    weights, infos = [], []
+    for primes, in_run in ((True, False), (False, False), (True, True)):
         problem.set_weights(sess, w0)
         opt = InexactNewtonCG(problem, L2Regularization(problem, 1e-3), sess,
-                              parameters={"alpha": 0.1, "cg_max_iter": 3})
-        opt.primes_first_product = primes
-        for batch, hessian_batch in zip(_batches(case.feed_dict, 3, 5, 1), _batches(case.feed_dict, 3, 3, 2)):
-            opt.minimize(batch, hessian_batch)
+                              parameters={"alpha": 0.1, "cg_max_iter": 3, "eta_mode": 0,
+                                          "cg_coarse_tolerance": 0.9})
+        opt.primes_first_product, opt.first_step_in_gradient_run = primes, in_run
+        infos.append([opt.minimize(batch, hessian_batch) for batch, hessian_batch in zip(
+            _batches(case.feed_dict, 3, 5, 1), _batches(case.feed_dict, 3, 3, 2))])
         weights.append(problem.get_weights(sess))
     assert primed_product(opt.H, 1e-3) is not None
     np.testing.assert_array_equal(weights[0], weights[1])
+    # the first CG iteration and the update in the gradient's run, after its reads
+    np.testing.assert_allclose(weights[2], weights[0], rtol=1e-11, atol=1e-13)
+    for info, reference in zip(infos[2], infos[0]):
+        assert (info["cg_iterations"], info["cg_reason"]) == (reference["cg_iterations"],
+                                                              reference["cg_reason"])
+        np.testing.assert_allclose(info["loss"], reference["loss"], rtol=1e-12)
 
 
 def _scaled_regression():
@@ -151,6 +266,7 @@ def test_a_fed_placeholder_with_default_reaches_the_copy():
         problem.set_weights(sess, w0)
         opt = InexactNewtonCG(problem, sess=sess, parameters={"alpha": 0.1, "cg_max_iter": 3})
         opt.primes_first_product = primes
+        opt.first_step_in_gradient_run = False  # float32: the iterates to round-off only
         for batch in batches:
             opt.minimize(batch, {key: value[:3] if np.ndim(value) else value for key, value in batch.items()})
         weights.append(problem.get_weights(sess))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..utilities.parameter_list import ParameterList
-from ..utilities.step_math import cg_advance, cg_next_direction
+from ..utilities.step_math import cg_advance, cg_next_direction, forcing_term
 from .operators import (
     _check_positive_float,
     _check_vector,
@@ -193,18 +193,18 @@ def eisenstat_walker_forcing_term(
             )
         previous_linear_residual = _check_positive_float(
             previous_linear_residual, "previous_linear_residual", allow_zero=True)
-        eta = abs(grad_norm - previous_linear_residual) / previous_grad_norm
-        if previous_eta is not None:
-            floor = previous_eta ** _GOLDEN
-            if floor > 0.1:
-                eta = max(eta, floor)
-    else:
-        eta = gamma * (grad_norm / previous_grad_norm) ** alpha
-        if previous_eta is not None:
-            floor = gamma * previous_eta ** alpha
-            if floor > 0.1:
-                eta = max(eta, floor)
-    return float(min(max(eta, 0.0), eta_max))
+    return float(forcing_term(grad_norm, previous_grad_norm, previous_linear_residual or 0.0,
+                              eta_mode == 1, _safeguard(eta_mode, previous_eta, gamma, alpha),
+                              gamma, alpha, eta_max))
+
+
+def _safeguard(eta_mode, previous_eta, gamma, alpha):
+    """The forcing term's lower bound from ``eta_{k-1}``: ``eta_{k-1}^((1+sqrt 5)/2)``
+    (choice 1) or ``gamma eta_{k-1}^alpha`` (choice 2) when it exceeds 0.1, else 0."""
+    if previous_eta is None:
+        return 0.0
+    floor = previous_eta ** _GOLDEN if eta_mode == 1 else gamma * previous_eta ** alpha
+    return floor if floor > 0.1 else 0.0
 
 
 def _boundary_step(x, p, radius):
@@ -298,6 +298,37 @@ class CGSolver:
             alpha=self.parameters["ew_alpha"],
             eta_max=self.parameters["eta_max"],
         )
+
+    def forcing_law(self, previous_grad_norm=None, previous_linear_residual=None):
+        """The next solve's relative tolerance as a function of ``||b||``, for a graph.
+
+        With the previous gradient norm (and, for ``eta_mode`` 1, the previous residual)
+        the next Newton iteration will pass to :meth:`set_forcing_state`, or ``None`` if it
+        will not call it, returns the keywords of
+        :func:`~hessianlearn.utilities.step_math.forcing_term` other than ``grad_norm``,
+        plus ``fixed`` (True: the term is ``fixed_eta`` whatever ``||b||``) and
+        ``abs_tolerance``. :meth:`relative_tolerance` after ``set_forcing_state(||b||,
+        ...)`` is this law at ``||b||``, to round-off.
+        """
+        p = self.parameters
+        law = {"fixed": True, "fixed_eta": 0.0, "previous_grad_norm": 1.0,
+               "previous_residual": 0.0, "choice_1": False, "floor": 0.0,
+               "gamma": float(p["ew_gamma"]), "alpha": float(p["ew_alpha"]),
+               "eta_max": float(p["eta_max"]),
+               "abs_tolerance": _check_positive_float(p["abs_tolerance"], "abs_tolerance",
+                                                      allow_zero=True)}
+        mode = p["eta_mode"]
+        if mode in (1, 2) and previous_grad_norm is not None:
+            if mode == 1 and previous_linear_residual is None:
+                raise ValueError("Eisenstat-Walker choice 1 needs 'previous_linear_residual', "
+                                 "the final residual norm of the previous linear solve.")
+            law.update(fixed=False, previous_grad_norm=_check_positive_float(
+                previous_grad_norm, "previous_grad_norm"), choice_1=mode == 1,
+                       previous_residual=float(previous_linear_residual or 0.0),
+                       floor=_safeguard(mode, self._previous_eta, law["gamma"], law["alpha"]))
+        else:
+            law["fixed_eta"] = self.relative_tolerance()
+        return law
 
     def start_solve(self, b):
         """``(eta, tolerance)`` of a solve of ``A x = b`` starting now: the relative

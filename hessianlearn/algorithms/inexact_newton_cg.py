@@ -1,7 +1,7 @@
 """Inexact Newton-CG (O'Leary-Roseberry, Alger, Ghattas, arXiv:1905.06738)."""
 import numpy as np
 
-from ..problem.fused_steps import CG_REASONS, fused_step
+from ..problem.fused_steps import CG_REASONS, fused_step, primed_newton_cg_step
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .cg_solver import CGSolver, ParametersCGSolver, SolverInfo
@@ -58,6 +58,12 @@ class InexactNewtonCG(Optimizer):
     solver : CGSolver
     trust_region : TrustRegion or None
     last_solver_info : SolverInfo or None
+    first_step_in_gradient_run : bool
+        Class attribute, ``True``: on the fast path with a fixed step and a Hessian batch
+        of its own, CG's first iteration and the update run in the gradient's session run
+        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`), which finishes the
+        step whenever that iteration ends the solve; ``False`` keeps them on the host (the
+        same steps to round-off, one session run more per step).
     """
 
     globalizations = (None, "line_search", "trust_region")
@@ -110,17 +116,60 @@ class InexactNewtonCG(Optimizer):
                                  "set cg_in_graph False.")
 
     def _configure_solver(self, norm_g, radius):
+        """The solver's settings for this step, and its forcing state from ``norm_g``
+        (``||g_k||``; ``None``: not yet known) when :meth:`_forcing_inputs` gives one."""
         sp = self.solver.parameters
         sp["rel_tolerance"] = float(self.parameters["cg_coarse_tolerance"])
         sp["abs_tolerance"] = float(self.parameters["cg_abs_tolerance"])
         sp["max_iterations"] = int(self.parameters["cg_max_iter"])
         sp["eta_mode"] = int(self.parameters["eta_mode"])
         sp["trust_region_radius"] = radius
-        previous = self._previous_norm_g
-        if sp["eta_mode"] != 0 and previous is not None and previous > 0.0:
-            residual = None if self.last_solver_info is None else self.last_solver_info.residual_norm
-            if sp["eta_mode"] == 2 or residual is not None:
-                self.solver.set_forcing_state(norm_g, previous, residual)
+        inputs = None if norm_g is None else self._forcing_inputs()
+        if inputs is not None:
+            self.solver.set_forcing_state(norm_g, *inputs)
+
+    def _forcing_inputs(self):
+        """``(||g_{k-1}||, previous residual or None)`` for the Eisenstat-Walker term of
+        this step, or ``None`` while it does not apply (``eta_mode`` 0, no previous
+        gradient, or choice 1 before a first solve)."""
+        previous, mode = self._previous_norm_g, int(self.parameters["eta_mode"])
+        if mode == 0 or previous is None or previous <= 0.0:
+            return None
+        residual = None if self.last_solver_info is None else self.last_solver_info.residual_norm
+        return (previous, residual) if mode == 2 or residual is not None else None
+
+    first_step_in_gradient_run = True
+
+    def _gradient_run_step(self, primed):
+        """With a fixed step and a primed first product (fast path, single process, a
+        Hessian batch of its own, at most ``cg_max_iter`` >= 1 iterations), CG's first
+        iteration and the update run with the gradient
+        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`); when that iteration
+        ends the solve (most steps at the default forcing), the step costs that one
+        session run. Otherwise :meth:`_step` solves on the host from the primed product."""
+        if (primed is None or not self.first_step_in_gradient_run
+                or self.globalization is not None or self._in_graph_cg()):
+            return None
+        self._configure_solver(None, None)  # the settings; the forcing state follows ||g||
+        step = primed_newton_cg_step(self.problem, self.regularization if self._regularized
+                                     else None, primed[0])
+        inputs = self._forcing_inputs()
+        law = self.solver.forcing_law(*(inputs or ()))
+        max_iterations = int(self.parameters["cg_max_iter"])
+        return step.fetches, step.feed(law, max_iterations == 1, float(self.parameters["alpha"]))
+
+    def _finish_in_run(self, out, g, norm_g):
+        """Book a step that :class:`PrimedNewtonCGStep` applied in the gradient's run: the
+        solver's state and ``last_solver_info`` as :meth:`CGSolver.solve` leaves them."""
+        self._configure_solver(norm_g, None)
+        eta, tolerance = self.solver.start_solve(-g)
+        iterations, reason = int(out["iterations"]), CG_REASONS[int(out["reason"])]
+        self.sweeps[1] += iterations
+        self.last_solver_info = SolverInfo(iterations, reason == "tolerance", reason,
+                                           float(out["residual_norm"]), tolerance, eta)
+        self._previous_norm_g = norm_g
+        self.alpha = float(self.parameters["alpha"])
+        return {"cg_iterations": iterations, "cg_reason": reason}
 
     def _in_graph_cg(self):
         """Whether the step runs CG in the graph (:class:`~hessianlearn.problem.fused_steps.FusedNewtonCGStep`):
@@ -164,7 +213,10 @@ class InexactNewtonCG(Optimizer):
         return info
 
     def _step(self, feed_dict, hessian_feed_dict, loss, g):
-        norm_g = float(np.linalg.norm(g))
+        norm_g = self.last_evaluation["norm_g"]
+        in_run, self._in_run_step = self._in_run_step, None
+        if in_run is not None and in_run["applied"]:
+            return self._finish_in_run(in_run, g, norm_g)
         trust_region = self.globalization == "trust_region"
         self._configure_solver(norm_g, self.trust_region.radius if trust_region else None)
         if self._in_graph_cg():

@@ -218,6 +218,7 @@ class Optimizer:
         self.last_evaluation = {}
         self._captured_feed = None  # the batch minimize() captured the curvature on, if any
         self._primed = None  # (b, H b) from the gradient's run, for the operator on _captured_feed
+        self._in_run_step = None  # results of _gradient_run_step's fetches in the last gradient run
         #: Number of steps that ran the fused in-graph step (the rest ran the numpy path).
         self.fast_path_iterations = 0
 
@@ -354,14 +355,16 @@ class Optimizer:
         return self.regularization is not None and self.regularization.is_active
 
     # ------------------------------------------------------------------ evaluations
-    def _evaluate(self, feed_dict, capture=None, primed=None):
+    def _evaluate(self, feed_dict, capture=None, primed=None, in_run=None):
         """Loss, gradient (and accuracy) in one ``evaluate`` call; fills ``last_evaluation``.
 
         Returns ``(loss, g)`` with ``loss = data_loss + R(w)`` and ``g`` of shape
         ``(dimension,)``. Raises :class:`NonFiniteError` if either is NaN or inf.
         ``capture`` (an op) runs in the same call (the curvature's capture at this point);
         so does ``primed``, a ``(PrimedProduct, its feed)`` pair: its capture on the Hessian
-        batch and ``H b`` are kept in ``_primed`` for the next :meth:`hessian_operator`.
+        batch and ``H b`` are kept in ``_primed`` for the next :meth:`hessian_operator`;
+        so does ``in_run``, a ``(fetches, feed)`` pair of the step's own (see
+        :meth:`_gradient_run_step`), whose results are kept in ``_in_run_step``.
         """
         fetches = {"data_loss": self.problem.loss, "gradient": self.problem.gradient}
         if capture is not None:
@@ -371,6 +374,9 @@ class Optimizer:
             fetches.update(primed_capture=graph.capture, primed_direction=graph.direction,
                            primed_product=graph.product)
             feed_dict = {**feed_dict, **extra}
+        if in_run is not None:
+            fetches["in_run_step"] = in_run[0]
+            feed_dict = {**feed_dict, **in_run[1]}
         accuracy = getattr(self.problem, "accuracy", None)
         if accuracy is not None:
             fetches["accuracy"] = accuracy
@@ -381,6 +387,7 @@ class Optimizer:
         self.sweeps[0] += 1.0
         if primed is not None:
             self._primed = (out["primed_direction"], out["primed_product"])
+        self._in_run_step = out.get("in_run_step")
         data_loss = float(out["data_loss"])
         loss = data_loss + (float(out["reg_cost"]) if self._regularized else 0.0)
         g = np.array(out["gradient"], dtype=np.float64)
@@ -437,6 +444,13 @@ class Optimizer:
         extra = None if graph is None else graph.feed(hessian_feed_dict)
         return None if extra is None else (graph, extra)
 
+    def _gradient_run_step(self, primed):
+        """``(fetches, feed)`` of step work to run with the gradient, or ``None`` (the
+        default). ``primed`` is :meth:`_primed_product`'s pair for this step. The results
+        reach :meth:`_step` as ``self._in_run_step``; work that changes the weights must
+        order itself after every read of them in that run."""
+        return None
+
     def _hessian_at_point(self):
         """Products at a captured point: asked for, or the fast path of the inexact Newton methods."""
         if "hessian_at_point" not in self.parameters:
@@ -480,7 +494,7 @@ class Optimizer:
             retire_points(self.problem, self.sess)
         self._captured_feed = feed if capture is not None else hess_feed if primed is not None else None
         self._primed = None
-        loss, g = self._evaluate(feed, capture, primed)
+        loss, g = self._evaluate(feed, capture, primed, self._gradient_run_step(primed))
         info = {"iteration": self.iter, "loss": loss, "norm_g": self.last_evaluation["norm_g"]}
         if "hessian_at_point" in self.parameters and self.uses_fast_path:
             self.fast_path_iterations += 1  # the inexact Newton methods' fast path

@@ -12,6 +12,8 @@ iteration. The graphs here compute the same step where the weights live:
   over the stacked batches of the next iterations.
 * :class:`FusedNewtonCGStep`: on the Hessian batch, truncated CG for ``H p = -g``
   (the fed gradient and tolerance) in a ``tf.while_loop``, and ``w += alpha p``.
+* :class:`PrimedNewtonCGStep`: in the gradient's run, CG's first iteration on the primed
+  product ``H b`` and ``w += alpha x`` when that iteration ends the solve.
 * :class:`FusedLowRankSaddleFreeNewtonStep`: on the Hessian batch and a test
   matrix (Gaussian drawn in the graph from a fed seed, or fed; Rademacher fed as
   bits), ``Y = H Omega``, a basis of ``Y``, ``T = Q^T H Q``, its eigenpairs, the
@@ -44,14 +46,15 @@ from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
 from ..utilities.stateless_draws import stateless_gaussian_parts
 from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
-                                   saddle_free_woodbury_direction, spectral_step_length)
+                                   forcing_term, saddle_free_woodbury_direction,
+                                   spectral_step_length)
 from .gauss_newton import gauss_newton_graph
 from .graph_walks import ancestor_ops, subgraph_def, uncopyable_types
 from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vectorized_row_block_parts
 
 __all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
            "FusedLowRankSaddleFreeNewtonStep", "FusedNewtonCGStep",
-           "FusedStepSequence", "fused_step"]
+           "FusedStepSequence", "PrimedNewtonCGStep", "fused_step", "primed_newton_cg_step"]
 
 
 def fused_step(kind, problem, regularization=None, **options):
@@ -846,3 +849,119 @@ class FusedNewtonCGStep(_FusedStep):
                      self.tolerance: float(tolerance), self.max_iterations: int(max_iterations),
                      self.alpha: float(alpha)})
         return feed
+
+
+class PrimedNewtonCGStep(_FusedStep):
+    """Newton-CG with a fixed step, finished in the gradient's session run when CG's first
+    iteration finishes it.
+
+    A :class:`~hessianlearn.problem.primed_product.PrimedProduct` gives, in the run of the
+    loss and gradient ``g``, the product ``A b`` on the Hessian batch with ``b = -(g + gamma
+    w)``. CG from zero applies ``A`` first to ``b``, so its first iteration needs nothing
+    else: with ``rr = b^T b`` and ``pAp = b^T (A b + gamma b)``
+    (:func:`~hessianlearn.utilities.step_math.cg_advance`),
+
+    .. math::  x_1 = \\frac{rr}{pAp} b, \\qquad r_1 = b - \\frac{rr}{pAp} (A b + \\gamma b).
+
+    The solve ends there when ``||b|| <= tol`` (``x = 0``), ``pAp <= 0`` (``x = b``,
+    steepest descent), ``||r_1|| <= tol`` or at most one iteration is allowed, with ``tol =
+    max(eta ||b||, abs_tolerance)`` and ``eta`` the forcing term at ``||b||`` (the fed law
+    of :meth:`~hessianlearn.algorithms.cg_solver.CGSolver.forcing_law`,
+    :func:`~hessianlearn.utilities.step_math.forcing_term`). Then the same run applies ``w
+    += alpha x``, after every read of the weights, if the loss, ``||b||`` and the update are
+    finite (``applied``); otherwise the weights are unchanged and the caller continues CG on
+    the host from the primed product, which reaches the same first iterate.
+
+    The vectors stay in the problem's precision (``b`` is the primed direction, ``x`` kept
+    as its coefficient), the scalars are float64: the steps equal the host CG's (float64
+    vectors) to round-off in float64, and to float32 round-off in float32, where TensorFlow's
+    tree-summed dot products are within about 1e-7 of the float64 ones. Float64 vectors
+    would add about 0.25 ms per step at Tutorial 0's 50992 weights (fresh 400 KB buffers),
+    float32 ones add about 0.05 ms; ``tensordot`` (a 1 x n x 1 matrix product) is slower still.
+
+    Attributes
+    ----------
+    fetches : dict
+        ``applied`` (bool), ``iterations`` (0 or 1), ``reason`` (index in
+        :data:`CG_REASONS`), ``residual_norm`` and ``update`` (the op).
+    """
+
+    def __init__(self, problem, regularization, primed):
+        super().__init__(problem, regularization)
+        self.primed = primed  # kept: the cache is keyed by its id
+        dtype, f64 = self.dtype, tf.float64
+        gamma = 0.0 if regularization is None else float(regularization.gamma)
+        with problem._graph.as_default(), tf.name_scope(None), tf.name_scope("primed_newton_cg"):
+            self._law = {name: self._scalar(name, f64) for name in (
+                "fixed_eta", "previous_grad_norm", "previous_residual", "floor", "gamma", "alpha",
+                "eta_max", "abs_tolerance")}
+            self._law.update(fixed=tf.placeholder(tf.bool, [], name="fixed"),
+                             choice_1=tf.placeholder(tf.bool, [], name="choice_1"))
+            self.single = tf.placeholder(tf.bool, [], name="single_iteration")
+            self.alpha = self._scalar("step_alpha", f64)
+            law = self._law
+
+            def dot(u, v):
+                return tf.cast(tf.reduce_sum(u * v), f64)
+
+            b = primed.direction
+            Ab = primed.product + tf.constant(gamma, dtype) * b if gamma > 0.0 else primed.product
+            rr, pAp = dot(b, b), dot(b, Ab)
+            norm_b = tf.sqrt(rr)
+            eta = tf.where(law["fixed"], law["fixed_eta"], forcing_term(
+                norm_b, law["previous_grad_norm"], law["previous_residual"], law["choice_1"],
+                law["floor"], law["gamma"], law["alpha"], law["eta_max"], xp=tf))
+            tolerance = tf.maximum(eta * norm_b, law["abs_tolerance"])
+            done_0 = norm_b <= tolerance
+            negative = pAp <= 0.0
+            step = rr / tf.where(negative, tf.ones_like(pAp), pAp)
+            # cg_advance from x = 0 along p = b: x_1 = step b, kept as its coefficient; at
+            # negative curvature the residual of x = b, b - A b
+            coefficient = tf.where(done_0, tf.zeros_like(step),
+                                   tf.where(negative, tf.ones_like(step), step))
+            r_1 = b - tf.cast(tf.where(negative, tf.ones_like(step), step), dtype) * Ab
+            residual_1 = tf.sqrt(dot(r_1, r_1))
+            converged = residual_1 <= tolerance
+            scale = self.alpha * coefficient  # w += scale b
+            reg_cost = _regularization_cost(problem, regularization, [problem.w])
+            finite = tf.reduce_all([
+                tf.math.is_finite(tf.cast(problem.loss, f64) + tf.cast(reg_cost, f64)),
+                tf.math.is_finite(norm_b), tf.math.is_finite(tf.cast(scale * norm_b, dtype))])
+            after = [problem.loss, problem.gradient, problem.w, primed.capture, primed.product]
+            accuracy = _accuracy(problem)
+            if accuracy is not None:
+                after.append(accuracy)
+            with tf.control_dependencies(after):  # the update's branch runs after the reads
+                applied = tf.identity(tf.logical_and(
+                    finite, tf.reduce_any([done_0, negative, converged, self.single])))
+
+            def update():
+                parts = problem._split(tf.cast(scale, dtype) * b)
+                return tf.group(*[tf.assign_add(v, part)
+                                  for v, part in zip(problem._weights, parts)])
+
+            self.fetches = {
+                "applied": applied,
+                "iterations": tf.where(done_0, 0, 1),
+                "reason": tf.where(done_0, 0, tf.where(negative, 1, tf.where(converged, 0, 2))),
+                "residual_norm": tf.where(done_0, norm_b, residual_1),
+                "update": tf.cond(applied, update, tf.no_op)}
+
+    def feed(self, law, single_iteration, alpha):
+        """The feed of the step's scalars: ``law`` from
+        :meth:`~hessianlearn.algorithms.cg_solver.CGSolver.forcing_law`,
+        ``single_iteration`` (``max_iterations == 1``) and the step length ``alpha``."""
+        feed = {self._law[name]: value for name, value in law.items()}
+        feed.update({self.single: bool(single_iteration), self.alpha: float(alpha)})
+        return feed
+
+
+def primed_newton_cg_step(problem, regularization, primed):
+    """The cached :class:`PrimedNewtonCGStep` on ``primed`` (a
+    :class:`~hessianlearn.problem.primed_product.PrimedProduct` built with the
+    regularization's ``gamma``)."""
+    cache = problem._graph_cache("fused_steps")
+    key = ("primed_newton_cg", id(primed))
+    if key not in cache:
+        cache[key] = PrimedNewtonCGStep(problem, regularization, primed)
+    return cache[key]

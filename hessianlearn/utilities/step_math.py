@@ -13,8 +13,8 @@ epsilon that makes the kernel's update equal to :func:`adam_update`'s.
 """
 import numpy as np
 
-__all__ = ["adam_update", "adam_kernel_epsilon", "cg_advance", "cg_next_direction", "spectral_step_length",
-           "saddle_free_woodbury_direction"]
+__all__ = ["adam_update", "adam_kernel_epsilon", "cg_advance", "cg_next_direction", "forcing_term",
+           "spectral_step_length", "saddle_free_woodbury_direction"]
 
 #: The spectral step's constant: ``alpha = min(alpha_max, SPECTRAL_FRACTION / |lambda_1|)``.
 SPECTRAL_FRACTION = 0.1
@@ -56,6 +56,24 @@ def cg_advance(x, r, p, Ap, step):
 def cg_next_direction(r, rr_next, rr, p):
     """The next CG search direction ``r + (r_new^T r_new / r^T r) p`` (Fletcher-Reeves)."""
     return r + (rr_next / rr) * p
+
+
+def forcing_term(grad_norm, previous_grad_norm, previous_residual, choice_1, floor, gamma, alpha,
+                 eta_max, xp=np):
+    """The Eisenstat-Walker forcing term from ``||g_k||`` (``grad_norm``), clipped:
+
+    .. math::
+
+        \\eta_k = \\min\\big(\\max(e_k, f_k), \\eta_{\\max}\\big), \\quad
+        e_k = \\frac{\\big|\\|g_k\\| - \\|r_{k-1}\\|\\big|}{\\|g_{k-1}\\|} \\text{ (choice 1) or }
+        \\gamma \\Big(\\frac{\\|g_k\\|}{\\|g_{k-1}\\|}\\Big)^{\\alpha} \\text{ (choice 2)},
+
+    ``choice_1`` a bool, ``previous_residual`` ``||r_{k-1}||`` (any number for choice 2),
+    ``floor`` ``f_k`` the safeguard from ``eta_{k-1}`` (0 when it does not apply; see
+    :func:`~hessianlearn.algorithms.cg_solver.eisenstat_walker_forcing_term`)."""
+    eta = xp.where(choice_1, abs(grad_norm - previous_residual) / previous_grad_norm,
+                   gamma * (grad_norm / previous_grad_norm) ** alpha)
+    return xp.minimum(xp.maximum(eta, floor), eta_max)
 
 
 def spectral_step_length(alpha_max, lambda_1, xp=np):
