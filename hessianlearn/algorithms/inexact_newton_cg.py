@@ -61,9 +61,10 @@ class InexactNewtonCG(Optimizer):
     first_step_in_gradient_run : bool
         Class attribute, ``True``: on the fast path with a fixed step and a Hessian batch
         of its own, CG's first iteration and the update run in the gradient's session run
-        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`), which finishes the
-        step whenever that iteration ends the solve; ``False`` keeps them on the host (the
-        same steps to round-off, one session run more per step).
+        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`) after a step whose
+        solve ended at its first iteration, and finish the step whenever that iteration ends
+        the solve; ``False`` keeps them on the host (the same steps to round-off, one session
+        run more per step).
     """
 
     globalizations = (None, "line_search", "trust_region")
@@ -142,13 +143,17 @@ class InexactNewtonCG(Optimizer):
 
     def _gradient_run_step(self, primed):
         """With a fixed step and a primed first product (fast path, single process, a
-        Hessian batch of its own, at most ``cg_max_iter`` >= 1 iterations), CG's first
-        iteration and the update run with the gradient
-        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`); when that iteration
-        ends the solve (most steps at the default forcing), the step costs that one
-        session run. Otherwise :meth:`_step` solves on the host from the primed product."""
+        Hessian batch of its own), CG's first iteration and the update run with the
+        gradient (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`); when that
+        iteration ends the solve (on Tutorial 0 at the default forcing, 19 steps in 20) the
+        step costs that one session run, otherwise :meth:`_step` solves on the host from the
+        primed product and the in-graph iteration was spent for nothing (about 0.1 ms at
+        Tutorial 0's size). So it is tried only while it pays: at the first step and after
+        a step whose solve ended at its first iteration."""
+        last = self.last_solver_info
         if (primed is None or not self.first_step_in_gradient_run
-                or self.globalization is not None or self._in_graph_cg()):
+                or self.globalization is not None or self._in_graph_cg()
+                or last is not None and last.iterations > 1):
             return None
         self._configure_solver(None, None)  # the settings; the forcing state follows ||g||
         step = primed_newton_cg_step(self.problem, self.regularization if self._regularized

@@ -927,10 +927,12 @@ class PrimedNewtonCGStep(_FusedStep):
             finite = tf.reduce_all([
                 tf.math.is_finite(tf.cast(problem.loss, f64) + tf.cast(reg_cost, f64)),
                 tf.math.is_finite(norm_b), tf.math.is_finite(tf.cast(scale * norm_b, dtype))])
-            after = [problem.loss, problem.gradient, problem.w, primed.capture, primed.product]
-            accuracy = _accuracy(problem)
-            if accuracy is not None:
-                after.append(accuracy)
+            # every read of the weights in the gradient's run is an ancestor of one of these
+            # (the product is computed after the capture); identities so that no op a
+            # session already ran gets the control-dependency mark TensorFlow sets
+            reads = [problem.loss, problem.gradient, primed.product, _accuracy(problem),
+                     None if regularization is None else problem.w]
+            after = [tf.identity(t) for t in reads if t is not None]
             with tf.control_dependencies(after):  # the update's branch runs after the reads
                 applied = tf.identity(tf.logical_and(
                     finite, tf.reduce_any([done_0, negative, converged, self.single])))

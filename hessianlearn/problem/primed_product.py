@@ -47,7 +47,8 @@ class PrimedProduct:
     capture : op
         Stores the point (the frontier variables of ``operator.capture_op(blocks=False)``).
     product : tensor
-        ``A b``, ``(dimension,)``, before the regularization's ``gamma b`` (the operator adds it).
+        ``A b``, ``(dimension,)``, before the regularization's ``gamma b`` (the operator adds
+        it); computed after ``capture`` has run.
     direction : tensor
         ``b`` in the problem's dtype, ``(dimension,)``.
     """
@@ -78,7 +79,9 @@ class PrimedProduct:
             copied = tf.import_graph_def(
                 graph_def, input_map=input_map,
                 return_elements=[capture.name, fresh_product.name] + [p.name for p in data], name="copy")
-        self.capture, self.product = copied[0], copied[1]
+            self.capture = copied[0]
+            with tf.control_dependencies([self.capture]):  # the product after the capture
+                self.product = tf.identity(copied[1])
         self.placeholders = dict(zip(data, copied[2:]))
         self._graph, self._copied = graph, keep
         self._prefix = self.capture.name[: -len(capture.name)]  # the copy's name scope
