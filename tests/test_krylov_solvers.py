@@ -1,4 +1,6 @@
 """Tests of the CG, GMRES and MINRES solvers (numpy references, all operator forms)."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -100,6 +102,10 @@ def test_eisenstat_walker_formulas():
                                             gamma=0.9, alpha=2.0)
     assert guarded == pytest.approx(0.9 * 0.8 ** 2)
     assert eisenstat_walker_forcing_term(2, 100.0, 1.0) == 0.9  # eta_max
+    with warnings.catch_warnings():  # a ratio whose power overflows: eta_max, quietly
+        warnings.simplefilter("error")
+        assert eisenstat_walker_forcing_term(2, 1e200, 1.0) == 0.9
+        assert eisenstat_walker_forcing_term(1, 1e200, 1.0, previous_linear_residual=0.0) == 0.9
     with pytest.raises(ValueError, match="previous_linear_residual"):
         eisenstat_walker_forcing_term(1, 1.0, 2.0)
     with pytest.raises(ValueError, match="eta_mode"):

@@ -193,9 +193,11 @@ def eisenstat_walker_forcing_term(
             )
         previous_linear_residual = _check_positive_float(
             previous_linear_residual, "previous_linear_residual", allow_zero=True)
-    return float(forcing_term(grad_norm, previous_grad_norm, previous_linear_residual or 0.0,
-                              eta_mode == 1, _safeguard(eta_mode, previous_eta, gamma, alpha),
-                              gamma, alpha, eta_max))
+    with np.errstate(over="ignore"):  # a huge ratio: eta_max (both choices are evaluated)
+        return float(forcing_term(np.float64(grad_norm), previous_grad_norm,
+                                  previous_linear_residual or 0.0, eta_mode == 1,
+                                  _safeguard(eta_mode, previous_eta, gamma, alpha),
+                                  gamma, alpha, eta_max))
 
 
 def _safeguard(eta_mode, previous_eta, gamma, alpha):

@@ -61,9 +61,9 @@ class InexactNewtonCG(Optimizer):
     first_step_in_gradient_run : bool
         Class attribute, ``True``: on the fast path with a fixed step and a Hessian batch
         of its own, CG's first iteration and the update run in the gradient's session run
-        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`) after a step whose
-        solve ended at its first iteration, and finish the step whenever that iteration ends
-        the solve; ``False`` keeps them on the host (the same steps to round-off, one session
+        (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`) at the first step
+        and after a step whose solve ended at its first iteration, and finish the step
+        whenever that iteration ends the solve; ``False`` keeps them on the host (the same steps to round-off, one session
         run more per step).
     """
 
@@ -174,6 +174,7 @@ class InexactNewtonCG(Optimizer):
                                            float(out["residual_norm"]), tolerance, eta)
         self._previous_norm_g = norm_g
         self.alpha = float(self.parameters["alpha"])
+        self._captured_feed, self._primed = None, None  # the step is done: no operator uses them
         return {"cg_iterations": iterations, "cg_reason": reason}
 
     def _in_graph_cg(self):

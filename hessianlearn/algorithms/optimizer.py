@@ -7,15 +7,18 @@ An optimizer step on the batch ``feed_dict`` (and the Hessian batch
    data loss, the gradient (and accuracy) -- plus the regularization's cost and
    gradient -- so ``f = data_loss + R(w)`` and ``g = grad f`` (on Newton-CG's fast
    path, with a Hessian batch of its own and a graph that can be copied, the same run
-   captures the Hessian batch and computes ``H b``, ``b = -g``:
-   :attr:`Optimizer.primes_first_product`);
+   captures the Hessian batch and computes ``H b``, ``b = -(g + gamma w)``:
+   :attr:`Optimizer.primes_first_product`; with a fixed step it may also finish the
+   step there: :meth:`Optimizer._gradient_run_step`);
 2. a direction ``p`` from ``g`` and the curvature operator ``H`` (subclasses);
 3. a globalization (fixed step ``alpha``, Armijo line search, trust region or
    spectral step) that chooses the step length and writes ``w + alpha p`` into
    the session.
 
-Optimizers never build graphs: they use the problem's tensors, a session and
-a curvature operator (``CURVATURE_OPERATORS[parameters['hessian_type']]``).
+The numpy reference steps build no graphs: they use the problem's tensors, a session
+and a curvature operator (``CURVATURE_OPERATORS[parameters['hessian_type']]``); the
+fast path's graphs are built by :mod:`hessianlearn.problem.fused_steps` and
+:mod:`hessianlearn.problem.primed_product` and cached on the problem.
 """
 import copy
 import numbers

@@ -874,10 +874,13 @@ class PrimedNewtonCGStep(_FusedStep):
 
     The vectors stay in the problem's precision (``b`` is the primed direction, ``x`` kept
     as its coefficient), the scalars are float64: the steps equal the host CG's (float64
-    vectors) to round-off in float64, and to float32 round-off in float32, where TensorFlow's
-    tree-summed dot products are within about 1e-7 of the float64 ones. Float64 vectors
-    would add about 0.25 ms per step at Tutorial 0's 50992 weights (fresh 400 KB buffers),
-    float32 ones add about 0.05 ms; ``tensordot`` (a 1 x n x 1 matrix product) is slower still.
+    vectors) to round-off in float64. In float32 the dot products (TensorFlow's tree sums)
+    are within about 1e-7 of the host's relative to ``sum |u_i v_i|``, and ``||r_1||``
+    within float32's epsilon times ``||b|| / ||r_1||`` (about 1e-5 measured); so where
+    ``pAp`` is near 0 on that scale, or ``||r_1||`` near the tolerance, the two forms may
+    stop differently, each a CG outcome at float32 precision. Float64 vectors would add
+    about 0.25 ms per step at Tutorial 0's 50992 weights (fresh 400 KB buffers), float32
+    ones add about 0.05 ms; ``tensordot`` (a 1 x n x 1 matrix product) is slower still.
 
     Attributes
     ----------
@@ -926,10 +929,14 @@ class PrimedNewtonCGStep(_FusedStep):
             reg_cost = _regularization_cost(problem, regularization, [problem.w])
             finite = tf.reduce_all([
                 tf.math.is_finite(tf.cast(problem.loss, f64) + tf.cast(reg_cost, f64)),
-                tf.math.is_finite(norm_b), tf.math.is_finite(tf.cast(scale * norm_b, dtype))])
-            # every read of the weights in the gradient's run is an ancestor of one of these
-            # (the product is computed after the capture); identities so that no op a
-            # session already ran gets the control-dependency mark TensorFlow sets
+                tf.math.is_finite(norm_b), tf.math.is_finite(tf.cast(scale, dtype)),
+                tf.math.is_finite(tf.cast(scale * norm_b, dtype)),
+                # b nonzero with rr = 0 (squares below the smallest float) only the host sees
+                tf.logical_or(rr > 0.0, law["abs_tolerance"] > 0.0)])
+            # every read of the weights in the gradient's run (Optimizer._evaluate's fetches)
+            # is an ancestor of one of these: the regularization's cost and gradient read
+            # w, the primed product is available after the capture. Identities, so that no
+            # op a session already ran gets the control-dependency mark TensorFlow sets
             reads = [problem.loss, problem.gradient, primed.product, _accuracy(problem),
                      None if regularization is None else problem.w]
             after = [tf.identity(t) for t in reads if t is not None]

@@ -48,7 +48,8 @@ class PrimedProduct:
         Stores the point (the frontier variables of ``operator.capture_op(blocks=False)``).
     product : tensor
         ``A b``, ``(dimension,)``, before the regularization's ``gamma b`` (the operator adds
-        it); computed after ``capture`` has run.
+        it); available only after ``capture`` has run (the copied product itself reads the
+        batch and the weights, not the captured values).
     direction : tensor
         ``b`` in the problem's dtype, ``(dimension,)``.
     """
@@ -80,7 +81,7 @@ class PrimedProduct:
                 graph_def, input_map=input_map,
                 return_elements=[capture.name, fresh_product.name] + [p.name for p in data], name="copy")
             self.capture = copied[0]
-            with tf.control_dependencies([self.capture]):  # the product after the capture
+            with tf.control_dependencies([self.capture]):  # A b available after the capture
                 self.product = tf.identity(copied[1])
         self.placeholders = dict(zip(data, copied[2:]))
         self._graph, self._copied = graph, keep
