@@ -37,8 +37,11 @@ tensors, register it in :func:`fused_step`; in the optimizer add
 ``_fast_path_unsupported`` for the parameters it covers (a phrase naming the
 combination otherwise), and branch on ``uses_fast_path`` (counting
 ``fast_path_iterations``); first-order steps with an ``apply(handles, grads, t)``
-method also run in :class:`FusedStepSequence`. Then a float64 test that the two
-paths give the same iterates.
+method also run in :class:`FusedStepSequence`. A step that can end in the gradient's
+own run (as :class:`PrimedNewtonCGStep` does) returns its fetches and feed from the
+optimizer's ``_gradient_run_step`` hook, orders its weight update after every read of
+that run, and books the step in ``_step`` when the fetched flag says it was applied.
+Then a float64 test that the two paths give the same iterates.
 """
 import numpy as np
 
