@@ -332,16 +332,18 @@ class CGSolver:
             law["fixed_eta"] = self.relative_tolerance()
         return law
 
-    def start_solve(self, b):
+    def start_solve(self, b, norm_b=None):
         """``(eta, tolerance)`` of a solve of ``A x = b`` starting now: the relative
         tolerance :meth:`relative_tolerance` (remembered for the next forcing term's
         safeguard) and the absolute one ``max(eta ||b||, abs_tolerance)``. :meth:`solve`
-        calls it; a solve done elsewhere (the fused in-graph CG) calls it instead."""
+        calls it; a solve done elsewhere (the fused in-graph CG) calls it instead, and may
+        give ``norm_b`` (``||b||``) instead of ``b``."""
         abs_tolerance = _check_positive_float(self.parameters["abs_tolerance"],
                                               "abs_tolerance", allow_zero=True)
         eta = self.relative_tolerance()
         self._previous_eta = eta
-        return eta, max(eta * float(np.linalg.norm(b)), abs_tolerance)
+        norm_b = float(np.linalg.norm(b)) if norm_b is None else float(norm_b)
+        return eta, max(eta * norm_b, abs_tolerance)
 
     def solve(self, A, b, x0=None, callback=None):
         """Solve :math:`A x = b` by (truncated, optionally Steihaug) CG.

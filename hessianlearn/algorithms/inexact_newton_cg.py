@@ -167,7 +167,7 @@ class InexactNewtonCG(Optimizer):
         """Book a step that :class:`PrimedNewtonCGStep` applied in the gradient's run: the
         solver's state and ``last_solver_info`` as :meth:`CGSolver.solve` leaves them."""
         self._configure_solver(norm_g, None)
-        eta, tolerance = self.solver.start_solve(-g)
+        eta, tolerance = self.solver.start_solve(None, norm_b=norm_g)  # b = -g
         iterations, reason = int(out["iterations"]), CG_REASONS[int(out["reason"])]
         self.sweeps[1] += iterations
         self.last_solver_info = SolverInfo(iterations, reason == "tolerance", reason,

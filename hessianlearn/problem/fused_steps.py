@@ -898,14 +898,11 @@ class PrimedNewtonCGStep(_FusedStep):
         dtype, f64 = self.dtype, tf.float64
         gamma = 0.0 if regularization is None else float(regularization.gamma)
         with problem._graph.as_default(), tf.name_scope(None), tf.name_scope("primed_newton_cg"):
-            self._law = {name: self._scalar(name, f64) for name in (
-                "fixed_eta", "previous_grad_norm", "previous_residual", "floor", "gamma", "alpha",
-                "eta_max", "abs_tolerance")}
-            self._law.update(fixed=tf.placeholder(tf.bool, [], name="fixed"),
-                             choice_1=tf.placeholder(tf.bool, [], name="choice_1"))
-            self.single = tf.placeholder(tf.bool, [], name="single_iteration")
-            self.alpha = self._scalar("step_alpha", f64)
-            law = self._law
+            # the scalars fed as one vector (one feed instead of twelve); flags as 0 or 1
+            self.scalars = tf.placeholder(f64, [len(self.SCALARS)], name="scalars")
+            law = dict(zip(self.SCALARS, tf.unstack(self.scalars)))
+            for flag in ("fixed", "choice_1", "single_iteration"):
+                law[flag] = law[flag] > 0.5
 
             def dot(u, v):
                 return tf.cast(tf.reduce_sum(u * v), f64)
@@ -928,7 +925,7 @@ class PrimedNewtonCGStep(_FusedStep):
             r_1 = b - tf.cast(tf.where(negative, tf.ones_like(step), step), dtype) * Ab
             residual_1 = tf.sqrt(dot(r_1, r_1))
             converged = residual_1 <= tolerance
-            scale = self.alpha * coefficient  # w += scale b
+            scale = law["step_alpha"] * coefficient  # w += scale b
             reg_cost = _regularization_cost(problem, regularization, [problem.w])
             finite = tf.reduce_all([
                 tf.math.is_finite(tf.cast(problem.loss, f64) + tf.cast(reg_cost, f64)),
@@ -945,7 +942,7 @@ class PrimedNewtonCGStep(_FusedStep):
             after = [tf.identity(t) for t in reads if t is not None]
             with tf.control_dependencies(after):  # the update's branch runs after the reads
                 applied = tf.identity(tf.logical_and(
-                    finite, tf.reduce_any([done_0, negative, converged, self.single])))
+                    finite, tf.reduce_any([done_0, negative, converged, law["single_iteration"]])))
 
             def update():
                 parts = problem._split(tf.cast(scale, dtype) * b)
@@ -959,13 +956,19 @@ class PrimedNewtonCGStep(_FusedStep):
                 "residual_norm": tf.where(done_0, norm_b, residual_1),
                 "update": tf.cond(applied, update, tf.no_op)}
 
+    #: The fed scalars, in the order of ``scalars``: the forcing law's entries
+    #: (:meth:`~hessianlearn.algorithms.cg_solver.CGSolver.forcing_law`), then
+    #: ``single_iteration`` (``max_iterations == 1``) and ``step_alpha``.
+    SCALARS = ("fixed", "fixed_eta", "previous_grad_norm", "previous_residual", "choice_1",
+               "floor", "gamma", "alpha", "eta_max", "abs_tolerance", "single_iteration",
+               "step_alpha")
+
     def feed(self, law, single_iteration, alpha):
         """The feed of the step's scalars: ``law`` from
         :meth:`~hessianlearn.algorithms.cg_solver.CGSolver.forcing_law`,
         ``single_iteration`` (``max_iterations == 1``) and the step length ``alpha``."""
-        feed = {self._law[name]: value for name, value in law.items()}
-        feed.update({self.single: bool(single_iteration), self.alpha: float(alpha)})
-        return feed
+        values = dict(law, single_iteration=single_iteration, step_alpha=alpha)
+        return {self.scalars: np.array([float(values[name]) for name in self.SCALARS])}
 
 
 def primed_newton_cg_step(problem, regularization, primed):
