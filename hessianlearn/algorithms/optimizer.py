@@ -396,13 +396,13 @@ class Optimizer:
         g = np.array(out["gradient"], dtype=np.float64)
         if self._regularized:
             g = g + out["reg_gradient"]
-        if not (np.isfinite(loss) and np.all(np.isfinite(g))):
+        norm_g = float(np.linalg.norm(g))  # finite: so is every entry (else check them)
+        if not (np.isfinite(loss) and (np.isfinite(norm_g) or np.all(np.isfinite(g)))):
             raise NonFiniteError(
                 f"iteration {self.iter}: the loss ({loss}) or the gradient is NaN or inf; "
                 "the weights were not changed. Check the data and lower the step length alpha."
             )
-        self.last_evaluation = {"loss": loss, "data_loss": data_loss,
-                                "norm_g": float(np.linalg.norm(g))}
+        self.last_evaluation = {"loss": loss, "data_loss": data_loss, "norm_g": norm_g}
         if accuracy is not None:
             self.last_evaluation["accuracy"] = float(out["accuracy"])
         return loss, g

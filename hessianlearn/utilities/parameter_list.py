@@ -99,8 +99,11 @@ class ParameterList:
 
     # -- mapping-like access ----------------------------------------------
     def __getitem__(self, key):
-        self._check_key(key)
-        return self._data[key][0]
+        try:
+            return self._data[key][0]
+        except (KeyError, TypeError):  # unknown or unhashable: the message with suggestions
+            self._check_key(key)
+            raise
 
     def __setitem__(self, key, value):
         self._check_key(key)
