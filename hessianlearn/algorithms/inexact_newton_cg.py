@@ -1,7 +1,7 @@
 """Inexact Newton-CG (O'Leary-Roseberry, Alger, Ghattas, arXiv:1905.06738)."""
 import numpy as np
 
-from ..problem.fused_steps import CG_REASONS, fused_step, primed_newton_cg_step
+from ..problem.fused_steps import CG_REASONS, fused_step
 from ..utilities.parameter_list import ParameterList
 from ..utilities.reduction import evaluate
 from .cg_solver import CGSolver, ParametersCGSolver, SolverInfo
@@ -63,12 +63,13 @@ class InexactNewtonCG(Optimizer):
         of its own, CG's first iteration and the update run in the gradient's session run
         (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`) at the first step
         and after a step whose solve ended at its first iteration, and finish the step
-        whenever that iteration ends the solve; ``False`` keeps them on the host (the same steps to round-off, one session
-        run more per step).
+        whenever that iteration ends the solve; ``False`` keeps them on the host (the same
+        steps to round-off, one session run more per step).
     """
 
     globalizations = (None, "line_search", "trust_region")
     primes_first_product = True  # CG from zero: its first product is on b = -g
+    first_step_in_gradient_run = True  # see the class docstring
     state_attributes = Optimizer.state_attributes + (
         "last_solver_info", "_previous_norm_g", "solver._forcing_state", "solver._previous_eta",
         "trust_region.radius")
@@ -139,13 +140,11 @@ class InexactNewtonCG(Optimizer):
         residual = None if self.last_solver_info is None else self.last_solver_info.residual_norm
         return (previous, residual) if mode == 2 or residual is not None else None
 
-    first_step_in_gradient_run = True
-
     def _gradient_run_step(self, primed):
         """With a fixed step and a primed first product (fast path, single process, a
         Hessian batch of its own), CG's first iteration and the update run with the
         gradient (:class:`~hessianlearn.problem.fused_steps.PrimedNewtonCGStep`); when that
-        iteration ends the solve (on Tutorial 0 at the default forcing, 19 steps in 20) the
+        iteration ends the solve (on Tutorial 0 at the default forcing, 92 % of the steps) the
         step costs that one session run, otherwise :meth:`_step` solves on the host from the
         primed product and the in-graph iteration was spent for nothing (about 0.1 ms at
         Tutorial 0's size). So it is tried only while it pays: at the first step and after
@@ -156,8 +155,8 @@ class InexactNewtonCG(Optimizer):
                 or last is not None and last.iterations > 1):
             return None
         self._configure_solver(None, None)  # the settings; the forcing state follows ||g||
-        step = primed_newton_cg_step(self.problem, self.regularization if self._regularized
-                                     else None, primed[0])
+        step = fused_step("primed_newton_cg", self.problem,
+                          self.regularization if self._regularized else None, primed=primed[0])
         inputs = self._forcing_inputs()
         law = self.solver.forcing_law(*(inputs or ()))
         max_iterations = int(self.parameters["cg_max_iter"])

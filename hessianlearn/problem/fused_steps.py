@@ -57,15 +57,17 @@ from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vec
 
 __all__ = ["FusedAdamStep", "FusedArmijoGradientDescentStep", "FusedGradientDescentStep",
            "FusedLowRankSaddleFreeNewtonStep", "FusedNewtonCGStep",
-           "FusedStepSequence", "PrimedNewtonCGStep", "fused_step", "primed_newton_cg_step"]
+           "FusedStepSequence", "PrimedNewtonCGStep", "fused_step"]
 
 
 def fused_step(kind, problem, regularization=None, **options):
     """The cached fused step graph ``kind`` for ``problem``.
 
-    ``kind``: ``'adam'``, ``'sgd'``, ``'armijo_gd'``, ``'lrsfn'``, ``'newton_cg'`` or ``'steps'``
-    (:class:`FusedStepSequence`). ``options`` are the constructor's keywords
-    (``rank``, ``oversample``, ... for ``'lrsfn'``, ``method`` for ``'steps'``). The
+    ``kind``: ``'adam'``, ``'sgd'``, ``'armijo_gd'``, ``'lrsfn'``, ``'newton_cg'``,
+    ``'primed_newton_cg'`` or ``'steps'`` (:class:`FusedStepSequence`). ``options`` are the
+    constructor's keywords (``rank``, ``oversample``, ... for ``'lrsfn'``, ``method`` for
+    ``'steps'``, the :class:`~hessianlearn.problem.primed_product.PrimedProduct`
+    ``primed``, built with the regularization's ``gamma``, for ``'primed_newton_cg'``). The
     graph is built on first use and reused by later fits; the cache is keyed by
     the regularization's ``gamma`` (the graphs use nothing else of it), so a new
     ``L2Regularization`` with the same ``gamma`` reuses the graphs.
@@ -73,7 +75,7 @@ def fused_step(kind, problem, regularization=None, **options):
     classes = {"adam": FusedAdamStep, "sgd": FusedGradientDescentStep,
                "armijo_gd": FusedArmijoGradientDescentStep,
                "lrsfn": FusedLowRankSaddleFreeNewtonStep, "newton_cg": FusedNewtonCGStep,
-               "steps": FusedStepSequence}
+               "primed_newton_cg": PrimedNewtonCGStep, "steps": FusedStepSequence}
     if kind not in classes:
         raise ValueError(f"kind must be one of {sorted(classes)}, got {kind!r}.")
     key = (kind, None if regularization is None else ("L2", float(regularization.gamma)),
@@ -892,9 +894,8 @@ class PrimedNewtonCGStep(_FusedStep):
         :data:`CG_REASONS`), ``residual_norm`` and ``update`` (the op).
     """
 
-    def __init__(self, problem, regularization, primed):
+    def __init__(self, problem, regularization=None, primed=None):
         super().__init__(problem, regularization)
-        self.primed = primed  # kept: the cache is keyed by its id
         dtype, f64 = self.dtype, tf.float64
         gamma = 0.0 if regularization is None else float(regularization.gamma)
         with problem._graph.as_default(), tf.name_scope(None), tf.name_scope("primed_newton_cg"):
@@ -917,12 +918,11 @@ class PrimedNewtonCGStep(_FusedStep):
             tolerance = tf.maximum(eta * norm_b, law["abs_tolerance"])
             done_0 = norm_b <= tolerance
             negative = pAp <= 0.0
-            step = rr / tf.where(negative, tf.ones_like(pAp), pAp)
             # cg_advance from x = 0 along p = b: x_1 = step b, kept as its coefficient; at
-            # negative curvature the residual of x = b, b - A b
-            coefficient = tf.where(done_0, tf.zeros_like(step),
-                                   tf.where(negative, tf.ones_like(step), step))
-            r_1 = b - tf.cast(tf.where(negative, tf.ones_like(step), step), dtype) * Ab
+            # negative curvature x = b (coefficient 1) and its residual b - A b
+            step = tf.where(negative, tf.ones_like(pAp), rr / pAp)  # rr / 0 is not selected
+            coefficient = tf.where(done_0, tf.zeros_like(step), step)
+            r_1 = b - tf.cast(step, dtype) * Ab
             residual_1 = tf.sqrt(dot(r_1, r_1))
             converged = residual_1 <= tolerance
             scale = law["step_alpha"] * coefficient  # w += scale b
@@ -970,13 +970,3 @@ class PrimedNewtonCGStep(_FusedStep):
         values = dict(law, single_iteration=single_iteration, step_alpha=alpha)
         return {self.scalars: np.array([float(values[name]) for name in self.SCALARS])}
 
-
-def primed_newton_cg_step(problem, regularization, primed):
-    """The cached :class:`PrimedNewtonCGStep` on ``primed`` (a
-    :class:`~hessianlearn.problem.primed_product.PrimedProduct` built with the
-    regularization's ``gamma``)."""
-    cache = problem._graph_cache("fused_steps")
-    key = ("primed_newton_cg", id(primed))
-    if key not in cache:
-        cache[key] = PrimedNewtonCGStep(problem, regularization, primed)
-    return cache[key]
