@@ -48,7 +48,7 @@ import numpy as np
 from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
 from ..utilities.stateless_draws import stateless_gaussian_parts
-from ..utilities.step_math import (adam_kernel_epsilon, cg_advance, cg_next_direction,
+from ..utilities.step_math import (adam_kernel_update, cg_advance, cg_next_direction,
                                    forcing_term, saddle_free_woodbury_direction,
                                    spectral_step_length)
 from .gauss_newton import gauss_newton_graph
@@ -151,12 +151,13 @@ class FusedAdamStep(_FusedStep):
         v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
         w \\leftarrow w - \\alpha \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon},
 
-    elementwise, as :class:`~hessianlearn.algorithms.Adam`. Each weight tensor
-    is updated by TensorFlow's fused Adam kernel (``ResourceApplyAdam``, one op
-    per tensor), given ``epsilon sqrt(1 - beta_2^t)`` as its epsilon: the
-    kernel's ``lr sqrt(1-beta_2^t)/(1-beta_1^t) m / (sqrt(v) + epsilon')`` is
-    then exactly the bias-corrected step above. The update runs only when the
-    loss and ``||g||`` are finite (then so is the step).
+    elementwise, as :class:`~hessianlearn.algorithms.Adam`, computed by
+    :func:`~hessianlearn.utilities.step_math.adam_kernel_update` on the flattened
+    gradient: the arithmetic of TensorFlow's ``ResourceApplyAdam``, bit for bit on the
+    CPU, as a dozen elementwise ops over the whole vector, each small enough to run on
+    one thread (the kernel itself splits every call over the intra-op threads, however
+    small the tensor). The moments are two flat variables. The update runs only when
+    the loss and ``||g||`` are finite (then so is the step).
 
     Attributes
     ----------
@@ -165,7 +166,7 @@ class FusedAdamStep(_FusedStep):
         ``finite``, ``update`` (the op) and ``accuracy`` when the problem has one.
     alpha, beta_1, beta_2, epsilon, t : placeholders (scalars, problem dtype)
     m, v : tensors, shape (dimension,)
-        The moments, flat (read them with ``sess.run``; :meth:`load` sets them).
+        The moments' values (read them with ``sess.run``; :meth:`load` sets them).
     """
 
     def __init__(self, problem, regularization=None):
@@ -176,21 +177,18 @@ class FusedAdamStep(_FusedStep):
             self.beta_2 = self._scalar("beta_2")
             self.epsilon = self._scalar("epsilon")
             self.t = self._scalar("t")
-            local = [tf.GraphKeys.LOCAL_VARIABLES]
 
-            def moments(name):
-                return [tf.Variable(tf.zeros(w.shape, self.dtype), trainable=False, collections=local,
-                                    name=f"{name}_{i}", use_resource=True)
-                        for i, w in enumerate(problem._weights)]
+            def moment(name):
+                return tf.Variable(tf.zeros([problem.dimension], self.dtype), trainable=False,
+                                   collections=[tf.GraphKeys.LOCAL_VARIABLES], name=name,
+                                   use_resource=True)
 
-            self._m, self._v = moments("m"), moments("v")
-            self._reset = tf.variables_initializer(self._m + self._v)
-            self.m = tf.concat([tf.reshape(x, [-1]) for x in self._m], axis=0)
-            self.v = tf.concat([tf.reshape(x, [-1]) for x in self._v], axis=0)
+            self._m, self._v = moment("m"), moment("v")
+            self._reset = tf.variables_initializer([self._m, self._v])
+            self.m, self.v = self._m.read_value(), self._v.read_value()
             self._load_values = tf.placeholder(self.dtype, [2, problem.dimension], name="load")
-            self._load = tf.group(*[x.assign(part) for row, variables in
-                                    zip(tf.unstack(self._load_values), (self._m, self._v))
-                                    for x, part in zip(variables, problem._split(row))])
+            self._load = tf.group(self._m.assign(self._load_values[0], read_value=False),
+                                  self._v.assign(self._load_values[1], read_value=False))
             weights = [tf.convert_to_tensor(w) for w in problem._weights]
             fetches, grads, finite = _evaluation(problem, regularization, problem.loss,
                                                  problem._gradient_parts, weights, _accuracy(problem))
@@ -202,13 +200,17 @@ class FusedAdamStep(_FusedStep):
             self.fetches = fetches
 
     def apply(self, handles, grads, t):
-        """The op applying the Adam update at iteration ``t`` to the weights ``handles``."""
-        beta_1_power, beta_2_power = self.beta_1 ** t, self.beta_2 ** t
-        epsilon = adam_kernel_epsilon(self.epsilon, beta_2_power, xp=tf)
-        return tf.group(*[tf.raw_ops.ResourceApplyAdam(
-            var=w, m=m.handle, v=v.handle, beta1_power=beta_1_power, beta2_power=beta_2_power,
-            lr=self.alpha, beta1=self.beta_1, beta2=self.beta_2, epsilon=epsilon, grad=g)
-            for w, m, v, g in zip(handles, self._m, self._v, grads)])
+        """The op applying the Adam update at iteration ``t`` to the weights ``handles``
+        (variable handles, one per weight tensor) from the gradient parts ``grads``; the
+        moments are read when it runs."""
+        g = tf.concat([tf.reshape(part, [-1]) for part in grads], axis=0)
+        m, v, delta = adam_kernel_update(self._m.read_value(), self._v.read_value(), g, t,
+                                         self.alpha, self.beta_1, self.beta_2, self.epsilon,
+                                         xp=tf)
+        ops = [self._m.assign(m, read_value=False), self._v.assign(v, read_value=False)]
+        ops += [tf.raw_ops.AssignSubVariableOp(resource=w, value=part)
+                for w, part in zip(handles, self.problem._split(delta))]
+        return tf.group(*ops)
 
     def reset(self, sess):
         """Set ``m = v = 0`` in ``sess`` (call before the first step of a run)."""
@@ -364,7 +366,7 @@ class FusedStepSequence(_FusedStep):
                 # depend on the loop counter, which is produced after that update
                 with tf.control_dependencies([i]):
                     current = [tf.identity(h) for h in handles]
-                input_map = {p.name: tf.gather(x, i) for p, x in zip(placeholders, self.stacked)}
+                input_map = {p.name: x[i] for p, x in zip(placeholders, self.stacked)}
                 input_map.update({h.name: c for h, c in zip(handles, current)})
                 copied = tf.import_graph_def(graph_def, input_map=input_map,
                                              return_elements=outputs, name="step")

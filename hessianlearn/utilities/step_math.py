@@ -7,13 +7,14 @@ reference optimizers (:mod:`hessianlearn.algorithms`) call them with ``numpy``
 arrays, the fused graphs (:mod:`hessianlearn.problem.fused_steps`) with tensors.
 A change to an algorithm's step is therefore made here, once.
 
-Adam's fused step applies TensorFlow's ``ResourceApplyAdam`` kernel instead of
-:func:`adam_update` (one op per weight tensor); :func:`adam_kernel_epsilon` is the
-epsilon that makes the kernel's update equal to :func:`adam_update`'s.
+Adam has two forms side by side: :func:`adam_update` (the textbook form, the
+reference path's) and :func:`adam_kernel_update` (the fused step's: the arithmetic of
+TensorFlow's ``ApplyAdam`` kernel, on the flattened weights); their parity is tested
+in float64.
 """
 import numpy as np
 
-__all__ = ["adam_update", "adam_kernel_epsilon", "cg_advance", "cg_next_direction", "forcing_term",
+__all__ = ["adam_update", "adam_kernel_update", "adam_kernel_epsilon", "cg_advance", "cg_next_direction", "forcing_term",
            "spectral_step_length", "saddle_free_woodbury_direction"]
 
 #: The spectral step's constant: ``alpha = min(alpha_max, SPECTRAL_FRACTION / |lambda_1|)``.
@@ -44,6 +45,29 @@ def adam_kernel_epsilon(epsilon, beta_2_power, xp=np):
     ``lr sqrt(1-beta_2^t)/(1-beta_1^t) m / (sqrt(v) + epsilon')`` is
     :func:`adam_update`'s ``alpha p`` exactly."""
     return epsilon * xp.sqrt(1.0 - beta_2_power)
+
+
+def adam_kernel_update(m, v, g, t, alpha, beta_1, beta_2, epsilon, xp=np):
+    """:func:`adam_update` in the kernel's form: the new moments and the step to subtract.
+
+    .. math::
+
+        m \leftarrow m + (1-\beta_1)(g - m), \quad
+        v \leftarrow v + (1-\beta_2)(g^2 - v), \quad
+        \delta = \frac{\alpha_t m}{\sqrt{v} + \epsilon'}, \quad
+        \alpha_t = \frac{\alpha \sqrt{1-\beta_2^t}}{1-\beta_1^t},
+
+    ``epsilon'`` from :func:`adam_kernel_epsilon`; ``w - delta`` is
+    :func:`adam_update`'s ``w + alpha p`` up to round-off. Each operation is the one
+    TensorFlow's ``ApplyAdam`` CPU kernel makes, in its order and dtype, so on the CPU
+    the result is that kernel's to the bit. ``m``, ``v`` and ``g`` of one shape (zeros
+    before the first step); ``t`` the iteration from 1. Returns ``(m, v, delta)``.
+    """
+    beta_1_power, beta_2_power = beta_1 ** t, beta_2 ** t
+    alpha_t = alpha * xp.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    m = m + (g - m) * (1 - beta_1)
+    v = v + (g * g - v) * (1 - beta_2)
+    return m, v, (m * alpha_t) / (xp.sqrt(v) + adam_kernel_epsilon(epsilon, beta_2_power, xp))
 
 
 def cg_advance(x, r, p, Ap, step):
