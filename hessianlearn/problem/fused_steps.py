@@ -208,8 +208,9 @@ class FusedAdamStep(_FusedStep):
                                          self.alpha, self.beta_1, self.beta_2, self.epsilon,
                                          xp=tf)
         ops = [self._m.assign(m, read_value=False), self._v.assign(v, read_value=False)]
-        ops += [tf.raw_ops.AssignSubVariableOp(resource=w, value=part)
-                for w, part in zip(handles, self.problem._split(delta))]
+        sizes = [b - a for a, b in self.problem.indices]
+        ops += [tf.raw_ops.AssignSubVariableOp(resource=w, value=tf.reshape(part, shape))
+                for w, part, shape in zip(handles, tf.split(delta, sizes), self.problem.shapes)]
         return tf.group(*ops)
 
     def reset(self, sess):

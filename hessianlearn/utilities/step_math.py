@@ -52,10 +52,10 @@ def adam_kernel_update(m, v, g, t, alpha, beta_1, beta_2, epsilon, xp=np):
 
     .. math::
 
-        m \leftarrow m + (1-\beta_1)(g - m), \quad
-        v \leftarrow v + (1-\beta_2)(g^2 - v), \quad
-        \delta = \frac{\alpha_t m}{\sqrt{v} + \epsilon'}, \quad
-        \alpha_t = \frac{\alpha \sqrt{1-\beta_2^t}}{1-\beta_1^t},
+        m \\leftarrow m + (1-\\beta_1)(g - m), \\quad
+        v \\leftarrow v + (1-\\beta_2)(g^2 - v), \\quad
+        \\delta = \\frac{\\alpha_t m}{\\sqrt{v} + \\epsilon'}, \\quad
+        \\alpha_t = \\frac{\\alpha \\sqrt{1-\\beta_2^t}}{1-\\beta_1^t},
 
     ``epsilon'`` from :func:`adam_kernel_epsilon`; ``w - delta`` is
     :func:`adam_update`'s ``w + alpha p`` up to round-off. Each operation is the one
