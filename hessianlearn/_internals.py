@@ -27,16 +27,19 @@ shortcut                   internal                                         publ
                            converter registry (``parallel_for.pfor``),      loop-dependent operand and of the
                            swapped while a Hessian block is vectorized      result around one ``MatMul``
                            (:func:`broadcast_matmul_rule`)
+``session_config``         ``Session._config`` (the ``ConfigProto`` a       Adam's fused step in its form for
+                           session was made with: one intra-op thread       several intra-op threads (the same
+                           picks Adam's per-tensor kernel form)             bits, slower on one thread)
 =========================  ===============================================  ==========================================
 """
 import contextlib
 
 __all__ = ["SHORTCUTS", "enabled", "public_fallbacks", "session_internals", "registered_gradient",
            "set_gradient_function", "restore_gradient_function", "control_flow_context", "marked_zeros",
-           "broadcast_matmul_rule", "UNKNOWN"]
+           "broadcast_matmul_rule", "session_config", "UNKNOWN"]
 
 SHORTCUTS = ("session_run", "gradient_function", "forward_override", "control_flow_context",
-             "zeros_marker", "pfor_matmul")
+             "zeros_marker", "pfor_matmul", "session_config")
 
 #: Returned by :func:`control_flow_context` when the context cannot be known.
 UNKNOWN = object()
@@ -77,6 +80,14 @@ def session_internals():
     except ImportError:
         return None
     return session if hasattr(session, "_FetchHandler") else None
+
+
+def session_config(sess):
+    """The ``tf.ConfigProto`` ``sess`` was made with, or None (none given, unknown, or the
+    shortcut is off)."""
+    if not enabled("session_config"):
+        return None
+    return getattr(sess, "_config", None)
 
 
 def registered_gradient(op):

@@ -121,6 +121,37 @@ def test_fused_adam_switches_with_the_numpy_path(float64):
     np.testing.assert_allclose(problem.get_weights(sess), reference, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("gamma", [None, 1e-2])
+def test_fused_adam_forms_give_the_same_bits_and_the_session_picks_one(gamma):
+    """FusedAdamStep's two forms (flat ops; TensorFlow's kernel per weight tensor) give the
+    same weights and moments bit for bit (float32), one step per run and in step sequences,
+    across a state_dict round trip; Adam takes the kernel form for a session with one
+    intra-op thread and the flat form otherwise."""
+    case = make_case("classification_cross_entropy", "mlp", "float32", seed=3)
+    problem = case.problem
+    regularization = None if gamma is None else L2Regularization(problem, gamma)
+    batches = list(_batches(case.feed_dict, 9, 6, seed=4))
+    with problem._graph.as_default():
+        init = tf.global_variables_initializer()
+    results = {}
+    for threads in (1, 2, 0):
+        config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+        with tf.Session(graph=problem._graph, config=config) as sess:
+            sess.run(init)
+            opt = Adam(problem, regularization, sess, parameters={"alpha": 1e-2})
+            opt.minimize(batches[0])
+            opt.minimize_steps(batches[1:5])
+            assert opt._fused.flat == (threads != 1)
+            assert opt.fast_path_iterations == 5
+            resumed = Adam(problem, regularization, sess, parameters={"alpha": 1e-2})
+            resumed.load_state_dict(opt.state_dict())
+            resumed.minimize_steps(batches[5:8])
+            resumed.minimize(batches[8])
+            results[threads] = [x.tobytes() for x in sess.run(problem._weights)] + \
+                [resumed.m.tobytes(), resumed.v.tobytes()]
+    assert results[1] == results[2] == results[0]
+
+
 @pytest.mark.parametrize("gamma", [None, 1e-3])
 @pytest.mark.parametrize("oversample, test_matrix", [(0, "gaussian"), (3, "gaussian"),
                                                      (3, "rademacher")])

@@ -516,6 +516,10 @@ class Optimizer:
         """The keywords of the fused step's ``feed`` at the next iteration (subclasses)."""
         raise NotImplementedError
 
+    def _fused_step_options(self):
+        """The fused first-order step's constructor keywords for this session (subclasses)."""
+        return {}
+
     def _fused_prepare(self):
         """Before a fused first-order run: check the session and settings; return the step graph."""
         if self.sess is None:
@@ -578,7 +582,8 @@ class Optimizer:
         sequence = None
         if self.supports_step_sequences and len(feeds) > 1:
             try:
-                sequence = self._fused_graph("steps", method=self._sequence_method)
+                sequence = self._fused_graph("steps", method=self._sequence_method,
+                                             **self._fused_step_options())
             except ValueError:  # a graph the loop cannot copy (control flow, random draws)
                 self._no_step_sequences = True
             if sequence is not None and any(unseen_feeds(feed, sequence.copied, sequence.placeholders)

@@ -48,9 +48,9 @@ import numpy as np
 from .._tf import tf
 from ..utilities.random_matrices import check_test_matrix
 from ..utilities.stateless_draws import stateless_gaussian_parts
-from ..utilities.step_math import (adam_kernel_update, cg_advance, cg_next_direction,
-                                   forcing_term, saddle_free_woodbury_direction,
-                                   spectral_step_length)
+from ..utilities.step_math import (adam_kernel_epsilon, adam_kernel_update, cg_advance,
+                                   cg_next_direction, forcing_term,
+                                   saddle_free_woodbury_direction, spectral_step_length)
 from .gauss_newton import gauss_newton_graph
 from .graph_walks import ancestor_ops, subgraph_def, uncopyable_types
 from .hessian_products import hessian_row_block_parts, hessian_vector_parts, vectorized_row_block_parts
@@ -151,13 +151,18 @@ class FusedAdamStep(_FusedStep):
         v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
         w \\leftarrow w - \\alpha \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon},
 
-    elementwise, as :class:`~hessianlearn.algorithms.Adam`, computed by
-    :func:`~hessianlearn.utilities.step_math.adam_kernel_update` on the flattened
-    gradient: the arithmetic of TensorFlow's ``ResourceApplyAdam``, bit for bit on the
-    CPU, as a dozen elementwise ops over the whole vector, each small enough to run on
-    one thread (the kernel itself splits every call over the intra-op threads, however
-    small the tensor). The moments are two flat variables. The update runs only when
-    the loss and ``||g||`` are finite (then so is the step).
+    elementwise, as :class:`~hessianlearn.algorithms.Adam`, in one of two forms with the
+    same bits on the CPU (tested):
+
+    - ``flat=True``: :func:`~hessianlearn.utilities.step_math.adam_kernel_update` over the
+      flattened gradient, the moments two flat variables: a dozen elementwise ops, each
+      small enough to run on one thread;
+    - ``flat=False``: TensorFlow's ``ResourceApplyAdam``, one op per weight tensor (moments
+      per tensor), given :func:`~hessianlearn.utilities.step_math.adam_kernel_epsilon`.
+      The kernel splits every call over the intra-op threads however small the tensor:
+      the cheaper form when there is one such thread, the dearer one with more.
+
+    The update runs only when the loss and ``||g||`` are finite (then so is the step).
 
     Attributes
     ----------
@@ -169,26 +174,31 @@ class FusedAdamStep(_FusedStep):
         The moments' values (read them with ``sess.run``; :meth:`load` sets them).
     """
 
-    def __init__(self, problem, regularization=None):
+    def __init__(self, problem, regularization=None, flat=True):
         super().__init__(problem, regularization)
+        self.flat = bool(flat)
         with problem._graph.as_default(), tf.name_scope("fused_adam"):
             self.alpha = self._scalar("alpha")
             self.beta_1 = self._scalar("beta_1")
             self.beta_2 = self._scalar("beta_2")
             self.epsilon = self._scalar("epsilon")
             self.t = self._scalar("t")
+            shapes = [[problem.dimension]] if self.flat else [w.shape for w in problem._weights]
 
-            def moment(name):
-                return tf.Variable(tf.zeros([problem.dimension], self.dtype), trainable=False,
-                                   collections=[tf.GraphKeys.LOCAL_VARIABLES], name=name,
-                                   use_resource=True)
+            def moments(name):
+                return [tf.Variable(tf.zeros(shape, self.dtype), trainable=False, name=f"{name}_{i}",
+                                    collections=[tf.GraphKeys.LOCAL_VARIABLES], use_resource=True)
+                        for i, shape in enumerate(shapes)]
 
-            self._m, self._v = moment("m"), moment("v")
-            self._reset = tf.variables_initializer([self._m, self._v])
-            self.m, self.v = self._m.read_value(), self._v.read_value()
+            self._m, self._v = moments("m"), moments("v")
+            self._reset = tf.variables_initializer(self._m + self._v)
+            self.m = tf.concat([tf.reshape(x.read_value(), [-1]) for x in self._m], axis=0)
+            self.v = tf.concat([tf.reshape(x.read_value(), [-1]) for x in self._v], axis=0)
             self._load_values = tf.placeholder(self.dtype, [2, problem.dimension], name="load")
-            self._load = tf.group(self._m.assign(self._load_values[0], read_value=False),
-                                  self._v.assign(self._load_values[1], read_value=False))
+            split = (lambda row: [row]) if self.flat else problem._split
+            self._load = tf.group(*[x.assign(part, read_value=False) for row, variables in
+                                    zip(tf.unstack(self._load_values), (self._m, self._v))
+                                    for x, part in zip(variables, split(row))])
             weights = [tf.convert_to_tensor(w) for w in problem._weights]
             fetches, grads, finite = _evaluation(problem, regularization, problem.loss,
                                                  problem._gradient_parts, weights, _accuracy(problem))
@@ -203,11 +213,18 @@ class FusedAdamStep(_FusedStep):
         """The op applying the Adam update at iteration ``t`` to the weights ``handles``
         (variable handles, one per weight tensor) from the gradient parts ``grads``; the
         moments are read when it runs."""
+        if not self.flat:
+            beta_1_power, beta_2_power = self.beta_1 ** t, self.beta_2 ** t
+            epsilon = adam_kernel_epsilon(self.epsilon, beta_2_power, xp=tf)
+            return tf.group(*[tf.raw_ops.ResourceApplyAdam(
+                var=w, m=m.handle, v=v.handle, beta1_power=beta_1_power, beta2_power=beta_2_power,
+                lr=self.alpha, beta1=self.beta_1, beta2=self.beta_2, epsilon=epsilon, grad=g)
+                for w, m, v, g in zip(handles, self._m, self._v, grads)])
+        (m_var,), (v_var,) = self._m, self._v
         g = tf.concat([tf.reshape(part, [-1]) for part in grads], axis=0)
-        m, v, delta = adam_kernel_update(self._m.read_value(), self._v.read_value(), g, t,
-                                         self.alpha, self.beta_1, self.beta_2, self.epsilon,
-                                         xp=tf)
-        ops = [self._m.assign(m, read_value=False), self._v.assign(v, read_value=False)]
+        m, v, delta = adam_kernel_update(m_var.read_value(), v_var.read_value(), g, t,
+                                         self.alpha, self.beta_1, self.beta_2, self.epsilon, xp=tf)
+        ops = [m_var.assign(m, read_value=False), v_var.assign(v, read_value=False)]
         sizes = [b - a for a, b in self.problem.indices]
         ops += [tf.raw_ops.AssignSubVariableOp(resource=w, value=tf.reshape(part, shape))
                 for w, part, shape in zip(handles, tf.split(delta, sizes), self.problem.shapes)]
@@ -326,6 +343,8 @@ class FusedStepSequence(_FusedStep):
     problem : Problem
     regularization : L2Regularization, optional
     method : {'adam', 'sgd'}
+    **step_options
+        The single step's keywords (Adam's ``flat``).
 
     Attributes
     ----------
@@ -345,11 +364,11 @@ class FusedStepSequence(_FusedStep):
         ``steps`` the iterations run, and ``finite`` (all of them finite).
     """
 
-    def __init__(self, problem, regularization=None, method="adam"):
+    def __init__(self, problem, regularization=None, method="adam", **step_options):
         super().__init__(problem, regularization)
         if method not in ("adam", "sgd"):
             raise ValueError(f"method must be 'adam' or 'sgd', got {method!r}.")
-        self.step = fused_step(method, problem, regularization)
+        self.step = fused_step(method, problem, regularization, **step_options)
         placeholders, handles, graph_def, outputs, has_accuracy, self.copied = _evaluation_subgraph(
             problem, regularization)
         self.placeholders = placeholders
