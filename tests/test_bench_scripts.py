@@ -75,6 +75,14 @@ def test_newton_cg_paths_prints_each_path_against_the_default():
 
 
 @pytest.mark.slow
+def test_adam_forms_prints_both_forms_and_their_ratio():
+    out = _run("adam_forms.py", "--intra", "1", "--groups", "2", "--repeats", "3")
+    per_iteration = [float(x) for x in re.findall(r"([0-9.]+) ms per iteration", out)]
+    assert len(per_iteration) == 2 and all(x > 0 for x in per_iteration), out
+    assert len(_numbers_after("flat / kernel", out)) == 1, out
+
+
+@pytest.mark.slow
 def test_checkpoint_cost_prints_size_write_time_and_overhead_on_the_default_path():
     out = _run("checkpoint_cost.py", "--sweeps", "2", "--pairs", "1", "--train-size", "2000")
     assert "lrsfn, N = 2000" in out and "reference" not in out, out
