@@ -14,8 +14,9 @@ in float64.
 """
 import numpy as np
 
-__all__ = ["adam_update", "adam_kernel_update", "adam_kernel_epsilon", "cg_advance", "cg_next_direction", "forcing_term",
-           "spectral_step_length", "saddle_free_woodbury_direction"]
+__all__ = ["adam_update", "adam_kernel_update", "adam_kernel_epsilon", "cg_advance",
+           "cg_next_direction", "forcing_term", "spectral_step_length",
+           "saddle_free_woodbury_direction"]
 
 #: The spectral step's constant: ``alpha = min(alpha_max, SPECTRAL_FRACTION / |lambda_1|)``.
 SPECTRAL_FRACTION = 0.1
