@@ -2,8 +2,8 @@
 
 ``FusedAdamStep(flat=True)`` (a dozen elementwise ops over the flattened gradient) and
 ``flat=False`` (``ResourceApplyAdam`` per weight tensor) give the same bits; which is
-cheaper depends on the intra-op threads (the kernel splits every call over them however
-small the tensor). Both run here in one process, at the given ``--intra`` threads (fixed
+cheaper depends on the intra-op threads (the kernel splits all but the smallest tensors
+over them). Both run here in one process, at the given ``--intra`` threads (fixed
 for the process at its first session), as Adam's step sequences of 16 iterations on
 batches of 32, the forms alternating in the same rounds. Prints the median ms per
 iteration of each and the ratio flat / kernel; Adam takes the flat form unless the

@@ -29,7 +29,7 @@ shortcut                   internal                                         publ
                            (:func:`broadcast_matmul_rule`)
 ``session_config``         ``Session._config`` (the ``ConfigProto`` a       Adam's fused step in its form for
                            session was made with: one intra-op thread       several intra-op threads (the same
-                           picks Adam's per-tensor kernel form)             bits, slower on one thread)
+                           asked for picks Adam's per-tensor kernel form)   bits, slower on one thread)
 =========================  ===============================================  ==========================================
 """
 import contextlib

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from hessianlearn import keras, tf
+from hessianlearn._internals import public_fallbacks
 from hessianlearn.algorithms.adam import Adam
 from hessianlearn.algorithms.low_rank_saddle_free_newton import LowRankSaddleFreeNewton
 from hessianlearn.algorithms.optimizer import NonFiniteError
@@ -124,9 +125,11 @@ def test_fused_adam_switches_with_the_numpy_path(float64):
 @pytest.mark.parametrize("gamma", [None, 1e-2])
 def test_fused_adam_forms_give_the_same_bits_and_the_session_picks_one(gamma):
     """FusedAdamStep's two forms (flat ops; TensorFlow's kernel per weight tensor) give the
-    same weights and moments bit for bit (float32), one step per run and in step sequences,
-    across a state_dict round trip; Adam takes the kernel form for a session with one
-    intra-op thread and the flat form otherwise."""
+    same weights and moments bit for bit (float32), one step per run and in step sequences
+    (which run the single step's graph and moments), across a state_dict round trip; Adam
+    takes the kernel form for a session asking for one intra-op thread, the flat form
+    otherwise, and keeps its choice while it holds the moments. (The sessions share the
+    process's thread pool: this checks the bits and the choice, not the speed.)"""
     case = make_case("classification_cross_entropy", "mlp", "float32", seed=3)
     problem = case.problem
     regularization = None if gamma is None else L2Regularization(problem, gamma)
@@ -140,9 +143,17 @@ def test_fused_adam_forms_give_the_same_bits_and_the_session_picks_one(gamma):
             sess.run(init)
             opt = Adam(problem, regularization, sess, parameters={"alpha": 1e-2})
             opt.minimize(batches[0])
-            opt.minimize_steps(batches[1:5])
-            assert opt._fused.flat == (threads != 1)
-            assert opt.fast_path_iterations == 5
+            step = opt._fused
+            assert step.flat == (threads != 1)
+            sequence = fused_step("steps", problem, regularization, method="adam", flat=step.flat)
+            assert sequence.step is step
+            calls = []
+            feed = sequence.feed
+            sequence.feed = lambda *a, **k: calls.append(1) or feed(*a, **k)
+            with public_fallbacks("session_config"):  # the choice is kept while the step holds m, v
+                opt.minimize_steps(batches[1:5])
+            del sequence.feed
+            assert calls == [1] and opt._fused is step and opt.fast_path_iterations == 5
             resumed = Adam(problem, regularization, sess, parameters={"alpha": 1e-2})
             resumed.load_state_dict(opt.state_dict())
             resumed.minimize_steps(batches[5:8])
@@ -150,6 +161,30 @@ def test_fused_adam_forms_give_the_same_bits_and_the_session_picks_one(gamma):
             results[threads] = [x.tobytes() for x in sess.run(problem._weights)] + \
                 [resumed.m.tobytes(), resumed.v.tobytes()]
     assert results[1] == results[2] == results[0]
+
+
+def test_fused_step_cache_fills_in_defaults_and_names_bad_keywords(float64):
+    problem, regularization, _, _ = _setup(gamma=1e-2)
+    assert fused_step("adam", problem, regularization) is fused_step("adam", problem, regularization,
+                                                                      flat=True)
+    assert fused_step("adam", problem, regularization, flat=False).flat is False
+    assert fused_step("steps", problem, regularization).step is fused_step("adam", problem, regularization)
+    with pytest.raises(TypeError, match="fused_step\\('adam'\\).*rank"):
+        fused_step("adam", problem, regularization, rank=3)
+
+
+def test_adam_refuses_a_new_session_when_its_moments_died_with_the_old_one(float64):
+    problem, _, feed, sess = _setup()
+    opt = Adam(problem, sess=sess)
+    opt.minimize(feed)  # the fused step: the moments live in sess
+    state = opt.state_dict()
+    sess.close()
+    new = tf.Session(graph=problem._graph)
+    with pytest.raises(ValueError, match="state_dict"):
+        opt.sess = new
+    resumed = Adam(problem, sess=new)  # the documented way
+    resumed.load_state_dict(state)
+    np.testing.assert_array_equal(resumed.m, state["m"])
 
 
 @pytest.mark.parametrize("gamma", [None, 1e-3])

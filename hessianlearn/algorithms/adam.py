@@ -96,7 +96,12 @@ class Adam(Optimizer):
     def sess(self, sess):
         if getattr(self, "_fused", None) is not None:  # keep the moments when the session changes
             old = self._sess
-            if old is not None and not getattr(old, "_closed", False):
+            if old is not None and getattr(old, "_closed", False):
+                raise ValueError(
+                    "Adam's moments lived in the graph of a session that is now closed, so they "
+                    "are lost: take optimizer.state_dict() before closing the session and "
+                    "load_state_dict() after setting the new one, or build a new Adam.")
+            if old is not None:
                 self._m, self._v = self.m, self.v
             self._fused = None
         Optimizer.sess.fset(self, sess)
@@ -127,15 +132,18 @@ class Adam(Optimizer):
     def supports_step_sequences(self):
         return self.uses_fast_path and not self._no_step_sequences
 
-    def _fused_step_options(self):
-        # one intra-op thread: TensorFlow's kernel per weight tensor never splits, and is the
-        # cheaper form; with more, the flat form (FusedAdamStep; the same bits either way)
+    def _fused_form(self):
+        """FusedAdamStep's keywords for this session, chosen when the step takes the moments:
+        with one intra-op thread asked for, TensorFlow's per-tensor kernel (it cannot split
+        there and runs fewer ops), else the flat form; the same bits either way. TensorFlow
+        sizes its pool at a process's first session, so for a later session that asked for
+        another size the choice may not fit the pool: a matter of speed only."""
         config = session_config(self.sess)
         return {"flat": config is None or config.intra_op_parallelism_threads != 1}
 
     def _fused_single_step(self):
         if self._fused is None:
-            step = self._fused_graph("adam", **self._fused_step_options())
+            step = self._fused_graph("adam", **self._fused_form())
             if self._m is None:
                 step.reset(self.sess)
             else:  # continue from host-side moments

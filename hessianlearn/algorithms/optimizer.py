@@ -516,10 +516,6 @@ class Optimizer:
         """The keywords of the fused step's ``feed`` at the next iteration (subclasses)."""
         raise NotImplementedError
 
-    def _fused_step_options(self):
-        """The fused first-order step's constructor keywords for this session (subclasses)."""
-        return {}
-
     def _fused_prepare(self):
         """Before a fused first-order run: check the session and settings; return the step graph."""
         if self.sess is None:
@@ -581,9 +577,9 @@ class Optimizer:
         feeds = [_check_feed(f, "feed_dicts[i]") for f in feed_dicts]
         sequence = None
         if self.supports_step_sequences and len(feeds) > 1:
+            step = self._fused_prepare()  # the sequence runs this step's graph (its state too)
             try:
-                sequence = self._fused_graph("steps", method=self._sequence_method,
-                                             **self._fused_step_options())
+                sequence = self._fused_graph("steps", method=self._sequence_method, **step.options)
             except ValueError:  # a graph the loop cannot copy (control flow, random draws)
                 self._no_step_sequences = True
             if sequence is not None and any(unseen_feeds(feed, sequence.copied, sequence.placeholders)
@@ -594,7 +590,6 @@ class Optimizer:
                 infos.append(self.minimize(feed))
                 self.evaluations.append(dict(self.last_evaluation))
             return infos
-        self._fused_prepare()
         out = evaluate(self.sess, sequence.fetches, sequence.feed(feeds, **self._fused_scalars()))
         # the loop ran up to the first non-finite iteration (not applied): recording it raises,
         # after the iterations before it are in `evaluations`

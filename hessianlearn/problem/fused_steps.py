@@ -43,6 +43,8 @@ optimizer's ``_gradient_run_step`` hook, orders its weight update after every re
 that run, and books the step in ``_step`` when the fetched flag says it was applied.
 Then a float64 test that the two paths give the same iterates.
 """
+import inspect
+
 import numpy as np
 
 from .._tf import tf
@@ -65,10 +67,12 @@ def fused_step(kind, problem, regularization=None, **options):
 
     ``kind``: ``'adam'``, ``'sgd'``, ``'armijo_gd'``, ``'lrsfn'``, ``'newton_cg'``,
     ``'primed_newton_cg'`` or ``'steps'`` (:class:`FusedStepSequence`). ``options`` are the
-    constructor's keywords (``rank``, ``oversample``, ... for ``'lrsfn'``, ``method`` for
-    ``'steps'``, the :class:`~hessianlearn.problem.primed_product.PrimedProduct`
-    ``primed``, built with the regularization's ``gamma``, for ``'primed_newton_cg'``). The
-    graph is built on first use and reused by later fits; the cache is keyed by
+    constructor's keywords (``flat`` for ``'adam'``, ``rank``, ``oversample``, ... for
+    ``'lrsfn'``, ``method`` and the step's keywords for ``'steps'``, the
+    :class:`~hessianlearn.problem.primed_product.PrimedProduct` ``primed``, built with the
+    regularization's ``gamma``, for ``'primed_newton_cg'``). The graph is built on first use
+    and reused by later fits; the cache is keyed by the options with the constructor's
+    defaults filled in (leaving one out or passing its default is the same graph) and by
     the regularization's ``gamma`` (the graphs use nothing else of it), so a new
     ``L2Regularization`` with the same ``gamma`` reuses the graphs.
     """
@@ -78,8 +82,18 @@ def fused_step(kind, problem, regularization=None, **options):
                "primed_newton_cg": PrimedNewtonCGStep, "steps": FusedStepSequence}
     if kind not in classes:
         raise ValueError(f"kind must be one of {sorted(classes)}, got {kind!r}.")
+    signature = inspect.signature(classes[kind])
+    try:
+        bound = signature.bind(problem, regularization, **options)
+    except TypeError as error:
+        raise TypeError(f"fused_step({kind!r}): {error}") from None
+    bound.apply_defaults()
+    arguments = dict(list(bound.arguments.items())[2:])  # after problem and regularization
+    for name, parameter in signature.parameters.items():
+        if parameter.kind is parameter.VAR_KEYWORD:
+            arguments.update(arguments.pop(name, {}))
     key = (kind, None if regularization is None else ("L2", float(regularization.gamma)),
-           tuple(sorted(options.items())))
+           tuple(sorted(arguments.items())))
     cache = problem._graph_cache("fused_steps")
     if key not in cache:
         cache[key] = classes[kind](problem, regularization, **options)
@@ -123,6 +137,9 @@ def _accuracy(problem):
 class _FusedStep:
     """Shared parts: the problem, its regularization and dtype, scalar placeholders, the guarded update."""
 
+    #: the constructor keywords besides problem and regularization that build this graph again
+    options = {}
+
     def __init__(self, problem, regularization):
         self.problem = problem
         self.regularization = regularization
@@ -155,12 +172,13 @@ class FusedAdamStep(_FusedStep):
     same bits on the CPU (tested):
 
     - ``flat=True``: :func:`~hessianlearn.utilities.step_math.adam_kernel_update` over the
-      flattened gradient, the moments two flat variables: a dozen elementwise ops, each
-      small enough to run on one thread;
+      flattened gradient, the moments two flat variables: a dozen elementwise ops, which
+      TensorFlow splits over the intra-op threads only when their size pays for it;
     - ``flat=False``: TensorFlow's ``ResourceApplyAdam``, one op per weight tensor (moments
       per tensor), given :func:`~hessianlearn.utilities.step_math.adam_kernel_epsilon`.
-      The kernel splits every call over the intra-op threads however small the tensor:
-      the cheaper form when there is one such thread, the dearer one with more.
+      The kernel's cost estimate grows with the square of a tensor's length, so it splits
+      all but the smallest tensors over the intra-op threads: fewer ops, the cheaper form
+      with one such thread, the dearer one with more (``bench/adam_forms.py``).
 
     The update runs only when the loss and ``||g||`` are finite (then so is the step).
 
@@ -172,11 +190,15 @@ class FusedAdamStep(_FusedStep):
     alpha, beta_1, beta_2, epsilon, t : placeholders (scalars, problem dtype)
     m, v : tensors, shape (dimension,)
         The moments' values (read them with ``sess.run``; :meth:`load` sets them).
+    options : dict
+        ``{'flat': flat}``: the keywords that build this form again (a step sequence over
+        this step passes them, so it shares the moments).
     """
 
     def __init__(self, problem, regularization=None, flat=True):
         super().__init__(problem, regularization)
         self.flat = bool(flat)
+        self.options = {"flat": self.flat}
         with problem._graph.as_default(), tf.name_scope("fused_adam"):
             self.alpha = self._scalar("alpha")
             self.beta_1 = self._scalar("beta_1")
@@ -225,9 +247,8 @@ class FusedAdamStep(_FusedStep):
         m, v, delta = adam_kernel_update(m_var.read_value(), v_var.read_value(), g, t,
                                          self.alpha, self.beta_1, self.beta_2, self.epsilon, xp=tf)
         ops = [m_var.assign(m, read_value=False), v_var.assign(v, read_value=False)]
-        sizes = [b - a for a, b in self.problem.indices]
-        ops += [tf.raw_ops.AssignSubVariableOp(resource=w, value=tf.reshape(part, shape))
-                for w, part, shape in zip(handles, tf.split(delta, sizes), self.problem.shapes)]
+        ops += [tf.raw_ops.AssignSubVariableOp(resource=w, value=part)
+                for w, part in zip(handles, self.problem._split(delta))]
         return tf.group(*ops)
 
     def reset(self, sess):

@@ -7,10 +7,12 @@ reference optimizers (:mod:`hessianlearn.algorithms`) call them with ``numpy``
 arrays, the fused graphs (:mod:`hessianlearn.problem.fused_steps`) with tensors.
 A change to an algorithm's step is therefore made here, once.
 
-Adam has two forms side by side: :func:`adam_update` (the textbook form, the
-reference path's) and :func:`adam_kernel_update` (the fused step's: the arithmetic of
-TensorFlow's ``ApplyAdam`` kernel, on the flattened weights); their parity is tested
-in float64.
+Adam has two forms side by side, the one exception to one formula per step:
+:func:`adam_update` (the textbook form, the reference path's) and
+:func:`adam_kernel_update` (the fused step's: the arithmetic of TensorFlow's ``ApplyAdam``
+kernel, which the fused step also runs as that kernel itself, given
+:func:`adam_kernel_epsilon`); their parity is tested in float64, and the second against
+the kernel bit for bit.
 """
 import numpy as np
 
