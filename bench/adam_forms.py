@@ -43,7 +43,7 @@ def main():
         with problem._graph.as_default():
             sess.run(tf.global_variables_initializer())
         opt = Adam(problem, sess=sess, parameters={"alpha": 1e-4})
-        opt._fused_step_options = lambda flat=flat: {"flat": flat}  # the form under test
+        opt._fused_form = lambda flat=flat: {"flat": flat}  # the form under test, whatever the threads
         feeds = [{problem.x: x_train[32 * i:32 * (i + 1)]} for i in range(GROUP * args.groups)]
         opt.minimize(feeds[0])
 
@@ -52,7 +52,8 @@ def main():
                 opt.minimize_steps(feeds[k:k + GROUP])
 
         run()
-        assert opt._fused.flat == flat
+        if opt._fused.flat != flat:
+            raise RuntimeError("Adam did not take the form under test: Adam._fused_form changed?")
         runs["flat ops" if flat else "per-tensor kernel"] = (run, len(feeds))
     medians, _ = rounds({name: run for name, (run, _) in runs.items()}, args.repeats)
     per_iteration = {name: medians[name] / runs[name][1] * 1e3 for name in runs}
