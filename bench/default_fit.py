@@ -12,6 +12,7 @@ Adam, the speed-up over the original's s per sweep on this machine class.
     .venv/bin/python bench/default_fit.py --sweeps 2
     .venv/bin/python bench/default_fit.py --optimizers adam --steps-per-run 1 16
     .venv/bin/python bench/default_fit.py --reference          # fused_step False
+    .venv/bin/python bench/default_fit.py --optimizers lrsfn --test-matrices gaussian rademacher
     .venv/bin/python bench/default_fit.py --optimizers incg --set hessian_at_point=True
 """
 import argparse
@@ -37,6 +38,9 @@ def _parse():
     parser.add_argument("--optimizers", nargs="+", default=["lrsfn", "adam"])
     parser.add_argument("--steps-per-run", type=int, nargs="+", default=[None],
                         help="Adam/SGD settings['steps_per_run'] values to time (default: the default)")
+    parser.add_argument("--test-matrices", nargs="+", default=[None], choices=["gaussian", "rademacher"],
+                        help="LRSFN test matrices to time in turn (default: the default); with both, the "
+                             "Gaussian / Rademacher ratio of s per sweep is printed")
     parser.add_argument("--reference", action="store_true", help="fused_step False (numpy path)")
     parser.add_argument("--train-size", type=int, default=60000)
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
@@ -53,16 +57,21 @@ def main():
     x_train, x_test = tutorial_images(args.train_size)
     print(f"default_fit: python {sys.version.split()[0]}, TF {tf.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}, N = {len(x_train)}, {args.sweeps} sweeps")
+    per_sweep = {}  # LRSFN s per sweep by test matrix, for the ratio
     for optimizer in args.optimizers:
-        for steps in (args.steps_per_run if optimizer in ("adam", "sgd") else [None]):
+        variants = [{}]
+        if optimizer in ("adam", "sgd"):
+            variants = [{} if steps is None else {"steps_per_run": steps} for steps in args.steps_per_run]
+        elif optimizer == "lrsfn":
+            variants = [{} if kind is None else {"test_matrix": kind} for kind in args.test_matrices]
+        for variant in variants:
             problem = tutorial_problem()
             data = hl.Data({problem.x: x_train}, 32, validation_data={problem.x: x_test},
                            hessian_batch_size=8, seed=0)
             settings = {"optimizer": optimizer, "alpha": TUTORIAL_ALPHA.get(optimizer),
                         "max_sweeps": args.sweeps, "save_logger": False, "verbose": False,
                         **({"hessian_low_rank": 40} if optimizer == "lrsfn" else {})}
-            if steps is not None:
-                settings["steps_per_run"] = steps
+            settings.update(variant)
             if args.reference:
                 settings["fused_step"] = False
             settings.update(overrides)
@@ -81,12 +90,17 @@ def main():
             path = "fast" if model.optimizer.fast_path_iterations else "reference"
             label = optimizer + (f" steps_per_run={model.settings['steps_per_run']}"
                                  if optimizer in ("adam", "sgd") else "")
+            if "test_matrix" in variant:
+                label += f" {variant['test_matrix']}"
+                per_sweep[variant["test_matrix"]] = wall / done
             print(f"  {label:24s} {path:9s}: {len(logger['sweeps']):6d} iterations, {wall:7.2f} s, "
                   f"{wall / done:5.2f} s per sweep; first iteration {first:.2f} s; "
                   f"val loss at sweeps {', '.join(marks)}"
                   + (f"; {ORIGINAL_S_PER_SWEEP[optimizer] * done / wall:.1f}x the original's "
                      f"{ORIGINAL_S_PER_SWEEP[optimizer]} s per sweep" if optimizer in ORIGINAL_S_PER_SWEEP else ""))
             model.close()
+    if len(per_sweep) == 2:
+        print(f"  lrsfn s per sweep, gaussian / rademacher: {per_sweep['gaussian'] / per_sweep['rademacher']:.2f}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,15 @@ def test_iteration_cost_prints_ratios_for_every_path_and_a_fit():
 
 
 @pytest.mark.slow
+def test_default_fit_prints_each_test_matrix_and_their_ratio():
+    out = _run("default_fit.py", "--optimizers", "lrsfn", "--test-matrices", "gaussian", "rademacher",
+               "--sweeps", "0.1", "--train-size", "4000")
+    assert "lrsfn gaussian" in out and "lrsfn rademacher" in out, out
+    ratio = _numbers_after("gaussian / rademacher:", out)
+    assert len(ratio) == 1 and ratio[0] > 0, out
+
+
+@pytest.mark.slow
 def test_hessian_actions_prints_ratios_and_memory():
     out = _run("hessian_actions.py", "--problem", "P1", "--repeats", "3")
     # fresh and at a captured point
